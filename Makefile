@@ -1,0 +1,87 @@
+# aod — build, run and test. `make V=1` shows the commands.
+# Layout follows libbpf-bootstrap: a list of BPF apps, one pattern rule per step.
+
+BPF_APPS   := smbslower smberr
+TEST_BPF   := ringtest
+BUN        := ./node_modules/.bin/bun
+CLANG      ?= clang
+BPFTOOL    ?= bpftool
+LIBDIR     := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
+RUNTIME_LIBS := libz.so.1 libelf.so.1 libbpf.so.1 libzstd.so.1
+VERSION    := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+BUILD      := build
+BPF_OBJS   := $(addprefix $(BUILD)/bpf/,$(addsuffix .bpf.o,$(BPF_APPS)))
+TEST_OBJS  := $(addprefix $(BUILD)/test/,$(addsuffix .bpf.o,$(TEST_BPF)))
+LIBS       := $(addprefix $(BUILD)/lib/,$(RUNTIME_LIBS))
+SOURCES    := $(shell find src -name '*.ts') config/aod.yaml package.json
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -I$(BUILD) -Ibpf
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.PHONY: all deps build run test test-unit test-vm bench clean
+all: build
+
+DEPS_STAMP := node_modules/.aod-deps
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): package.json package-lock.json scripts/deps.sh
+	$(call msg,DEPS,apt + npm)
+	$(Q)./scripts/deps.sh
+	$(Q)touch $@
+
+build: dist/aod
+
+$(BUILD)/vmlinux.h: | $(DEPS_STAMP)
+	$(call msg,BTF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+# clang compiles, bpftool strips DWARF and keeps BTF (CO-RE needs it).
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(BUILD)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp.o
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp.o && rm -f $@.tmp.o
+
+$(BUILD)/test/%.bpf.o: test/fixtures/%.bpf.c $(wildcard bpf/*.h) $(BUILD)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp.o
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp.o && rm -f $@.tmp.o
+
+# The host's runtime libraries, embedded in the binary and loaded from memory.
+$(BUILD)/lib/%: | $(DEPS_STAMP)
+	$(call msg,LIB,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)cp -L /usr/lib/$(LIBDIR)/$* $@
+
+# Offsets of struct aod_event as the BPF compiler lays it out (checked by a test).
+$(BUILD)/aod_event_layout.json: $(BUILD)/bpf/smbslower.bpf.o scripts/event-layout.sh
+	$(call msg,LAYOUT,$@)
+	$(Q)./scripts/event-layout.sh $< > $@.tmp && mv $@.tmp $@
+
+dist/aod: $(SOURCES) $(BPF_OBJS) $(LIBS) $(DEPS_STAMP)
+	$(call msg,BUN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(BUN) build --compile --minify --sourcemap=none \
+		--no-compile-autoload-dotenv --no-compile-autoload-bunfig \
+		--define AOD_VERSION='"$(VERSION)"' \
+		src/main.ts --outfile $@.tmp >/dev/null
+	$(Q)mv $@.tmp $@
+
+run: dist/aod
+	./dist/aod run
+
+test-unit: dist/aod $(TEST_OBJS) $(BUILD)/aod_event_layout.json
+	$(Q)$(BUN) test --timeout 120000 $(TEST_ARGS)
+
+test: test-unit
+
+clean:
+	rm -rf $(BUILD) dist

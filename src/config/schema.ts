@@ -1,0 +1,104 @@
+// The config file's shape. Structure and types are checked here with valibot;
+// meaning (known commands, errnos, actions, ...) is checked in ./validate.ts.
+// Every key has one home and a default, so a config moves between versions.
+import * as v from "valibot";
+
+const num = (min: number, exclusiveMin = false) =>
+  v.pipe(v.number(), exclusiveMin ? v.gtValue(min) : v.minValue(min));
+const int = (min: number) => v.pipe(v.number(), v.integer(), v.minValue(min));
+const names = v.array(v.string());
+
+export const DEFAULTS = {
+  watch_interval_sec: 5,
+  aod_output_dir: "/var/log/aod",
+  default_threshold_ms: 10,
+  cooldown_sec: 60,
+  max_latency_ms: 1000,
+  mode: "all",
+} as const;
+
+export const CollectionSchema = v.strictObject({
+  max_concurrent: v.optional(int(1), 4),
+  queue_size: v.optional(int(0), 16),
+  lookback_sec: v.optional(num(0), 300),
+  action_timeout_sec: v.optional(num(0, true), 30),
+  action_output_cap_mb: v.optional(num(0, true), 16),
+  zstd_level: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(19)), 3),
+  syslog_lines: v.optional(int(0), 100),
+  max_trigger_events: v.optional(int(1), 50),
+});
+
+export const CustomActionSchema = v.strictObject({
+  name: v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "a name of letters, digits, '_', '.', '-'")),
+  command: v.optional(v.pipe(v.array(v.string()), v.minLength(1, "a non-empty argv list"))),
+  file: v.optional(v.pipe(v.string(), v.startsWith("/", "an absolute path"))),
+  timeout_sec: v.optional(num(0, true)),
+});
+
+const common = {
+  type: v.string(),
+  tool: v.optional(v.string()),
+  mode: v.optional(v.string(), DEFAULTS.mode),
+  acceptable_count: v.optional(int(1), 10),
+  actions: v.optional(names, []),
+  cooldown_sec: v.optional(num(0), DEFAULTS.cooldown_sec),
+};
+
+export const LatencyAnomalySchema = v.strictObject({
+  ...common,
+  default_threshold_ms: v.optional(num(0), DEFAULTS.default_threshold_ms),
+  track_commands: v.optional(
+    v.nullable(v.array(v.strictObject({ command: v.string(), threshold: v.optional(num(0)) }))),
+    [],
+  ),
+  exclude_commands: v.optional(v.nullable(names), []),
+  max_latency_ms: v.optional(num(0, true), DEFAULTS.max_latency_ms),
+});
+
+export const ErrorAnomalySchema = v.strictObject({
+  ...common,
+  track_codes: v.optional(v.nullable(names), []),
+  exclude_codes: v.optional(v.nullable(names), []),
+});
+
+export const ConfigSchema = v.strictObject({
+  watch_interval_sec: v.optional(num(0, true), DEFAULTS.watch_interval_sec),
+  aod_output_dir: v.optional(v.pipe(v.string(), v.startsWith("/", "an absolute path")), DEFAULTS.aod_output_dir),
+  watcher: v.optional(v.strictObject({ actions: v.optional(v.nullable(names), []) }), { actions: [] }),
+  guardian: v.optional(
+    v.strictObject({ anomalies: v.optional(v.nullable(v.record(v.string(), v.unknown())), {}) }),
+    { anomalies: {} },
+  ),
+  cleanup: v.optional(
+    v.strictObject({
+      cleanup_interval_sec: v.optional(num(0, true), 60),
+      max_log_age_days: v.optional(num(0, true), 2),
+      max_total_log_size_mb: v.optional(num(0, true), 200),
+    }),
+    {},
+  ),
+  audit: v.optional(v.strictObject({ enabled: v.optional(v.boolean(), false) }), {}),
+  collection: v.optional(CollectionSchema, {}),
+  custom_actions: v.optional(v.nullable(v.array(CustomActionSchema)), []),
+});
+
+export type RawConfig = v.InferOutput<typeof ConfigSchema>;
+export type RawLatencyAnomaly = v.InferOutput<typeof LatencyAnomalySchema>;
+export type RawErrorAnomaly = v.InferOutput<typeof ErrorAnomalySchema>;
+export type CustomAction = v.InferOutput<typeof CustomActionSchema>;
+export type CollectionConfig = v.InferOutput<typeof CollectionSchema>;
+
+/** The keys an object schema accepts at a path inside `schema` (for "did you mean"). */
+export function keysAt(schema: v.GenericSchema, path: readonly (string | number)[]): string[] {
+  let s: any = schema;
+  for (const key of path) {
+    while (s && (s.type === "optional" || s.type === "nullable")) s = s.wrapped;
+    if (!s) return [];
+    if (s.type === "strict_object" || s.type === "object") s = s.entries[key as string];
+    else if (s.type === "array") s = s.item;
+    else if (s.type === "record") s = s.value;
+    else return [];
+  }
+  while (s && (s.type === "optional" || s.type === "nullable")) s = s.wrapped;
+  return s?.entries ? Object.keys(s.entries) : [];
+}
