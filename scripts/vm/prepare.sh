@@ -26,12 +26,12 @@ need() { command -v "$1" >/dev/null || die "'$1' not found — run scripts/vm/de
 need apt-cache; need apt-get; need dpkg-deb; need depmod; need modprobe; need cpio; need xz; need zstd
 BUSYBOX=${VM_BUSYBOX:-/bin/busybox}
 [[ -x $BUSYBOX ]] || die "static busybox not found at $BUSYBOX — run scripts/vm/deps.sh (busybox-static)"
-if LC_ALL=C readelf -l "$BUSYBOX" 2>/dev/null | grep -q 'Requesting program interpreter'; then
+if command -v readelf >/dev/null && LC_ALL=C readelf -l "$BUSYBOX" 2>/dev/null | grep -q 'Requesting program interpreter'; then
   die "$BUSYBOX is dynamically linked — install busybox-static (scripts/vm/deps.sh)"
 fi
 
 # --- resolve SPEC -> image package --------------------------------------
-dep_of() { apt-cache depends "$1" 2>/dev/null | awk '/^ *Depends: linux-image-/ {print $2; exit}'; }
+dep_of() { { apt-cache depends "$1" 2>/dev/null || true; } | awk '/^ *Depends: linux-image-/ {print $2; exit}'; }
 
 case "$SPEC" in
   ""|default) pkg=$(dep_of linux-image-amd64) ;;
