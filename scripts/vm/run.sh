@@ -51,6 +51,16 @@ KSPEC=$1; SCEN=$2; shift 2
 
 why=$(can_run) || die "qemu cannot run: $why"
 
+# The guest runs the host's binaries (host / is its root): check them now
+# rather than failing inside the VM.
+if [[ "${VM_SETUP:-1}" != 0 ]]; then
+  miss=()
+  for b in smbd smbpasswd testparm mount.cifs useradd ip ss tc modprobe bash; do
+    PATH=$PATH:/usr/sbin:/sbin command -v "$b" >/dev/null 2>&1 || miss+=("$b")
+  done
+  ((${#miss[@]} == 0)) || die "host lacks ${miss[*]} (needed inside the VM) — run scripts/vm/deps.sh"
+fi
+
 # --- kernel + initramfs -------------------------------------------------------
 dir=$("$HERE/prepare.sh" "$KSPEC") || die "preparing kernel '${KSPEC:-default}' failed (see above)"
 dir=$(realpath "$dir")

@@ -1,0 +1,174 @@
+// Figures for `aod compare`: a vega-lite spec, compiled and rendered to SVG by
+// vega headless (no canvas), rasterized to PNG by resvg (wasm). The wasm and the
+// font are embedded in the binary; vega, vega-lite and resvg load on first use.
+import wasmPath from "@resvg/resvg-wasm/index_bg.wasm" with { type: "file" };
+import fontPath from "dejavu-fonts-ttf/ttf/DejaVuSans.ttf" with { type: "file" };
+
+export interface Series {
+  name: string;
+  t: ArrayLike<number>;
+  v: ArrayLike<number>;
+}
+
+export interface Panel {
+  title: string;
+  yTitle: string;
+  series: Series[];
+  /** Series drawn against a second y axis on the right (another unit). */
+  right?: { yTitle: string; series: Series[] };
+  /** Horizontal lines, e.g. averages, coloured like the series they belong to. */
+  rules?: { series: string; y: number }[];
+  xDomain?: [number, number];
+  /** Text in the middle of the panel, e.g. "no samples". */
+  note?: string;
+}
+
+export interface Figure {
+  title: string;
+  panels: Panel[];
+}
+
+export interface Rendered {
+  svg: string;
+  png: Uint8Array;
+  width: number;
+  height: number;
+}
+
+const FONT = "DejaVu Sans";
+const PLOT_WIDTH = 960;
+const PLOT_HEIGHT = 200;
+const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+
+/** Size in pixels of the PNG (and SVG) of a figure with `panels` panels. */
+export function figureSize(panels: number): { width: number; height: number } {
+  return { width: 1200, height: 60 + 270 * Math.max(1, panels) };
+}
+
+function rows(series: Series[]): { t: number; v: number; s: string }[] {
+  const out: { t: number; v: number; s: string }[] = [];
+  for (const s of series) {
+    for (let i = 0; i < s.t.length; i++) {
+      const v = s.v[i]!;
+      if (!Number.isNaN(v)) out.push({ t: s.t[i]!, v, s: s.name });
+    }
+  }
+  return out;
+}
+
+function panelSpec(p: Panel): any {
+  const x = {
+    field: "t",
+    type: "quantitative",
+    title: "Time since first sample (s)",
+    ...(p.xDomain ? { scale: { domain: p.xDomain, nice: false } } : {}),
+  };
+  const color = { field: "s", type: "nominal", title: null };
+  const line = (series: Series[], yTitle: string, orient?: "right") => ({
+    data: { values: rows(series) },
+    mark: { type: "line", strokeWidth: 1.2, clip: true },
+    encoding: {
+      x,
+      y: { field: "v", type: "quantitative", title: yTitle, ...(orient ? { axis: { orient } } : {}) },
+      color,
+    },
+  });
+  const layers: any[] = [line(p.series, p.yTitle)];
+  if (p.rules?.length) {
+    layers.push({
+      data: { values: p.rules.map((r) => ({ y: r.y, s: r.series })) },
+      mark: { type: "rule", strokeDash: [6, 4], strokeWidth: 1.5 },
+      encoding: { y: { field: "y", type: "quantitative" }, color },
+    });
+  }
+  if (p.note) {
+    layers.push({
+      data: { values: [{}] },
+      mark: { type: "text", fontSize: 16, color: "#555" },
+      encoding: { text: { value: p.note }, x: { value: PLOT_WIDTH / 2 }, y: { value: PLOT_HEIGHT / 2 } },
+    });
+  }
+  const spec: any = { title: p.title, width: PLOT_WIDTH, height: PLOT_HEIGHT };
+  if (p.right) {
+    // Two units: left and right y axes, each scaled on its own.
+    return { ...spec, layer: [{ layer: layers }, line(p.right.series, p.right.yTitle, "right")], resolve: { scale: { y: "independent" } } };
+  }
+  return { ...spec, layer: layers };
+}
+
+export function figureSpec(fig: Figure): any {
+  const names = [
+    ...new Set(fig.panels.flatMap((p) => [...p.series, ...(p.right?.series ?? [])].map((s) => s.name))),
+  ];
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: { text: fig.title, fontSize: 18 },
+    background: "white",
+    padding: 12,
+    vconcat: fig.panels.map(panelSpec),
+    resolve: { scale: { color: "shared", x: "independent" } },
+    config: {
+      font: FONT,
+      title: { fontSize: 14 },
+      axis: { labelFontSize: 11, titleFontSize: 12 },
+      legend: { labelFontSize: 12, orient: "top-right", symbolType: "stroke" },
+      range: { category: PALETTE },
+      scale: names.length ? {} : {},
+    },
+    // Fixed order of the runs in the legend and colours: A before B.
+    ...(names.length ? { encoding: undefined } : {}),
+    _names: names,
+  };
+}
+
+let resvg: Promise<{ Resvg: typeof import("@resvg/resvg-wasm").Resvg; font: Uint8Array }> | undefined;
+
+function loadResvg() {
+  resvg ??= (async () => {
+    const mod = await import("@resvg/resvg-wasm");
+    await mod.initWasm(await Bun.file(wasmPath).arrayBuffer());
+    return { Resvg: mod.Resvg, font: new Uint8Array(await Bun.file(fontPath).arrayBuffer()) };
+  })();
+  return resvg;
+}
+
+/** Puts vega's SVG (its natural size) centred on a canvas of the figure's fixed size. */
+function fitSvg(svg: string, width: number, height: number): string {
+  const inner = svg.replace(/^<svg\b([^>]*)>/, (_, attrs: string) => {
+    const kept = attrs.replace(/\s(width|height|x|y|preserveAspectRatio)="[^"]*"/g, "");
+    return `<svg${kept} x="0" y="0" width="${width}" height="${height}" preserveAspectRatio="xMidYMid meet">`;
+  });
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">` +
+    `<rect width="${width}" height="${height}" fill="white"/>${inner}</svg>\n`
+  );
+}
+
+export async function renderFigure(fig: Figure): Promise<Rendered> {
+  const [vl, vega, rs] = await Promise.all([import("vega-lite"), import("vega"), loadResvg()]);
+  const { _names: names, ...spec } = figureSpec(fig);
+  spec.config.scale = {};
+  // Legend order and colours: the runs in the order given (A, then B, ...).
+  spec.config.range = { category: PALETTE };
+  const compiled = vl.compile(spec).spec;
+  const colorScale = compiled.scales?.find((s: any) => s.type === "ordinal" && /color/.test(s.name));
+  if (colorScale && names.length) colorScale.domain = names;
+  const view = new vega.View(vega.parse(compiled), { renderer: "none" });
+  let natural: string;
+  try {
+    natural = await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+  const { width, height } = figureSize(fig.panels.length);
+  const svg = fitSvg(natural, width, height);
+  const r = new rs.Resvg(svg, {
+    font: { fontBuffers: [rs.font], defaultFontFamily: FONT, loadSystemFonts: false } as any,
+    background: "white",
+  });
+  const image = r.render();
+  const png = image.asPng();
+  image.free();
+  r.free();
+  return { svg, png, width, height };
+}
