@@ -13,6 +13,9 @@ export const main = defineCommand({
   subCommands: {
     check: () => import("./check").then((m) => m.default),
     config: () => import("./config").then((m) => m.default),
+    monitor: () => import("./monitor").then((m) => m.default),
+    disk: () => import("./disk").then((m) => m.default),
+    compare: () => import("./compare").then((m) => m.default),
   },
 });
 

@@ -135,7 +135,7 @@ export function figureSpec(fig: Figure): any {
   ];
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-    title: { text: fig.title, fontSize: 18, anchor: "middle" },
+    title: { text: fig.title, fontSize: 18, anchor: "middle", offset: 14 },
     background: "white",
     padding: 12,
     vconcat: fig.panels.map((p) => panelSpec(p, names)),
