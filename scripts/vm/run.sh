@@ -16,6 +16,8 @@
 #   VM_TIMEOUT  watchdog seconds for the whole VM (default 600)
 #   VM_ACCEL    auto (default) | tcg | kvm. auto uses KVM only when /dev/kvm is
 #               usable and is not the PVM hypervisor (kvm_pvm), else TCG.
+#   VM_KVM_BOOT_TIMEOUT  seconds KVM gets to reach /init before falling
+#               back to TCG (default 60)
 #   VM_MEM / VM_SMP  (default 2G / 2)     VM_TAIL  console lines on failure (80)
 #   V=1         verbose: stream the console, show setup output
 #
@@ -31,7 +33,7 @@ QEMU=${QEMU:-qemu-system-x86_64}
 V=${V:-0}
 
 say() { [[ "$V" == 1 ]] && echo "vm: $*" >&2 || true; }
-die() { echo "vm: ERROR: $*" >&2; exit "${2:-125}"; }
+die() { echo "vm: ERROR: $1" >&2; exit "${2:-125}"; }
 
 can_run() {
   command -v "$QEMU" >/dev/null 2>&1 || { echo "$QEMU not installed (run scripts/vm/deps.sh)"; return 3; }
@@ -94,16 +96,15 @@ log=$res/.vm/console.log
 : >"$log"
 
 # --- accelerator -------------------------------------------------------------------
+# /dev/kvm may be the PVM hypervisor (kvm_pvm), under which ordinary guest
+# kernels hang instead of failing: use TCG there. Elsewhere try KVM, guarded
+# by a boot watchdog that falls back to TCG.
 accel=${VM_ACCEL:-auto}
 if [[ $accel == auto ]]; then
   accel=tcg
   if [[ -r /dev/kvm && -w /dev/kvm && ! -d /sys/module/kvm_pvm ]]; then accel=kvm; fi
 fi
-case $accel in
-  tcg) accel_args=(-accel tcg,thread=multi,tb-size=512 -cpu max) ;;
-  kvm) accel_args=(-accel kvm -cpu host) ;;
-  *) die "VM_ACCEL must be auto, tcg or kvm (got '$accel')" 2 ;;
-esac
+[[ $accel == tcg || $accel == kvm ]] || die "VM_ACCEL must be auto, tcg or kvm (got '$accel')" 2
 
 quiet=quiet; [[ "$V" == 1 ]] && quiet=""
 append="console=ttyS0 panic=-1 $quiet rdinit=/init VM_KVER=$kver VM_MODDIR=$dir/root VM_SCENARIO=$gscen VM_SETUP=${VM_SETUP:-1} VM_V=$V"
@@ -112,26 +113,61 @@ fs() { # id path tag ro
   local ro=""; [[ $4 == 1 ]] && ro=",readonly=on"
   echo "-fsdev local,id=$1,path=$2,security_model=none,multidevs=remap$ro -device virtio-9p-pci,fsdev=$1,mount_tag=$3"
 }
-# shellcheck disable=SC2207
-qemu_args=(
-  -nodefaults -no-user-config -display none -monitor none -no-reboot
-  -machine pc "${accel_args[@]}" -m "${VM_MEM:-2G}" -smp "${VM_SMP:-2}"
-  -kernel "$dir/vmlinux" -initrd "$dir/initrd.img" -append "$append"
-  -serial "file:$log" -nic none
-  $(fs fsroot / hostroot 1) $(fs fsproj "$ROOT" project 0) $(fs fsres "$res" results 0)
-)
 
 timeout_s=${VM_TIMEOUT:-600}
-say "kernel $kver ($accel), scenario $sname, results $res"
-say "${QEMU} ${qemu_args[*]}"
+kvm_boot_s=${VM_KVM_BOOT_TIMEOUT:-60}
+
+# boot ACCEL: run qemu under the watchdog; sets qrc (124 = timeout,
+# 200 = KVM boot watchdog fired).
+boot() {
+  local a=$1 accel_args qpid i
+  case $a in
+    tcg) accel_args=(-accel tcg,thread=multi,tb-size=512 -cpu max) ;;  # -cpu max: AVX2 for Bun
+    kvm) accel_args=(-accel kvm -cpu host) ;;
+  esac
+  # shellcheck disable=SC2207
+  qemu_args=(
+    -nodefaults -no-user-config -display none -monitor none -no-reboot
+    -machine pc "${accel_args[@]}" -m "${VM_MEM:-2G}" -smp "${VM_SMP:-2}"
+    -kernel "$dir/vmlinux" -initrd "$dir/initrd.img" -append "$append"
+    -serial "file:$log" -nic none
+    $(fs fsroot / hostroot 1) $(fs fsproj "$ROOT" project 0) $(fs fsres "$res" results 0)
+  )
+  say "kernel $kver ($a), scenario $sname, results $res"
+  say "${QEMU} ${qemu_args[*]}"
+  : >"$log"; rm -f "$res/.vm/rc" "$res/.vm/fatal"
+  # (subshell with stderr to /dev/null: keeps bash's "Aborted" job notice quiet)
+  ( timeout -k 10 "$timeout_s" "$QEMU" "${qemu_args[@]}" >"$res/.vm/qemu.log" 2>&1; exit $? ) 2>/dev/null &
+  qpid=$!
+  if [[ $a == kvm ]]; then
+    for ((i = 0; i < kvm_boot_s * 10; i++)); do
+      kill -0 "$qpid" 2>/dev/null || break
+      grep -q 'vm/init:' "$log" 2>/dev/null && break
+      sleep 0.1
+    done
+    if kill -0 "$qpid" 2>/dev/null && ! grep -q 'vm/init:' "$log" 2>/dev/null; then
+      kill -TERM "$qpid" 2>/dev/null || true
+      { wait "$qpid"; } 2>/dev/null || true
+      qrc=200; return
+    fi
+  fi
+  set +e; { wait "$qpid"; } 2>/dev/null; qrc=$?; set -e
+  # KVM that failed before the guest reached /init (e.g. qemu aborting on MSRs
+  # it cannot set): treat like a hang and let the caller fall back to TCG.
+  if [[ $a == kvm ]] && ! grep -q 'vm/init:' "$log" 2>/dev/null; then qrc=200; fi
+}
 
 tailpid=""
 if [[ "$V" == 1 ]]; then tail -n +1 -F "$log" 2>/dev/null & tailpid=$!; fi
 start=$(date +%s.%N)
-set +e
-timeout -k 10 "$timeout_s" "$QEMU" "${qemu_args[@]}" >"$res/.vm/qemu.log" 2>&1
-qrc=$?
-set -e
+boot "$accel"
+if ((qrc == 200)); then
+  echo "vm: KVM guest did not reach /init (hung ${kvm_boot_s}s = VM_KVM_BOOT_TIMEOUT, or qemu failed: $(tail -n 1 "$res/.vm/qemu.log" 2>/dev/null)); retrying with TCG (VM_ACCEL=tcg skips KVM)" >&2
+  cp "$log" "$res/.vm/console-kvm.log" 2>/dev/null || true
+  cp "$res/.vm/qemu.log" "$res/.vm/qemu-kvm.log" 2>/dev/null || true
+  accel=tcg; start=$(date +%s.%N)
+  boot tcg
+fi
 end=$(date +%s.%N)
 [[ -n $tailpid ]] && { sleep 0.3; kill "$tailpid" 2>/dev/null; wait "$tailpid" 2>/dev/null || true; }
 secs=$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.1f", b-a}')
