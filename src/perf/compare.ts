@@ -57,7 +57,7 @@ export interface Analysis {
   outputs: Output[];
 }
 
-const KIND_NAME = { system: "system usage (aod monitor)", disk: "disk usage (aod disk)" };
+const KIND_NAME = { system: "a system-usage file (aod monitor)", disk: "a disk-usage file (aod disk)" };
 
 function runOf(t: PerfTable, label: string): Run {
   const last = t.t.length ? t.t[t.t.length - 1]! : 0;
@@ -69,7 +69,7 @@ export const fileSafe = (name: string) => name.replace(/[^A-Za-z0-9_.-]+/g, "_")
 
 export function analyze(a: PerfTable, b: PerfTable | undefined, opts: { column?: string; ranges?: TimeRange[] }): Analysis {
   if (b && a.kind !== b.kind) {
-    throw new UsageError(`cannot compare ${a.path} (${KIND_NAME[a.kind]}) with ${b.path} (${KIND_NAME[b.kind]})`);
+    throw new UsageError(`cannot compare ${a.path}, ${KIND_NAME[a.kind]}, with ${b.path}, ${KIND_NAME[b.kind]}`);
   }
   const labels = b ? [LABEL_A, LABEL_B] : [basename(a.path)];
   const tables = b ? [a, b] : [a];
