@@ -1,14 +1,15 @@
 # aod — build, run and test. `make V=1` shows the commands.
 # Layout follows libbpf-bootstrap: a list of BPF apps, one pattern rule per step.
 
-BPF_APPS   := smbslower smberr
+# Every bpf/<app>.bpf.c is an app.
+BPF_APPS   := $(patsubst bpf/%.bpf.c,%,$(wildcard bpf/*.bpf.c))
 TEST_BPF   := ringtest
 BUN        := ./node_modules/.bin/bun
 CLANG      ?= clang
 BPFTOOL    ?= bpftool
 LIBDIR     := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
 RUNTIME_LIBS := libz.so.1 libelf.so.1 libbpf.so.1 libzstd.so.1
-VERSION    := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION    := $(shell sed -n 's/^  "version": "\(.*\)",/\1/p' package.json)+$(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
 
 BUILD      := build
 BPF_OBJS   := $(addprefix $(BUILD)/bpf/,$(addsuffix .bpf.o,$(BPF_APPS)))
@@ -61,10 +62,6 @@ $(BUILD)/lib/%: | $(DEPS_STAMP)
 	$(Q)mkdir -p $(@D)
 	$(Q)cp -L /usr/lib/$(LIBDIR)/$* $@
 
-# Offsets of struct aod_event as the BPF compiler lays it out (checked by a test).
-$(BUILD)/aod_event_layout.json: $(BUILD)/bpf/smbslower.bpf.o scripts/event-layout.sh
-	$(call msg,LAYOUT,$@)
-	$(Q)./scripts/event-layout.sh $< > $@.tmp && mv $@.tmp $@
 
 dist/aod: $(SOURCES) $(BPF_OBJS) $(LIBS) $(DEPS_STAMP)
 	$(call msg,BUN,$@)
@@ -78,7 +75,7 @@ dist/aod: $(SOURCES) $(BPF_OBJS) $(LIBS) $(DEPS_STAMP)
 run: dist/aod
 	./dist/aod run
 
-test-unit: dist/aod $(TEST_OBJS) $(BUILD)/aod_event_layout.json
+test-unit: dist/aod $(TEST_OBJS)
 	$(Q)$(BUN) test --timeout 120000 $(TEST_ARGS)
 
 test: test-unit

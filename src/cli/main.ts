@@ -10,7 +10,13 @@ export const main = defineCommand({
     version: VERSION,
     description: "Always-on diagnostics for SMB/CIFS clients: captures evidence seconds after SMB commands turn slow or fail",
   },
+  // `aod` alone means `aod run`.
+  default: "run",
   subCommands: {
+    run: () => import("./run").then((m) => m.default),
+    snapshot: () => import("./snapshot").then((m) => m.default),
+    bundles: () => import("./bundles").then((m) => m.default),
+    replay: () => import("./replay").then((m) => m.default),
     check: () => import("./check").then((m) => m.default),
     config: () => import("./config").then((m) => m.default),
     monitor: () => import("./monitor").then((m) => m.default),

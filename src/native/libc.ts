@@ -17,8 +17,9 @@ const { symbols: libc } = dlopen("libc.so.6", {
   close: { args: [FFIType.i32], returns: FFIType.i32 },
   getpagesize: { args: [], returns: FFIType.i32 },
   clock_gettime: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+  flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   openlog: { args: [FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.void },
-  syslog: { args: [FFIType.i32, FFIType.cstring, FFIType.cstring], returns: FFIType.void },
+  syslog: { args: [FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.void },
 });
 export { libc };
 

@@ -14,6 +14,10 @@ const z = openEmbedded("libzstd.so.1", {
   ZSTD_isError: { args: [u64], returns: u32 },
   ZSTD_getErrorName: { args: [u64], returns: cstring },
   ZSTD_CStreamOutSize: { args: [], returns: u64 },
+  ZSTD_createDCtx: { args: [], returns: P },
+  ZSTD_freeDCtx: { args: [P], returns: u64 },
+  ZSTD_decompressStream: { args: [P, P, P], returns: u64 },
+  ZSTD_DStreamOutSize: { args: [], returns: u64 },
 }).symbols;
 
 export const zstdVersion = (): string => String(z.ZSTD_versionString());
@@ -106,4 +110,31 @@ export class ZstdCompressor {
 export function zstdCompress(data: Uint8Array, opts?: ZstdOptions): Uint8Array {
   const c = new ZstdCompressor(opts);
   return Buffer.concat([...c.push(data), ...c.end()]);
+}
+
+/** Decompresses every frame of `data`; refuses to grow past maxBytes. */
+export function zstdDecompress(data: Uint8Array, maxBytes = 1 << 30): Uint8Array {
+  const d = z.ZSTD_createDCtx();
+  if (!d) throw new NativeError("ZSTD_createDCtx", 12);
+  try {
+    const out = new Uint8Array(Number(z.ZSTD_DStreamOutSize()));
+    const inBuf = new BigUint64Array([BigInt(ptr(data)), BigInt(data.length), 0n]);
+    const outBuf = new BigUint64Array([BigInt(ptr(out)), BigInt(out.length), 0n]);
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    let last = 0n;
+    while (inBuf[2]! < inBuf[1]! || outBuf[2] === outBuf[1]) {
+      outBuf[2] = 0n;
+      last = check("ZSTD_decompressStream", z.ZSTD_decompressStream(d, outBuf, inBuf));
+      const n = Number(outBuf[2]);
+      if (n) chunks.push(out.slice(0, n));
+      total += n;
+      if (total > maxBytes) throw new Error(`decompressed data exceeds ${maxBytes} bytes`);
+      if (n === 0 && inBuf[2] === inBuf[1]) break;
+    }
+    if (last !== 0n) throw new Error("truncated zstd data");
+    return Buffer.concat(chunks);
+  } finally {
+    z.ZSTD_freeDCtx(d);
+  }
 }

@@ -1,0 +1,57 @@
+// anomaly.json: what was detected, why, the evidence, and how collection went.
+import { hostname } from "node:os";
+import { kernelRelease } from "../check/host";
+import { smb2CommandName } from "../config/smb2-commands";
+import { errnoName } from "../config/errno-names";
+import { fileShape, type Config } from "../config/validate";
+import type { ActionResult } from "../actions/run";
+import type { Anomaly } from "../detect/anomaly";
+import type { EventLine } from "../tools/event";
+import { VERSION } from "../version";
+
+export interface CollectionFacts {
+  collectedAtMs: number;
+  lostEvents?: Record<string, bigint | number>;
+  droppedCollections?: number;
+}
+
+function thresholds(a: Anomaly) {
+  const r = a.rule;
+  if (!r) return undefined;
+  if (r.type === "latency")
+    return {
+      acceptable_count: r.acceptable_count,
+      max_latency_ms: r.max_latency_ms,
+      cooldown_sec: r.cooldown_sec,
+      threshold_ms: Object.fromEntries(r.thresholdsMs.flatMap((t, i) => (t === null ? [] : [[smb2CommandName(i), t]]))),
+    };
+  return { acceptable_count: r.acceptable_count, cooldown_sec: r.cooldown_sec, errnos: r.errnos.map(errnoName) };
+}
+
+export function anomalyDocument(a: Anomaly, triggers: EventLine[], actions: ActionResult[], config: Config, facts: CollectionFacts) {
+  return {
+    type: a.type,
+    name: a.name,
+    detected_at: new Date(Number(a.detectedAtNs / 1_000_000n)).toISOString(),
+    detected_at_ns: a.detectedAtNs,
+    collected_at: new Date(facts.collectedAtMs).toISOString(),
+    reason: a.reason,
+    window_sec: a.windowSec,
+    thresholds: thresholds(a),
+    counts: { in_window: a.count, triggers: triggers.length },
+    repeats_during_cooldown: { ...a.repeats, note: "repeats seen until this bundle was written; later ones are logged when the cooldown ends" },
+    triggers,
+    actions: actions.map(({ data: _d, ...r }) => r),
+    lost_events: facts.lostEvents,
+    dropped_collections: facts.droppedCollections,
+    host: hostname(),
+    kernel: kernelRelease(),
+    aod_version: VERSION,
+    config: fileShape(config),
+  };
+}
+
+/** JSON with bigints as exact integers. */
+export function toJson(doc: unknown): string {
+  return JSON.stringify(doc, (_k, v) => (typeof v === "bigint" ? `__BIG__${v}` : v), 2).replace(/"__BIG__(-?\d+)"/g, "$1");
+}

@@ -1,0 +1,151 @@
+// The doctor's checks, as data: each says what it looks at and whether aod run
+// can work without it (`required`). Order is the order printed.
+import { accessSync, constants, existsSync, statSync } from "node:fs";
+import type { Config } from "../config/validate";
+import { glibcVersion } from "../native/libc";
+import { cifsLoaded, cifsMounts, ensureTracefs, freeBytes, kernelRelease, TRACEFS } from "./host";
+
+export type Status = "ok" | "warn" | "fail" | "info";
+export interface CheckResult {
+  name: string;
+  status: Status;
+  detail: string;
+}
+export interface Check {
+  name: string;
+  /** false: a failure is reported as a warning, aod run still works. */
+  required: boolean;
+  run(ctx: { config: Config }): { ok: boolean; detail: string; info?: boolean } | Promise<{ ok: boolean; detail: string; info?: boolean }>;
+}
+
+const which = (cmd: string) => Bun.which(cmd, { PATH: `${process.env.PATH ?? ""}:/usr/sbin:/sbin:/usr/bin:/bin` });
+const tool = (cmd: string, why: string): Check => ({
+  name: cmd,
+  required: false,
+  run: () => {
+    const p = which(cmd);
+    return p ? { ok: true, detail: p } : { ok: false, detail: `not found: ${why}` };
+  },
+});
+
+// Native modules load lazily: `aod check` must still report what it can when
+// an embedded library fails to load.
+const libbpf = () => import("../native/libbpf");
+
+export const CHECKS: Check[] = [
+  {
+    name: "root",
+    required: true,
+    run: () => (process.geteuid?.() === 0 ? { ok: true, detail: "running as root" } : { ok: false, detail: `running as uid ${process.geteuid?.()}: loading BPF needs root (sudo aod ...)` }),
+  },
+  { name: "kernel", required: false, run: () => ({ ok: true, info: true, detail: kernelRelease() }) },
+  { name: "glibc", required: false, run: () => ({ ok: true, info: true, detail: glibcVersion() }) },
+  {
+    name: "libbpf (embedded)",
+    required: true,
+    run: async () => ({ ok: true, detail: (await libbpf()).libbpfVersion() }),
+  },
+  {
+    name: "libzstd (embedded)",
+    required: true,
+    run: async () => ({ ok: true, detail: (await import("../native/zstd")).zstdVersion() }),
+  },
+  {
+    name: "BPF",
+    required: true,
+    run: async () => {
+      const l = await libbpf();
+      const r = l.probeProgType(l.BPF_PROG_TYPE_TRACEPOINT);
+      return r === 1 ? { ok: true, detail: "tracepoint programs load" } : { ok: false, detail: `cannot load BPF programs (probe returned ${r}); needs root and CONFIG_BPF_SYSCALL` };
+    },
+  },
+  {
+    name: "BPF ring buffer",
+    required: true,
+    run: async () => {
+      const l = await libbpf();
+      return l.probeMapType(l.BPF_MAP_TYPE_RINGBUF) === 1
+        ? { ok: true, detail: "BPF_MAP_TYPE_RINGBUF available" }
+        : { ok: false, detail: "no BPF ring buffer (kernel < 5.8 without a backport): aod cannot receive events" };
+    },
+  },
+  {
+    name: "kernel BTF",
+    required: false,
+    run: () => (existsSync("/sys/kernel/btf/vmlinux") ? { ok: true, detail: "/sys/kernel/btf/vmlinux" } : { ok: false, detail: "no /sys/kernel/btf/vmlinux: CO-RE hooks unavailable, tracepoints only" }),
+  },
+  {
+    name: "tracefs",
+    required: true,
+    run: () => {
+      const r = ensureTracefs();
+      return r.ok ? { ok: true, detail: r.mountedNow ? `mounted it at ${TRACEFS}` : TRACEFS } : { ok: false, detail: `${TRACEFS}: ${r.why}` };
+    },
+  },
+  {
+    name: "cifs module",
+    required: false,
+    run: () =>
+      cifsLoaded()
+        ? { ok: true, detail: "loaded" }
+        : { ok: true, info: true, detail: "not loaded yet: aod attaches when it loads (the first SMB mount loads it)" },
+  },
+  {
+    name: "cifs BTF",
+    required: false,
+    run: () =>
+      existsSync("/sys/kernel/btf/cifs")
+        ? { ok: true, detail: "/sys/kernel/btf/cifs" }
+        : { ok: true, info: true, detail: cifsLoaded() ? "no module BTF for cifs: tracepoint hooks only" : "appears when cifs loads" },
+  },
+  {
+    name: "SMB1 mounts",
+    required: false,
+    run: () => {
+      const smb1 = cifsMounts().filter((m) => m.vers === "1.0");
+      return smb1.length
+        ? { ok: false, detail: `not traced (SMB1 takes other code paths): ${smb1.map((m) => `${m.source} on ${m.target}`).join(", ")}` }
+        : { ok: true, info: true, detail: "none" };
+    },
+  },
+  tool("journalctl", "the journalctl and dmesg actions fall back to /dev/kmsg or record the failure"),
+  tool("dmesg", "kernel log is read from journalctl -k or /dev/kmsg instead"),
+  tool("smbinfo", "the smbinfo action is skipped with a note (Debian/Ubuntu: apt install cifs-utils)"),
+  {
+    name: "output dir",
+    required: true,
+    run: ({ config }) => {
+      const dir = config.aod_output_dir;
+      try {
+        if (!existsSync(dir)) {
+          if (process.geteuid?.() === 0) return { ok: true, detail: `${dir} does not exist yet; aod run creates it (0700)` };
+          return { ok: false, detail: `${dir} does not exist and only root can create it` };
+        }
+        if (!statSync(dir).isDirectory()) return { ok: false, detail: `${dir} is not a directory` };
+        accessSync(dir, constants.W_OK);
+        const free = freeBytes(dir);
+        return { ok: true, detail: `${dir} writable, ${free === undefined ? "?" : (free / 2 ** 30).toFixed(1)} GiB free` };
+      } catch (e: any) {
+        return { ok: false, detail: `${dir}: ${e.code === "EACCES" ? "not writable" : e.message}` };
+      }
+    },
+  },
+];
+
+export async function runChecks(config: Config, extra: Check[] = []): Promise<{ ok: boolean; results: CheckResult[] }> {
+  const results: CheckResult[] = [];
+  let ok = true;
+  for (const c of [...CHECKS, ...extra]) {
+    let r: { ok: boolean; detail: string; info?: boolean };
+    try {
+      r = await c.run({ config });
+    } catch (e: any) {
+      r = { ok: false, detail: e.message.split("\n")[0] };
+    }
+    const status: Status = r.ok ? (r.info ? "info" : "ok") : c.required ? "fail" : "warn";
+    if (status === "fail") ok = false;
+    results.push({ name: c.name, status, detail: r.detail });
+  }
+  return { ok, results };
+}
+

@@ -1,0 +1,59 @@
+// Facts about the host that `aod check` reports and other parts reuse.
+import { existsSync, mkdirSync, readFileSync, statfsSync } from "node:fs";
+
+export const TRACEFS = "/sys/kernel/tracing";
+
+export function kernelRelease(): string {
+  try {
+    return readFileSync("/proc/sys/kernel/osrelease", "utf8").trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+export const cifsLoaded = (): boolean => existsSync("/sys/module/cifs");
+
+export function tracefsMounted(): boolean {
+  return existsSync(`${TRACEFS}/events`);
+}
+
+/** Mounts tracefs at /sys/kernel/tracing when missing (root only). */
+export function ensureTracefs(): { ok: boolean; mountedNow: boolean; why?: string } {
+  if (tracefsMounted()) return { ok: true, mountedNow: false };
+  if (process.geteuid?.() !== 0) return { ok: false, mountedNow: false, why: "not mounted, and only root can mount it" };
+  try {
+    mkdirSync(TRACEFS, { recursive: true });
+    const r = Bun.spawnSync(["mount", "-t", "tracefs", "tracefs", TRACEFS], { stderr: "pipe" });
+    if (r.exitCode !== 0) return { ok: false, mountedNow: false, why: r.stderr.toString().trim() };
+    return { ok: tracefsMounted(), mountedNow: true };
+  } catch (e: any) {
+    return { ok: false, mountedNow: false, why: e.message };
+  }
+}
+
+export function freeBytes(dir: string): number | undefined {
+  try {
+    const s = statfsSync(dir);
+    return Number(s.bavail) * Number(s.bsize);
+  } catch {
+    return undefined;
+  }
+}
+
+/** cifs mounts from /proc/mounts, with their SMB dialect option. */
+export function cifsMounts(): { source: string; target: string; vers?: string }[] {
+  let text = "";
+  try {
+    text = readFileSync("/proc/mounts", "utf8");
+  } catch {
+    return [];
+  }
+  return text
+    .split("\n")
+    .map((l) => l.split(" "))
+    .filter((f) => f[2] === "cifs" || f[2] === "smb3")
+    .map((f) => ({ source: unescapeMount(f[0]!), target: unescapeMount(f[1]!), vers: /(?:^|,)vers=([^,]+)/.exec(f[3] ?? "")?.[1] }));
+}
+
+/** /proc/mounts escapes space, tab, newline and backslash as octal. */
+export const unescapeMount = (s: string) => s.replace(/\\([0-7]{3})/g, (_m, o) => String.fromCharCode(Number.parseInt(o, 8)));

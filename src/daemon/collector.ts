@@ -1,0 +1,121 @@
+// Turns anomalies into bundles with bounded cost: at most `max_concurrent`
+// collections at once, a bounded queue behind them, and what overflows is
+// counted and logged — never unbounded memory. Replay uses `waitForSlot` so
+// that it never drops.
+import { runActions } from "../actions/run";
+import { anomalyDocument, toJson } from "../bundle/anomaly-json";
+import { writeBundle } from "../bundle/write";
+import type { Config } from "../config/validate";
+import type { Anomaly } from "../detect/anomaly";
+import { log } from "../log";
+import type { EventLine } from "../tools/event";
+
+export interface CollectorHooks {
+  /** Adds what only the live side knows (shares) to the trigger events. */
+  enrich?: (triggers: EventLine[], actionsData: Map<string, Uint8Array>) => EventLine[];
+  lostEvents?: () => Record<string, bigint>;
+  onBundle?: (a: Anomaly, path: string, bytes: number) => void;
+  onAlert?: (a: Anomaly) => void;
+}
+
+export class Collector {
+  private running = 0;
+  private readonly queue: Anomaly[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly abort = new AbortController();
+  private slotWaiters: (() => void)[] = [];
+  dropped = 0;
+  completed = 0;
+  failed = 0;
+
+  constructor(
+    private readonly config: Config,
+    private readonly batchesDir: string,
+    private readonly hooks: CollectorHooks = {},
+    private readonly opts: { noActions?: boolean } = {},
+  ) {}
+
+  get busy(): number {
+    return this.running;
+  }
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Starts or queues a collection; false when the queue is full (counted). */
+  submit(a: Anomaly): boolean {
+    this.hooks.onAlert?.(a);
+    if (this.running < this.config.collection.max_concurrent) {
+      this.start(a);
+      return true;
+    }
+    if (this.queue.length < this.config.collection.queue_size) {
+      this.queue.push(a);
+      return true;
+    }
+    this.dropped++;
+    log.warn("collection queue full: anomaly not collected", { anomaly: a.name, dropped_total: this.dropped, running: this.running, queued: this.queue.length });
+    return false;
+  }
+
+  /** Resolves when a new collection could start at once. */
+  async waitForSlot(): Promise<void> {
+    while (this.running + this.queue.length >= this.config.collection.max_concurrent) await new Promise<void>((r) => this.slotWaiters.push(r));
+  }
+
+  private start(a: Anomaly): void {
+    this.running++;
+    const p = this.collect(a)
+      .catch((e) => {
+        this.failed++;
+        log.error("collection failed", { anomaly: a.name, error: e.message });
+      })
+      .finally(() => {
+        this.running--;
+        this.inFlight.delete(p);
+        const next = this.queue.shift();
+        if (next) this.start(next);
+        for (const w of this.slotWaiters.splice(0)) w();
+      });
+    this.inFlight.add(p);
+  }
+
+  private async collect(a: Anomaly): Promise<void> {
+    const t0 = performance.now();
+    const names = this.opts.noActions ? [] : a.type === "snapshot" ? this.config.watcher.actions : (a.rule?.actions ?? []);
+    const results = await runActions(names, this.config, Number(a.detectedAtNs / 1_000_000n), this.abort.signal);
+    if (this.abort.signal.aborted) throw new Error("stopped before the bundle was written");
+    const data = new Map(results.map((r) => [r.name, r.data]));
+    const triggers = this.hooks.enrich ? this.hooks.enrich(a.triggers, data) : a.triggers;
+    const doc = anomalyDocument(a, triggers, results, this.config, {
+      collectedAtMs: Date.now(),
+      lostEvents: this.hooks.lostEvents?.(),
+      droppedCollections: this.dropped,
+    });
+    const members = [...results.map((r) => ({ name: r.file, data: r.data })), { name: "anomaly.json", data: toJson(doc) + "\n" }];
+    const { path, bytes } = await writeBundle(this.batchesDir, a.detectedAtNs, members, this.config.collection.zstd_level, this.abort.signal);
+    this.completed++;
+    log.info("bundle written", { anomaly: a.name, type: a.type, path, bytes, ms: Math.round(performance.now() - t0), triggers: triggers.length });
+    this.hooks.onBundle?.(a, path, bytes);
+  }
+
+  /**
+   * Stops: drops the queue, lets running collections finish within graceMs,
+   * then aborts them (their temporary files are removed by writeBundle).
+   */
+  async stop(graceMs: number): Promise<void> {
+    if (this.queue.length) log.warn("stopping: queued anomalies not collected", { queued: this.queue.length });
+    this.queue.length = 0;
+    const all = Promise.all([...this.inFlight]);
+    const timedOut = await Promise.race([all.then(() => false), Bun.sleep(graceMs).then(() => true)]);
+    if (timedOut) {
+      this.abort.abort();
+      await all;
+    }
+  }
+
+  /** Waits for every running and queued collection (replay's end). */
+  async drain(): Promise<void> {
+    while (this.inFlight.size) await Promise.all([...this.inFlight]);
+  }
+}

@@ -1,0 +1,176 @@
+// `aod run`: the event source feeds the pipeline; retention runs beside it;
+// signals stop it cleanly (SIGINT/SIGTERM) or ask for a snapshot (SIGUSR1).
+// A component that throws is restarted with backoff, counted and audited.
+import { hostname } from "node:os";
+import { ensureOutputDir } from "../bundle/output-dir";
+import { smb2CommandName } from "../config/smb2-commands";
+import type { Config } from "../config/validate";
+import type { Anomaly } from "../detect/anomaly";
+import { log } from "../log";
+import { removeLeftovers, runRetention } from "../retention/retention";
+import { toEventLine, type EventBatch } from "../tools/event";
+import type { EventSource } from "../tools/source";
+import { VERSION } from "../version";
+import { auditRestart } from "./audit";
+import { InstanceLock } from "./lock";
+import { Pipeline } from "./pipeline";
+
+export interface DaemonOptions {
+  config: Config;
+  source: EventSource;
+  /** Adds shares to trigger events (from DebugData), when the source knows how. */
+  enrich?: (lines: import("../tools/event").EventLine[], actionsData: Map<string, Uint8Array>) => import("../tools/event").EventLine[];
+  /** How long running collections may finish after SIGTERM. */
+  stopGraceMs?: number;
+  lockPath?: string;
+  onReady?: () => void;
+}
+
+export class Daemon {
+  private pipeline!: Pipeline;
+  private retentionTimer?: ReturnType<typeof setInterval>;
+  private lock?: InstanceLock;
+  private stopping?: Promise<void>;
+  private readonly restarts = new Map<string, number>();
+  batchErrors = 0;
+  private batchesDir = "";
+  private done!: () => void;
+  readonly finished = new Promise<void>((r) => (this.done = r));
+
+  constructor(private readonly opts: DaemonOptions) {}
+
+  async start(): Promise<void> {
+    const { config, source } = this.opts;
+    this.lock = InstanceLock.acquire(this.opts.lockPath);
+    try {
+      this.batchesDir = ensureOutputDir(config.aod_output_dir);
+      removeLeftovers(this.batchesDir);
+      this.pipeline = new Pipeline(config, this.batchesDir, {
+        describe: (b, i) => toEventLine(b.decode(i, source.clock)),
+        wallNs: (t) => source.clock.toWall(BigInt(Math.round(t))),
+        hooks: {
+          enrich: this.opts.enrich,
+          lostEvents: () => source.lost(),
+        },
+      });
+      await this.supervise("event source", () => source.start((b) => this.onBatch(b)));
+      this.retentionTimer = setInterval(() => this.guard("retention", () => runRetention(this.batchesDir, config.cleanup)), config.cleanup.cleanup_interval_sec * 1000);
+      this.guard("retention", () => runRetention(this.batchesDir, config.cleanup));
+      this.installSignals();
+      this.logSummary();
+      this.opts.onReady?.();
+    } catch (e) {
+      await this.stop("start-up failed");
+      throw e;
+    }
+  }
+
+  private onBatch(b: EventBatch): void {
+    try {
+      this.pipeline.observe(b);
+    } catch (e: any) {
+      // A bad batch must not stop the reader: count it, say it, go on.
+      this.batchErrors++;
+      log.error("detection failed on a batch; continuing", { error: e.message, errors: this.batchErrors });
+      if (this.batchErrors === 1 || this.batchErrors % 100 === 0) auditRestart("detector");
+    }
+  }
+
+  /** Runs fn; on failure retries with backoff (1 s doubling to 60 s). */
+  private async supervise(name: string, fn: () => Promise<void>): Promise<void> {
+    for (let delay = 1000; ; delay = Math.min(delay * 2, 60_000)) {
+      try {
+        return await fn();
+      } catch (e: any) {
+        if (this.stopping) throw e;
+        const n = (this.restarts.get(name) ?? 0) + 1;
+        this.restarts.set(name, n);
+        log.error(`${name} failed; restarting`, { error: e.message, restarts: n, retry_in_ms: delay });
+        auditRestart(name);
+        if (n >= 5 && name === "event source") throw e; // persistent: let the service manager decide
+        await Bun.sleep(delay);
+      }
+    }
+  }
+
+  private guard(name: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e: any) {
+      this.restarts.set(name, (this.restarts.get(name) ?? 0) + 1);
+      log.error(`${name} failed; it runs again at its next interval`, { error: e.message });
+      auditRestart(name);
+    }
+  }
+
+  private readonly onSignal = (sig: NodeJS.Signals) => void this.stop(`received ${sig}`);
+  private readonly onSnapshot = () => this.snapshot("SIGUSR1");
+
+  private installSignals(): void {
+    process.on("SIGINT", this.onSignal);
+    process.on("SIGTERM", this.onSignal);
+    process.on("SIGUSR1", this.onSnapshot);
+  }
+
+  /** Collects every watcher action into a bundle of type snapshot. */
+  snapshot(why: string): void {
+    const ns = BigInt(Date.now()) * 1_000_000n;
+    const a: Anomaly = { name: "snapshot", type: "snapshot", detectedAtNs: ns, reason: `requested (${why})`, windowSec: this.opts.config.watch_interval_sec, count: 0, triggers: [], repeats: { detections: 0, events: 0 } };
+    log.info("snapshot requested", { why });
+    this.pipeline.collector.submit(a);
+  }
+
+  stats() {
+    return { events: this.pipeline?.events ?? 0, anomalies: this.pipeline?.anomalies ?? 0, bundles: this.pipeline?.collector.completed ?? 0, dropped: this.pipeline?.collector.dropped ?? 0, lost: this.opts.source.lost() };
+  }
+
+  stop(why: string): Promise<void> {
+    this.stopping ??= (async () => {
+      log.info("stopping", { why });
+      process.off("SIGINT", this.onSignal);
+      process.off("SIGTERM", this.onSignal);
+      process.off("SIGUSR1", this.onSnapshot);
+      clearInterval(this.retentionTimer);
+      try {
+        await this.opts.source.close(); // stop intake first
+      } catch (e: any) {
+        log.error("closing the event source failed", { error: e.message });
+      }
+      await this.pipeline?.collector.stop(this.opts.stopGraceMs ?? 10_000);
+      this.lock?.release();
+      log.info("stopped", this.stats());
+      this.done();
+    })();
+    return this.stopping;
+  }
+
+  private logSummary(): void {
+    const { config, source } = this.opts;
+    const rules = config.rules.map((r) =>
+      r.type === "latency"
+        ? { name: r.name, type: r.type, acceptable_count: r.acceptable_count, max_latency_ms: r.max_latency_ms, thresholds_ms: summarizeThresholds(r.thresholdsMs), actions: r.actions, cooldown_sec: r.cooldown_sec }
+        : { name: r.name, type: r.type, acceptable_count: r.acceptable_count, errnos: r.errnos.length, actions: r.actions, cooldown_sec: r.cooldown_sec },
+    );
+    log.info("aod running", {
+      version: VERSION,
+      host: hostname(),
+      config: config.source,
+      source: source.status(),
+      window_sec: config.watch_interval_sec,
+      anomalies: rules,
+      snapshot_actions: config.watcher.actions,
+      output: this.batchesDir,
+      limits: { max_concurrent: config.collection.max_concurrent, queue_size: config.collection.queue_size, max_total_log_size_mb: config.cleanup.max_total_log_size_mb, max_log_age_days: config.cleanup.max_log_age_days },
+    });
+  }
+}
+
+/** "20 ms (18 commands), SMB2_WRITE 50 ms" style summary. */
+function summarizeThresholds(th: (number | null)[]): string {
+  const counts = new Map<number, number[]>();
+  th.forEach((t, i) => t !== null && counts.set(t, [...(counts.get(t) ?? []), i]));
+  const [common] = [...counts.entries()].sort((a, b) => b[1].length - a[1].length);
+  if (!common) return "none";
+  const rest = [...counts.entries()].filter(([t]) => t !== common[0]).flatMap(([t, ids]) => ids.map((i) => `${smb2CommandName(i)} ${t} ms`));
+  return [`${common[0]} ms (${common[1].length} commands)`, ...rest].join(", ");
+}

@@ -1,0 +1,57 @@
+// Detection and collection joined: a batch goes through every detector as it
+// arrives; each anomaly is audited and handed to the collector at once.
+import type { Config } from "../config/validate";
+import type { Anomaly } from "../detect/anomaly";
+import { DetectorSet } from "../detect/registry";
+import { log } from "../log";
+import type { EventBatch, EventLine } from "../tools/event";
+import { auditAnomaly } from "./audit";
+import { Collector, type CollectorHooks } from "./collector";
+
+export interface PipelineOptions {
+  describe: (b: EventBatch, i: number) => EventLine;
+  wallNs: (t: number) => bigint;
+  noActions?: boolean;
+  hooks?: CollectorHooks;
+  onAnomaly?: (a: Anomaly) => void;
+}
+
+export class Pipeline {
+  readonly detectors: DetectorSet;
+  readonly collector: Collector;
+  events = 0;
+  anomalies = 0;
+
+  constructor(
+    readonly config: Config,
+    batchesDir: string,
+    private readonly opts: PipelineOptions,
+  ) {
+    this.detectors = new DetectorSet(config, { describe: opts.describe, wallNs: opts.wallNs });
+    this.collector = new Collector(config, batchesDir, { ...opts.hooks, onAlert: (a) => this.alert(a) }, { noActions: opts.noActions });
+  }
+
+  private alert(a: Anomaly): void {
+    this.anomalies++;
+    if (a.type !== "snapshot") {
+      log.warn("anomaly detected", { anomaly: a.name, type: a.type, reason: a.reason, count: a.count });
+      if (this.config.audit.enabled) auditAnomaly(a.type, a.count);
+    }
+    this.opts.onAnomaly?.(a);
+  }
+
+  /** Live: detect and submit (a full queue drops, counted). */
+  observe(batch: EventBatch): void {
+    this.events += batch.count;
+    for (const a of this.detectors.observe(batch)) this.collector.submit(a);
+  }
+
+  /** Replay: detect, waiting for a collection slot instead of dropping. */
+  async observeWaiting(batch: EventBatch): Promise<void> {
+    this.events += batch.count;
+    for (const a of this.detectors.observe(batch)) {
+      await this.collector.waitForSlot();
+      this.collector.submit(a);
+    }
+  }
+}
