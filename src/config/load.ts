@@ -49,11 +49,11 @@ function locate(doc: Document, lc: LineCounter, at: Path, keyOnly = false): { li
 
 export function parseConfigText(text: string, source: string): Config {
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length) {
     const problems: Problem[] = doc.errors.map((e) => ({
       path: "",
-      message: `YAML syntax error: ${e.message.split("\n")[0]}`,
+      message: `YAML syntax error: ${e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`,
       line: e.linePos?.[0].line,
       col: e.linePos?.[0].col,
     }));
