@@ -158,7 +158,7 @@ describe.skipIf(!!noBinary)("aod compare", () => {
     expectPng(out("aod/comparison_graph.png"), 1200, 870);
   });
 
-  test("two 10 000-row files compare in well under the time limit", () => {
+  test("two 10 000-row files compare in well under the time limit", { timeout: 30_000 }, () => {
     const rows = (base: number) => {
       const lines = ["Timestamp,CPU_Percent,Memory_Percent"];
       const t0 = Date.UTC(2025, 0, 14, 10);
