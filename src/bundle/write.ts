@@ -6,11 +6,13 @@ import { join } from "node:path";
 import { ZstdCompressor } from "../native/zstd";
 import { bundleName, tempName } from "./names";
 
-let lastNs = 0n;
-/** Epoch ns for a new bundle name, never the same twice in this process. */
-function uniqueNs(wantNs: bigint): bigint {
-  lastNs = wantNs > lastNs ? wantNs : lastNs + 1n;
-  return lastNs;
+// Names being written by this process; a clash on disk is caught by link().
+const reserved = new Set<bigint>();
+function reserve(wantNs: bigint): bigint {
+  let ns = wantNs;
+  while (reserved.has(ns)) ns++;
+  reserved.add(ns);
+  return ns;
 }
 
 export interface BundleMember {
@@ -26,8 +28,9 @@ export interface WrittenBundle {
 /** Writes the members; the temp file is removed if anything fails. */
 export async function writeBundle(batchesDir: string, atNs: bigint, members: BundleMember[], level: number, signal?: AbortSignal): Promise<WrittenBundle> {
   const tar = await new Bun.Archive(Object.fromEntries(members.map((m) => [m.name, m.data]))).bytes();
-  for (;;) {
-    const ns = uniqueNs(atNs);
+  for (let want = atNs; ; want++) {
+    const ns = reserve(want);
+    want = ns;
     const tmp = join(batchesDir, tempName(ns));
     const final = join(batchesDir, bundleName(ns));
     const fd = openSync(tmp, "wx", 0o600);
@@ -61,6 +64,8 @@ export async function writeBundle(batchesDir: string, atNs: bigint, members: Bun
         unlinkSync(tmp);
       } catch {}
       throw e;
+    } finally {
+      reserved.delete(ns);
     }
   }
 }
