@@ -31,9 +31,10 @@ all: build
 
 DEPS_STAMP := node_modules/.aod-deps
 deps: $(DEPS_STAMP)
-$(DEPS_STAMP): package.json package-lock.json scripts/deps.sh
+$(DEPS_STAMP): package.json package-lock.json scripts/deps.sh scripts/vm/deps.sh
 	$(call msg,DEPS,apt + npm)
 	$(Q)./scripts/deps.sh
+	$(Q)./scripts/vm/deps.sh
 	$(Q)touch $@
 
 build: dist/aod
@@ -75,10 +76,18 @@ dist/aod: $(SOURCES) $(BPF_OBJS) $(LIBS) $(DEPS_STAMP)
 run: dist/aod
 	./dist/aod run
 
+# Unit and host integration tests (everything but the VM).
 test-unit: dist/aod $(TEST_OBJS)
-	$(Q)$(BUN) test --timeout 120000 $(TEST_ARGS)
+	$(call msg,TEST,unit + host integration)
+	$(Q)$(BUN) test --timeout 120000 --path-ignore-patterns 'test/vm/**' $(TEST_ARGS)
 
-test: test-unit
+# Real SMB in qemu VMs: KERNELS="6.1 6.12" (default: Debian's current kernel).
+KERNELS ?=
+test-vm: dist/aod $(DEPS_STAMP)
+	$(call msg,VM,$(or $(KERNELS),default kernel))
+	$(Q)KERNELS="$(KERNELS)" V=$(V) $(BUN) test --timeout 900000 test/vm $(TEST_ARGS)
+
+test: test-unit test-vm
 
 clean:
 	rm -rf $(BUILD) dist
