@@ -25,7 +25,7 @@ export default defineCommand({
     const { positiveSeconds, minutesArg } = await import("../perf/args");
     const { fileStamp, formatIsoStamp } = await import("../perf/time");
     const { directoryBytes } = await import("../perf/disk-usage");
-    const { runSampler } = await import("../perf/sampler");
+    const { runSampler, status } = await import("../perf/sampler");
     const interval = positiveSeconds(args.interval, 5, "INTERVAL_SEC");
     const minutes = minutesArg(args.minutes, undefined, "MINUTES");
     if (args._.length > 2) throw new UsageError(`unexpected argument "${args._[2]}"`);
@@ -35,11 +35,11 @@ export default defineCommand({
       const { loadConfig } = await import("../config/load");
       const { join } = await import("node:path");
       const config = loadConfig(args.config);
-      for (const w of config.warnings) console.error(`warning: ${w}`);
+      for (const w of config.warnings) status(`warning: ${w}`);
       dir = join(config.aod_output_dir, "batches");
     }
     const file = args.output || `disk_usage_${fileStamp(new Date())}.csv`;
-    console.error(`writing ${file}: size of ${dir} every ${interval} s, ${minutes ? `${minutes} min` : "until stopped"}`);
+    status(`writing ${file}: size of ${dir} every ${interval} s, ${minutes ? `${minutes} min` : "until stopped"}`);
     let missing = false;
 
     const { samples, interrupted } = await runSampler({
@@ -52,13 +52,13 @@ export default defineCommand({
         const bytes = directoryBytes(dir);
         if ((bytes === undefined) !== missing) {
           missing = bytes === undefined;
-          console.error(missing ? `warning: ${dir} does not exist; counting 0 MB` : `${dir} exists now`);
+          status(missing ? `warning: ${dir} does not exist; counting 0 MB` : `${dir} exists now`);
         }
         const mb = (bytes ?? 0) / (1024 * 1024);
         const stamp = formatIsoStamp(now);
         return { fields: [stamp, mb], line: `${stamp}  ${mb.toFixed(3)} MB` };
       },
     });
-    console.error(`${interrupted ? "stopped early: " : ""}${samples} samples written to ${file}`);
+    status(`${interrupted ? "stopped early: " : ""}${samples} samples written to ${file}`);
   },
 });

@@ -25,7 +25,7 @@ export default defineCommand({
     const { positiveSeconds, minutesArg } = await import("../perf/args");
     const { fileStamp, formatSecondStamp } = await import("../perf/time");
     const proc = await import("../perf/proc");
-    const { runSampler } = await import("../perf/sampler");
+    const { runSampler, status } = await import("../perf/sampler");
     const interval = positiveSeconds(args.interval, 1, "INTERVAL_SEC");
     const minutes = minutesArg(args.minutes, 5, "MINUTES");
     if (args._.length > 2) throw new UsageError(`unexpected argument "${args._[2]}"`);
@@ -35,12 +35,12 @@ export default defineCommand({
       pid = Number(args.pid);
       if (!Number.isInteger(pid) || pid <= 0) throw new UsageError(`--pid must be a process id, not "${args.pid}"`);
       if (!proc.readProcess(pid)) throw new UsageError(`--pid ${pid}: no such process`);
-      console.error(`measuring aod as process ${pid} (--pid)`);
+      status(`measuring aod as process ${pid} (--pid)`);
     } else {
       const { findDaemon } = await import("../perf/find-daemon");
       const found = findDaemon();
       pid = found?.pid;
-      console.error(found ? `measuring the aod daemon, process ${pid} (found by ${found.how})` : "no running aod daemon found: system columns only");
+      status(found ? `measuring the aod daemon, process ${pid} (found by ${found.how})` : "no running aod daemon found: system columns only");
     }
 
     const file = args.output || `system_usage_${fileStamp(new Date())}.csv`;
@@ -50,7 +50,7 @@ export default defineCommand({
     let prevProc = pid ? proc.readProcess(pid) : undefined;
     let prevAt = performance.now();
     let gone = false;
-    console.error(`writing ${file}: every ${interval} s, ${minutes ? `${minutes} min` : "until stopped"}`);
+    status(`writing ${file}: every ${interval} s, ${minutes ? `${minutes} min` : "until stopped"}`);
 
     const { samples, interrupted } = await runSampler({
       file,
@@ -75,7 +75,7 @@ export default defineCommand({
             line += `  aod CPU ${aodCpu}%  aod RSS ${rss} MB`;
           } else {
             fields.push("", "");
-            if (!p && !gone) console.error(`warning: process ${pid} has exited; its columns stay empty`);
+            if (!p && !gone) status(`warning: process ${pid} has exited; its columns stay empty`);
             gone ||= !p;
           }
           prevProc = p;
@@ -84,6 +84,6 @@ export default defineCommand({
         return { fields, line };
       },
     });
-    console.error(`${interrupted ? "stopped early: " : ""}${samples} samples written to ${file}`);
+    status(`${interrupted ? "stopped early: " : ""}${samples} samples written to ${file}`);
   },
 });

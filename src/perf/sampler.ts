@@ -36,6 +36,11 @@ function progressLine(elapsed: number, total: number | undefined, samples: numbe
   return `[${"#".repeat(done)}${"-".repeat(width - done)}] ${Math.floor(frac * 100)}%  ${clock(total - elapsed)} left (Ctrl-C to stop)`;
 }
 
+/** A status line on stderr (plain, not coloured), clearing the progress bar first. */
+export function status(message: string): void {
+  process.stderr.write(`${process.stderr.isTTY ? "\r\x1b[K" : ""}${message}\n`);
+}
+
 export async function runSampler(opts: SamplerOptions): Promise<SamplerResult> {
   const intervalMs = opts.intervalSec * 1000;
   const totalSec = opts.minutes ? opts.minutes * 60 : undefined;
