@@ -8,9 +8,7 @@ function tempName(path: string, tag: string): string {
   return join(dirname(path), `.${basename(path)}.${tag}-${process.pid}`);
 }
 
-function describe(e: any): string {
-  return e?.code ? `${e.code}${e.message ? ` (${String(e.message).replace(/^[A-Z]+: /, "").split(",")[0]})` : ""}` : String(e);
-}
+const describe = (e: any): string => e?.code ?? String(e);
 
 /** Writes every file or none: all go to temporary names first, then are renamed. */
 export function writeFilesAtomic(files: { path: string; data: string | Uint8Array }[]): void {

@@ -1,6 +1,6 @@
 // The text form of an `aod compare` report: tables for a terminal.
 import type { Report, Run } from "./compare";
-import type { Difference, Summary } from "./stats";
+import { difference, type Difference, type Summary } from "./stats";
 
 const num = (x: number | null | undefined, digits = 2) => (x === null || x === undefined ? "-" : x.toFixed(digits));
 const signed = (x: number | null, digits = 2) => (x === null ? "-" : `${x >= 0 ? "+" : ""}${x.toFixed(digits)}`);
@@ -62,7 +62,7 @@ export function formatReport(report: Report): string {
         ...keys.map((k) => [
           k === "avg" ? "average" : k,
           num(d.A[k], 3),
-          ...(d.B ? [num(d.B[k], 3), signed(d.A[k] !== null && d.B[k] !== null ? d.B[k]! - d.A[k]! : null, 3)] : []),
+          ...(d.B ? [num(d.B[k], 3), signed(difference(d.A[k], d.B[k]).abs, 3)] : []),
         ]),
       ]),
     );
