@@ -15,6 +15,7 @@ export default defineCommand({
     ...configArg,
     loadgen: { type: "string", description: "(testing, benchmarks) read events from this load-generator BPF object instead of the SMB tools", valueHint: "OBJ" },
     "loadgen-pid": { type: "string", description: "(testing) process whose getppid() calls the load generator turns into events", valueHint: "PID" },
+    "loadgen-set": { type: "string", description: "(testing) generator settings, e.g. burst=20,latency_ns=100000000,tool=1,rc=-13", valueHint: "K=V,..." },
   },
   async run({ args }) {
     const config = loadConfig(args.config);
@@ -26,7 +27,13 @@ export default defineCommand({
       const pid = Number(args["loadgen-pid"]);
       if (!(pid > 0)) throw new UsageError("--loadgen needs --loadgen-pid PID");
       const { LoadgenSource } = await import("../tools/loadgen-source");
-      source = new LoadgenSource({ objectPath: args.loadgen, targetPid: pid });
+      const rodata: Record<string, number | bigint> = {};
+      for (const kv of (args["loadgen-set"] ?? "").split(",").filter(Boolean)) {
+        const [k, v] = kv.split("=");
+        if (!k || v === undefined || !/^-?\d+$/.test(v)) throw new UsageError(`--loadgen-set: expected NAME=INTEGER, found ${JSON.stringify(kv)}`);
+        rodata[k] = Number.isSafeInteger(Number(v)) ? Number(v) : BigInt(v);
+      }
+      source = new LoadgenSource({ objectPath: args.loadgen, targetPid: pid, rodata });
     } else {
       const smb = await import("../tools/smb-source");
       source = new smb.SmbSource({ config });

@@ -26,6 +26,7 @@ export const CollectionSchema = v.strictObject({
   zstd_level: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(19)), 3),
   syslog_lines: v.optional(int(0), 100),
   max_trigger_events: v.optional(int(1), 50),
+  stop_grace_sec: v.optional(num(0), 10),
 });
 
 export const CustomActionSchema = v.strictObject({

@@ -20,8 +20,6 @@ export interface DaemonOptions {
   source: EventSource;
   /** Adds shares to trigger events (from DebugData), when the source knows how. */
   enrich?: (lines: import("../tools/event").EventLine[], actionsData: Map<string, Uint8Array>) => import("../tools/event").EventLine[];
-  /** How long running collections may finish after SIGTERM. */
-  stopGraceMs?: number;
   lockPath?: string;
   onReady?: () => void;
 }
@@ -136,7 +134,7 @@ export class Daemon {
       } catch (e: any) {
         log.error("closing the event source failed", { error: e.message });
       }
-      await this.pipeline?.collector.stop(this.opts.stopGraceMs ?? 10_000);
+      await this.pipeline?.collector.stop(this.opts.config.collection.stop_grace_sec * 1000);
       this.lock?.release();
       log.info("stopped", this.stats());
       this.done();

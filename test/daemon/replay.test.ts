@@ -46,7 +46,7 @@ describe("aod replay (binary)", () => {
     const out = join(dir, "out");
     const r = runAod(["replay", rec, "--config", config(dir), "--output", out, "--json"]);
     expect(r.code).toBe(0);
-    expect(r.stderr).toContain("events.jsonl:11: not JSON");
+    expect(r.stderr).toContain("events.jsonl:12: not JSON");
     const results = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
     expect(results.map((x) => x.type).sort()).toEqual(["error", "latency"]);
     const lat = results.find((x) => x.type === "latency");

@@ -1,0 +1,116 @@
+// `aod run` on this host, fed by the load-generator BPF object through a real
+// ring buffer into detection and a bundle (no SMB needed).
+import { describe, expect, test } from "bun:test";
+import { dlopen, FFIType } from "bun:ffi";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { openBundle } from "../../src/bundle/read";
+import { AOD, ROOT, isRoot, skipReason, tempDir } from "../helpers";
+
+const OBJ = join(ROOT, "build/test/ringtest.bpf.o");
+const { symbols: libc } = dlopen("libc.so.6", { getppid: { args: [], returns: FFIType.i32 } });
+
+function cannotRun() {
+  return skipReason({ "needs root (BPF)": !isRoot, "dist/aod not built": !existsSync(AOD), "build/test/ringtest.bpf.o missing": !existsSync(OBJ) });
+}
+
+async function startDaemon(configYaml: string) {
+  const dir = tempDir();
+  const cfg = join(dir, "config.yaml");
+  writeFileSync(cfg, `aod_output_dir: ${dir}/out\n${configYaml}`, { mode: 0o600 });
+  const proc = Bun.spawn([AOD, "run", "--config", cfg, "--loadgen", OBJ, "--loadgen-pid", String(process.pid), "--loadgen-set", "burst=20,latency_ns=100000000"], { stdout: "pipe", stderr: "pipe", env: { ...process.env, AOD_LOG_LEVEL: "info" } });
+  let log = "";
+  const reader = (async () => {
+    for await (const chunk of proc.stderr) log += new TextDecoder().decode(chunk);
+  })();
+  const t0 = Date.now();
+  while (!log.includes('"msg":"ready"') && Date.now() - t0 < 10_000 && proc.exitCode === null) await Bun.sleep(20);
+  if (!log.includes('"msg":"ready"')) throw new Error(`aod run did not become ready:\n${log}`);
+  const batches = join(dir, "out/batches");
+  return { proc, batches, log: () => log, reader };
+}
+
+async function waitFor<T>(f: () => T | undefined, ms: number): Promise<T | undefined> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = f();
+    if (v || Date.now() - t0 > ms) return v;
+    await Bun.sleep(10);
+  }
+}
+
+const bundles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith(".tar.zst"));
+
+describe("aod run with the load generator", () => {
+  const cfg = `watch_interval_sec: 1
+guardian:
+  anomalies:
+    slow:
+      type: Latency
+      acceptable_count: 10
+      default_threshold_ms: 20
+      cooldown_sec: 60
+      actions: [mounts]
+collection:
+  stop_grace_sec: 0.5
+  action_timeout_sec: 30
+custom_actions:
+  - name: nap
+    command: [sleep, "30"]
+`;
+
+  test("a burst of slow events becomes one bundle within moments; repeats are counted", async () => {
+    if (cannotRun()) return;
+    const d = await startDaemon(cfg);
+    try {
+      const t0 = performance.now();
+      libc.getppid(); // 20 events of 100 ms
+      const found = await waitFor(() => bundles(d.batches)[0], 5000);
+      expect(found).toBeDefined();
+      const ms = performance.now() - t0;
+      console.log(`burst -> bundle on disk: ${ms.toFixed(1)} ms`);
+      expect(ms).toBeLessThan(2000);
+      libc.getppid(); // within the cooldown: no new bundle
+      await Bun.sleep(300);
+      expect(bundles(d.batches).length).toBe(1);
+      const b = await openBundle(join(d.batches, found!));
+      expect(b.members.map((m) => m.name).sort()).toEqual(["anomaly.json", "mounts.log"]);
+      expect(b.anomaly.type).toBe("latency");
+      expect(b.anomaly.name).toBe("slow");
+      expect(b.anomaly.counts.in_window).toBe(10);
+      expect(b.anomaly.triggers.length).toBe(10);
+      expect(b.anomaly.triggers[0]).toMatchObject({ tool: "smbslower", latency_ms: 100, pid: process.pid, session_id: "0x1234", tree_id: "0x5" });
+      expect(Math.abs(Number(BigInt(b.anomaly.triggers[0].time_ns) / 1_000_000n) - Date.now())).toBeLessThan(10_000);
+      expect(b.anomaly.lost_events).toEqual({ smbslower: 0, smbiosnoop: 0 });
+    } finally {
+      d.proc.kill("SIGTERM");
+      expect(await d.proc.exited).toBe(0);
+    }
+  });
+
+  test("a second instance is refused", async () => {
+    if (cannotRun()) return;
+    const d = await startDaemon(cfg);
+    try {
+      const r = Bun.spawnSync([AOD, "run", "--loadgen", OBJ, "--loadgen-pid", "1"], { stderr: "pipe" });
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr.toString()).toContain("another aod is already running");
+    } finally {
+      d.proc.kill("SIGTERM");
+      await d.proc.exited;
+    }
+  });
+
+  test("SIGTERM during a collection: exit 0 soon, no partial bundle", async () => {
+    if (cannotRun()) return;
+    const d = await startDaemon(cfg.replace("actions: [mounts]", "actions: [nap]"));
+    libc.getppid();
+    expect(await waitFor(() => (d.log().includes("anomaly detected") ? true : undefined), 3000)).toBe(true);
+    await Bun.sleep(100);
+    const t0 = performance.now();
+    d.proc.kill("SIGTERM");
+    expect(await d.proc.exited).toBe(0);
+    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(readdirSync(d.batches)).toEqual([]);
+  });
+});
