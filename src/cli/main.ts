@@ -1,6 +1,6 @@
 // The `aod` command tree. Subcommands load lazily so `aod --version` stays fast;
 // a command is listed here only once it works.
-import { defineCommand, runCommand, showUsage, type CommandDef } from "citty";
+import { defineCommand, renderUsage, runCommand, type CommandDef } from "citty";
 import { VERSION } from "../version";
 import { AodError } from "./errors";
 
@@ -19,6 +19,7 @@ export const main = defineCommand({
     replay: () => import("./replay").then((m) => m.default),
     check: () => import("./check").then((m) => m.default),
     config: () => import("./config").then((m) => m.default),
+    trace: () => import("./trace").then((m) => m.default),
     monitor: () => import("./monitor").then((m) => m.default),
     disk: () => import("./disk").then((m) => m.default),
     compare: () => import("./compare").then((m) => m.default),
@@ -39,13 +40,50 @@ async function resolveTarget(argv: string[]): Promise<[CommandDef<any>, CommandD
   return [cmd, parent];
 }
 
+const EXAMPLES = "\n\nExamples:\n";
+const splitDescription = (d = "") => {
+  const i = d.indexOf(EXAMPLES);
+  return i < 0 ? { text: d, examples: "" } : { text: d.slice(0, i), examples: d.slice(i + 2) };
+};
+
+/** A copy of a command whose own and subcommands' descriptions lack the examples. */
+async function withoutExamples(cmd: CommandDef<any>): Promise<CommandDef<any>> {
+  const meta = typeof cmd.meta === "function" ? await cmd.meta() : await cmd.meta;
+  const subs = typeof cmd.subCommands === "function" ? await cmd.subCommands() : cmd.subCommands;
+  const strippedSubs = subs
+    ? Object.fromEntries(
+        await Promise.all(
+          Object.entries(subs).map(async ([name, sub]) => {
+            const c = await (typeof sub === "function" ? sub() : sub);
+            const m = typeof c.meta === "function" ? await c.meta() : await c.meta;
+            // First sentence only in lists.
+            const short = splitDescription(m?.description).text.split(/(?<=\.)\s/)[0]!;
+            return [name, { ...c, meta: { ...m, description: short } }];
+          }),
+        ),
+      )
+    : undefined;
+  return { ...cmd, meta: { ...meta, description: splitDescription(meta?.description).text }, subCommands: strippedSubs };
+}
+
+async function showHelp(argv: string[]): Promise<void> {
+  const [cmd, parent] = await resolveTarget(argv);
+  const meta = typeof cmd.meta === "function" ? await cmd.meta() : await cmd.meta;
+  let text = await renderUsage(await withoutExamples(cmd), parent);
+  const { examples } = splitDescription(meta?.description);
+  if (examples) text += `\n\n${examples}`;
+  // Colors only for a terminal.
+  if (!process.stdout.isTTY) text = text.replace(/\x1b\[[0-9;]*m/g, "");
+  console.log(text);
+}
+
 export async function run(argv: string[]): Promise<number> {
   if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
     console.log(VERSION);
     return 0;
   }
   if (argv.includes("--help") || argv.includes("-h")) {
-    await showUsage(...(await resolveTarget(argv)));
+    await showHelp(argv);
     return 0;
   }
   try {
@@ -57,8 +95,9 @@ export async function run(argv: string[]): Promise<number> {
       return e.exitCode;
     }
     if (e?.name === "CLIError") {
-      await showUsage(...(await resolveTarget(argv)));
-      console.error(`aod: ${e.message}`);
+      const msg = String(e.message).replace(/\x1b\[[0-9;]*m/g, "");
+      const where = e.code === "E_UNKNOWN_COMMAND" ? "aod --help" : `aod ${argv.filter((a) => !a.startsWith("-")).slice(0, 2).join(" ")} --help`;
+      console.error(`aod: ${msg} (see: ${where})`);
       return 2;
     }
     console.error("aod: unexpected error:", e);
