@@ -18,6 +18,8 @@ export const main = defineCommand({
     bundles: () => import("./bundles").then((m) => m.default),
     replay: () => import("./replay").then((m) => m.default),
     check: () => import("./check").then((m) => m.default),
+    install: () => import("./install").then((m) => m.default),
+    uninstall: () => import("./uninstall").then((m) => m.default),
     config: () => import("./config").then((m) => m.default),
     trace: () => import("./trace").then((m) => m.default),
     monitor: () => import("./monitor").then((m) => m.default),

@@ -1,0 +1,76 @@
+// The systemd unit aod installs: restarted on failure (with a start limit),
+// killed gently, first to go under memory pressure, and confined to what BPF
+// tracing and evidence collection need.
+import type { Config } from "../config/validate";
+
+export const UNIT_PATH = "/etc/systemd/system/aod.service";
+export const BIN_PATH = "/usr/local/bin/aod";
+export const CONFIG_PATH = "/etc/aod/config.yaml";
+
+// Capabilities, each for a reason:
+//   CAP_BPF, CAP_PERFMON  load BPF programs and attach tracepoints/kprobes (5.8+)
+//   CAP_SYS_ADMIN         the same on kernels before 5.8, and mounting tracefs
+//   CAP_SYS_RESOURCE      raise RLIMIT_MEMLOCK for BPF maps on kernels before 5.11
+//   CAP_SYSLOG            read the kernel log (/dev/kmsg, journalctl -k)
+//   CAP_DAC_READ_SEARCH   read /proc/fs/cifs, the journal and syslog files
+//   CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN  own and fix the output directory
+//   CAP_KILL              stop a timed-out action's process
+const CAPABILITIES = ["CAP_BPF", "CAP_PERFMON", "CAP_SYS_ADMIN", "CAP_SYS_RESOURCE", "CAP_SYSLOG", "CAP_DAC_READ_SEARCH", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_CHOWN", "CAP_KILL"];
+
+export function unitText(config: Config, configPath = CONFIG_PATH, binPath = BIN_PATH): string {
+  const stopSec = Math.ceil(config.collection.stop_grace_sec + 15);
+  return `# Installed by \`aod install\`; \`aod uninstall\` removes it.
+[Unit]
+Description=aod - always-on diagnostics for SMB/CIFS clients
+Documentation=man:aod(8)
+After=local-fs.target
+StartLimitIntervalSec=300
+StartLimitBurst=5
+
+[Service]
+Type=simple
+ExecStart=${binPath} run --config ${configPath}
+Restart=on-failure
+RestartSec=5
+# SIGTERM to aod, which finishes running collections within stop_grace_sec;
+# SIGKILL to what is left (action subprocesses) only after TimeoutStopSec.
+KillMode=mixed
+TimeoutStopSec=${stopSec}
+# Under memory pressure the agent goes before the workload it watches.
+OOMScoreAdjust=500
+Nice=5
+Environment=AOD_LOG_LEVEL=info
+RuntimeDirectory=aod
+RuntimeDirectoryMode=0755
+
+# Hardening that still lets BPF work.
+ProtectSystem=strict
+ReadWritePaths=${config.aod_output_dir}
+ProtectHome=read-only
+PrivateTmp=yes
+NoNewPrivileges=yes
+UMask=0077
+ProtectClock=yes
+ProtectKernelTunables=yes
+ProtectControlGroups=yes
+IPAddressDeny=any
+RemoveIPC=yes
+ProtectHostname=yes
+ProtectKernelModules=yes
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+# AF_UNIX: syslog; AF_NETLINK: libbpf's feature probes and custom actions such as ss.
+RestrictAddressFamilies=AF_UNIX AF_NETLINK
+SystemCallArchitectures=native
+# Not @debug (perf_event_open attaches tracepoints) nor @mount (tracefs).
+SystemCallFilter=~@clock @cpu-emulation @module @obsolete @raw-io @reboot @swap
+SystemCallErrorNumber=EPERM
+CapabilityBoundingSet=${CAPABILITIES.join(" ")}
+AmbientCapabilities=
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
