@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/* State smbslower and smberr share. smbslower owns it; user space hands the
+ * same maps to smberr (bpf_map__reuse_fd), so both tools use one ring buffer
+ * and smberr can name the task that issued a failed request even when the
+ * error is decoded in cifsd. The definitions must stay identical in both
+ * objects (reuse_fd checks type, key/value size and max_entries). */
+#ifndef AOD_SMB_SHARED_BPF_H
+#define AOD_SMB_SHARED_BPF_H
+
+#include "aod_common.bpf.h"
+
+/* A request in flight. conn is the connection (struct TCP_Server_Info *) with
+ * the mid-lifecycle hooks, the session id with the tracepoint hooks. */
+struct smb_req_key {
+	__u64 conn;
+	__u64 mid;
+};
+
+struct smb_req {
+	__u64 start_ns;
+	__u64 session_id;
+	__u32 tree_id;
+	__u32 pid;
+	__u32 tid;
+	__u16 command;
+	__u8 flags;
+	__u8 _pad;
+	char comm[AOD_TASK_COMM_LEN];
+};
+
+/* A request that completed recently, by (session id, mid): what smberr needs
+ * to report the issuer and latency of an error decoded later. */
+struct smb_done_key {
+	__u64 session_id;
+	__u64 mid;
+};
+
+struct smb_done {
+	__u64 latency_ns;
+	__u32 tree_id;
+	__u32 pid;
+	__u32 tid;
+	__u32 err_seen; /* smberr reported it already (the kernel may map an error twice) */
+	char comm[AOD_TASK_COMM_LEN];
+};
+
+/* LRU: requests that never complete (reconnect, aborted mounts) are evicted
+ * instead of filling the map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct smb_req_key);
+	__type(value, struct smb_req);
+} inflight SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct smb_done_key);
+	__type(value, struct smb_done);
+} recent SEC(".maps");
+
+/* Tracepoint field offsets, read by user space from
+ * /sys/kernel/tracing/events/cifs/<event>/format (defaults: 6.1 .. 6.12). */
+enum { TPF_TID, TPF_SESID, TPF_CMD, TPF_MID, TPF_STATUS, TPF_RC, TPF_COUNT };
+enum { TP_ENTER, TP_DONE, TP_ERR, TP_COUNT };
+
+static __always_inline __u64 tp_u64(void *ctx, __u16 off)
+{
+	__u64 v = 0;
+	bpf_probe_read_kernel(&v, sizeof(v), ctx + off);
+	return v;
+}
+static __always_inline __u32 tp_u32(void *ctx, __u16 off)
+{
+	__u32 v = 0;
+	bpf_probe_read_kernel(&v, sizeof(v), ctx + off);
+	return v;
+}
+static __always_inline __u16 tp_u16(void *ctx, __u16 off)
+{
+	__u16 v = 0;
+	bpf_probe_read_kernel(&v, sizeof(v), ctx + off);
+	return v;
+}
+
+#endif /* AOD_SMB_SHARED_BPF_H */

@@ -1,0 +1,89 @@
+// smbslower's per-command log2 latency histogram (map `hist`, per CPU): read,
+// summed over CPUs, and printed. Bucket i counts latencies in [2^i, 2^(i+1)) us
+// (bucket 0 also holds < 1 us).
+import { SMB2_COMMAND_COUNT, smb2CommandName } from "../config/smb2-commands";
+import { numPossibleCpus, type BpfMap } from "../native/libbpf";
+
+export const HIST_SLOTS = 32; // AOD_HIST_SLOTS in bpf/aod_event.h
+
+export interface CommandHistogram {
+  command: string;
+  id: number;
+  count: number;
+  /** counts[i]: latencies in [2^i, 2^(i+1)) us. */
+  counts: number[];
+}
+
+/** Sums a per-CPU array map entry. */
+export function readPercpuU64(map: BpfMap, key: number, cpus = numPossibleCpus()): bigint {
+  const vals = new BigUint64Array(cpus);
+  if (!map.lookup(new Uint32Array([key]), vals)) return 0n;
+  return vals.reduce((a, b) => a + b, 0n);
+}
+
+/** The histogram of every command that completed at least once. */
+export function readHistograms(hist: BpfMap): CommandHistogram[] {
+  const cpus = numPossibleCpus();
+  const vals = new BigUint64Array(cpus);
+  const key = new Uint32Array(1);
+  const out: CommandHistogram[] = [];
+  for (let c = 0; c < SMB2_COMMAND_COUNT; c++) {
+    const counts = new Array<number>(HIST_SLOTS).fill(0);
+    let total = 0;
+    for (let s = 0; s < HIST_SLOTS; s++) {
+      key[0] = c * HIST_SLOTS + s;
+      vals.fill(0n);
+      if (!hist.lookup(key, vals)) continue;
+      const n = Number(vals.reduce((a, b) => a + b, 0n));
+      counts[s] = n;
+      total += n;
+    }
+    if (total > 0) out.push({ command: smb2CommandName(c), id: c, count: total, counts });
+  }
+  return out;
+}
+
+/** Difference of two readings (for --interval: what happened since the last one). */
+export function diffHistograms(now: CommandHistogram[], before: CommandHistogram[]): CommandHistogram[] {
+  const prev = new Map(before.map((h) => [h.id, h]));
+  return now
+    .map((h) => {
+      const p = prev.get(h.id);
+      const counts = h.counts.map((n, i) => n - (p?.counts[i] ?? 0));
+      return { ...h, counts, count: counts.reduce((a, b) => a + b, 0) };
+    })
+    .filter((h) => h.count > 0);
+}
+
+/** Approximate percentile (upper bound of the bucket), in ms. */
+export function histPercentileMs(h: CommandHistogram, p: number): number {
+  const want = Math.ceil((h.count * p) / 100);
+  let seen = 0;
+  for (let i = 0; i < h.counts.length; i++) {
+    seen += h.counts[i]!;
+    if (seen >= want && want > 0) return 2 ** (i + 1) / 1000;
+  }
+  return 0;
+}
+
+const range = (i: number): string => {
+  const fmt = (us: number) => (us >= 1e6 ? `${us / 1e6}s` : us >= 1000 ? `${us / 1000}ms` : `${us}us`);
+  return `${i === 0 ? "0" : fmt(2 ** i)} .. ${fmt(2 ** (i + 1))}`;
+};
+
+/** bcc-style text histograms, one block per command. */
+export function formatHistograms(hs: CommandHistogram[], width = 40): string {
+  const lines: string[] = [];
+  for (const h of hs) {
+    lines.push(`${h.command}: ${h.count} commands, p50 ≤ ${histPercentileMs(h, 50)} ms, p99 ≤ ${histPercentileMs(h, 99)} ms`);
+    const first = h.counts.findIndex((n) => n > 0);
+    const last = h.counts.length - 1 - [...h.counts].reverse().findIndex((n) => n > 0);
+    const max = Math.max(...h.counts);
+    for (let i = first; i <= last; i++) {
+      const n = h.counts[i]!;
+      const bar = "*".repeat(max ? Math.round((n / max) * width) : 0);
+      lines.push(`  ${range(i).padStart(22)} : ${String(n).padStart(8)} |${bar.padEnd(width)}|`);
+    }
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,72 @@
+// Tree id → share name (\\server\share), from /proc/fs/cifs/DebugData. The
+// kernel prints, per session, "SessionId: 0x…", then per share a line
+// "N) \\server\share Mounts: …" (or "0) IPC: \\server\IPC$ …") followed by
+// "tid: 0x…". Used by `aod trace` and the daemon's anomaly reports.
+import { readFileSync } from "node:fs";
+
+export const DEBUGDATA_PATH = "/proc/fs/cifs/DebugData";
+
+export interface ShareEntry {
+  sessionId?: bigint;
+  treeId: number;
+  share: string;
+}
+
+export function parseDebugData(text: string): ShareEntry[] {
+  const out: ShareEntry[] = [];
+  let session: bigint | undefined;
+  let share: string | undefined;
+  for (const line of text.split("\n")) {
+    const ses = /\bSessionId:\s*0x([0-9a-fA-F]+)/.exec(line);
+    if (ses) {
+      session = BigInt(`0x${ses[1]}`);
+      share = undefined;
+    }
+    const sh = /^\s*\d+\)\s+(?:IPC:\s+)?(\\\\\S+)/.exec(line);
+    if (sh) share = sh[1];
+    const tid = /\btid:\s*0x([0-9a-fA-F]+)/.exec(line);
+    if (tid && share) {
+      out.push({ sessionId: session, treeId: Number.parseInt(tid[1]!, 16), share });
+      share = undefined;
+    }
+  }
+  return out;
+}
+
+/** Resolves (session id, tree id) to a share; re-reads DebugData on a miss, at most every `minRefreshMs`. */
+export class ShareResolver {
+  private entries: ShareEntry[] = [];
+  private readAt = -Infinity;
+
+  constructor(
+    private readonly path = DEBUGDATA_PATH,
+    private readonly minRefreshMs = 5000,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  private refresh(): void {
+    this.readAt = this.now();
+    try {
+      this.entries = parseDebugData(readFileSync(this.path, "utf8"));
+    } catch {
+      this.entries = [];
+    }
+  }
+
+  private find(sessionId: bigint, treeId: number): string | undefined {
+    const exact = this.entries.find((e) => e.treeId === treeId && e.sessionId === sessionId);
+    if (exact) return exact.share;
+    const byTree = this.entries.filter((e) => e.treeId === treeId);
+    return byTree.length === 1 ? byTree[0]!.share : undefined;
+  }
+
+  resolve(sessionId: bigint, treeId: number): string | undefined {
+    if (!treeId) return undefined;
+    let s = this.find(sessionId, treeId);
+    if (!s && this.now() - this.readAt >= this.minRefreshMs) {
+      this.refresh();
+      s = this.find(sessionId, treeId);
+    }
+    return s;
+  }
+}

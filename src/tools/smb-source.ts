@@ -1,0 +1,278 @@
+// SmbSource: the SMB tools (smbslower, smberr) as an EventSource. Probes the
+// kernel for the best hooks (./attach-plan.ts), loads and attaches them, owns
+// every link and the ring buffer, and follows the cifs module: attaches within
+// `pollMs` of it loading, detaches when it goes away, and waits again.
+import { readFileSync } from "node:fs";
+import type { Config } from "../config/validate";
+import { log } from "../log";
+import { BpfObject, numPossibleCpus } from "../native/libbpf";
+import { cifsLoaded, describeAttachPlan, type AttachPlan, type HookVariant } from "./attach-plan";
+import type { EventBatch } from "./event";
+import { readHistograms, readPercpuU64, type CommandHistogram } from "./hist";
+import { reuseMap } from "./native-extra";
+import {
+  commandMask,
+  configErrnos,
+  configThresholdsMs,
+  errnoMapValues,
+  SHARED_MAPS,
+  thresholdMapValues,
+  TOOLS,
+  type SmbToolName,
+} from "./registry";
+import { RingReader } from "./ring-reader";
+import { currentClockOffset, type EventSource } from "./source";
+
+export interface SmbSourceOptions {
+  /** Thresholds and errnos come from its rules unless overridden below. */
+  config?: Config;
+  /** Tools to report (default both). smbslower's hooks always load: they also time errors and name their issuer. */
+  tools?: SmbToolName[];
+  /** Latency threshold per SMB2 command id in ms (null = not reported); overrides the config (`aod trace --min-ms`). */
+  thresholdsMs?: (number | null)[];
+  /** Errno numbers to report; overrides the config. */
+  errnos?: number[];
+  /** Only these SMB2 command ids (`aod trace --command`). */
+  commands?: number[];
+  /** Only this process (tgid). */
+  pid?: number;
+  /** Ring buffer size in bytes (power of 2, ≥ page size). Default 4 MiB. */
+  ringBytes?: number;
+  /** How often to look for cifs loading/unloading (ms). Default 2000. */
+  pollMs?: number;
+  /** Hook variants to try, best first (default: fentry, kprobe, tracepoint; or $AOD_SMB_HOOKS). */
+  hooks?: HookVariant[];
+}
+
+export interface SmbCounters {
+  starts: bigint;
+  done: bigint;
+  noStart: bigint;
+  emitted: bigint;
+}
+
+interface Attached {
+  slower: BpfObject;
+  err?: BpfObject;
+  reader: RingReader;
+  variant: HookVariant;
+  plan: AttachPlan;
+  errorsWhy: string;
+}
+
+export class SmbSource implements EventSource {
+  readonly name = "smb";
+  readonly clock = currentClockOffset();
+  private att?: Attached;
+  private timer?: ReturnType<typeof setInterval>;
+  private onBatch?: (b: EventBatch) => void;
+  private pending: Promise<void> = Promise.resolve();
+  private failedWhy?: string; // attach failed while cifs stayed loaded: no retry until it reloads
+  private lostBase: Record<string, bigint> = { smbslower: 0n, smbiosnoop: 0n };
+  private closed = false;
+  private readonly thresholdsMs: (number | null)[];
+  private readonly errnos: number[];
+  private readonly tools: Set<SmbToolName>;
+  /** Why each variant tried at the last attach failed (for logs and `aod check`). */
+  attempts: { variant: HookVariant; error: string }[] = [];
+
+  constructor(private readonly opts: SmbSourceOptions = {}) {
+    this.tools = new Set(opts.tools ?? ["smbslower", "smbiosnoop"]);
+    const th = opts.thresholdsMs ?? (opts.config ? configThresholdsMs(opts.config) : []);
+    this.thresholdsMs = this.tools.has("smbslower") ? th : [];
+    this.errnos = opts.errnos ?? (opts.config ? configErrnos(opts.config) : []);
+  }
+
+  async start(onBatch: (b: EventBatch) => void): Promise<void> {
+    this.onBatch = onBatch;
+    this.poll();
+    await this.pending;
+    this.timer = setInterval(() => this.poll(), this.opts.pollMs ?? 2000);
+  }
+
+  /** True while the tools are attached. */
+  get attached(): boolean {
+    return !!this.att;
+  }
+  get variant(): HookVariant | undefined {
+    return this.att?.variant;
+  }
+
+  private poll(): void {
+    if (this.closed) return;
+    const loaded = cifsLoaded();
+    if (loaded && !this.att && !this.failedWhy) {
+      try {
+        this.attach();
+      } catch (e: any) {
+        this.failedWhy = e.message;
+        log.error(`cifs is loaded but cannot be traced: ${e.message}`);
+      }
+    } else if (!loaded) {
+      this.failedWhy = undefined;
+      if (this.att) {
+        log.info("cifs module unloaded: detached the SMB tools; waiting for it to load again");
+        this.pending = this.pending.then(() => this.detach());
+      }
+    }
+  }
+
+  private attach(): void {
+    const plan = describeAttachPlan(this.opts.hooks);
+    this.attempts = [];
+    let slower: BpfObject | undefined;
+    let variant: HookVariant | undefined;
+    for (const v of plan.order) {
+      const check = plan.available.find((c) => c.name === v)!;
+      if (!check.ok) {
+        this.attempts.push({ variant: v, error: check.why });
+        continue;
+      }
+      try {
+        slower = this.loadSlower(v, plan);
+        variant = v;
+        break;
+      } catch (e: any) {
+        this.attempts.push({ variant: v, error: e.message });
+        log.debug(`smbslower: ${v} failed: ${e.message}`);
+      }
+    }
+    if (!slower || !variant) throw new Error(`no usable hooks (${this.attempts.map((a) => `${a.variant}: ${a.error.split("\n")[0]}`).join("; ")})`);
+
+    let err: BpfObject | undefined;
+    let errorsWhy = "errors not requested";
+    if (this.tools.has("smbiosnoop")) {
+      if (!plan.errors.ok) errorsWhy = `errors not traced: ${plan.errors.why}`;
+      else if (!this.errnos.length) errorsWhy = "errors not traced: no errno tracked";
+      else
+        try {
+          err = this.loadErr(plan, slower);
+          errorsWhy = "smbiosnoop via cifs:smb3_cmd_err";
+        } catch (e: any) {
+          errorsWhy = `errors not traced: ${e.message}`;
+          log.warn(`smbiosnoop: ${e.message}`);
+        }
+    }
+    let reader: RingReader;
+    try {
+      reader = new RingReader(slower.map("events"), (b) => this.onBatch?.(b));
+      reader.start();
+    } catch (e) {
+      err?.close();
+      slower.close();
+      throw e;
+    }
+    this.att = { slower, err, reader, variant, plan, errorsWhy };
+    const skipped = this.attempts.length ? ` (skipped ${this.attempts.map((a) => `${a.variant}: ${a.error.split("\n")[0]}`).join("; ")})` : "";
+    log.info(`cifs: attached smbslower via ${variant}${skipped}; ${errorsWhy}`);
+  }
+
+  private loadSlower(variant: HookVariant, plan: AttachPlan): BpfObject {
+    const spec = TOOLS.smbslower;
+    const obj = BpfObject.openMem(readFileSync(spec.object), "smbslower");
+    try {
+      const want = new Set(spec.programs[variant] ?? []);
+      for (const p of obj.programs()) p.setAutoload(want.has(p.name));
+      obj.setRodata({
+        alloc_arg_shdr: plan.args.allocShdr,
+        alloc_arg_server: plan.args.allocServer,
+        done_arg_mid: plan.args.doneMid,
+        filter_tgid: this.opts.pid ?? 0,
+        tp_off: Uint16Array.from(plan.tpOffsets.flat()),
+      });
+      obj.map("events").setMaxEntries(this.opts.ringBytes ?? 1 << 22);
+      obj.load();
+      this.fillThresholds(obj);
+      for (const name of want) obj.program(name).attach();
+      return obj;
+    } catch (e) {
+      obj.close();
+      throw e;
+    }
+  }
+
+  private loadErr(plan: AttachPlan, slower: BpfObject): BpfObject {
+    const spec = TOOLS.smbiosnoop;
+    const obj = BpfObject.openMem(readFileSync(spec.object), "smberr");
+    try {
+      obj.setRodata({
+        tp_off: Uint16Array.from(plan.tpOffsets[2]!),
+        filter_tgid: this.opts.pid ?? 0,
+        command_mask: commandMask(this.opts.commands),
+      });
+      for (const m of SHARED_MAPS) reuseMap(obj.map(m), slower.map(m));
+      obj.load();
+      const vals = errnoMapValues(this.errnos);
+      const map = obj.map("errnos");
+      vals.forEach((v, i) => v && map.update(new Uint32Array([i]), new Uint8Array([v])));
+      for (const name of spec.programs.any!) obj.program(name).attach();
+      return obj;
+    } catch (e) {
+      obj.close();
+      throw e;
+    }
+  }
+
+  private fillThresholds(obj: BpfObject): void {
+    const vals = thresholdMapValues(this.thresholdsMs, this.opts.commands);
+    const map = obj.map("thresholds");
+    vals.forEach((v, i) => map.update(new Uint32Array([i]), new BigUint64Array([v])));
+  }
+
+  /** Replaces the latency thresholds in place (e.g. after a config reload). */
+  setThresholds(thresholdsMs: (number | null)[]): void {
+    this.thresholdsMs.splice(0, this.thresholdsMs.length, ...thresholdsMs);
+    if (this.att) this.fillThresholds(this.att.slower);
+  }
+
+  private async detach(): Promise<void> {
+    const a = this.att;
+    if (!a) return;
+    this.att = undefined;
+    const lost = this.lost();
+    this.lostBase = lost;
+    await a.reader.close();
+    a.err?.close();
+    a.slower.close();
+  }
+
+  lost(): Record<string, bigint> {
+    const out = { ...this.lostBase };
+    if (!this.att) return out;
+    const map = this.att.slower.map("lost");
+    for (const t of Object.values(TOOLS)) out[t.name] = (this.lostBase[t.name] ?? 0n) + readPercpuU64(map, t.lostIndex);
+    return out;
+  }
+
+  /** How the hooks fired since attach (coverage diagnostics). */
+  counters(): SmbCounters | undefined {
+    if (!this.att) return undefined;
+    const m = this.att.slower.map("counters");
+    const cpus = numPossibleCpus();
+    return { starts: readPercpuU64(m, 0, cpus), done: readPercpuU64(m, 1, cpus), noStart: readPercpuU64(m, 2, cpus), emitted: readPercpuU64(m, 3, cpus) };
+  }
+
+  /** Per-command latency histograms of every completed command since attach. */
+  histograms(): CommandHistogram[] {
+    return this.att ? readHistograms(this.att.slower.map("hist")) : [];
+  }
+
+  /** Ring records read, and records of the wrong size (should stay 0). */
+  readerStats(): { records: number; malformed: number } {
+    return { records: this.att?.reader.records ?? 0, malformed: this.att?.reader.malformed ?? 0 };
+  }
+
+  status(): string {
+    if (this.att) return `smbslower via ${this.att.variant} (${this.att.plan.available.find((c) => c.name === this.att!.variant)?.why}); ${this.att.errorsWhy}`;
+    if (this.closed) return "closed";
+    if (this.failedWhy) return `cifs loaded but not traced: ${this.failedWhy}`;
+    return "waiting for cifs (module not loaded)";
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    await this.pending;
+    await this.detach();
+  }
+}

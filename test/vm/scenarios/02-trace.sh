@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# 02-trace: aod's SMB tracing against real cifs.
+#  1. coverage-<hooks>.json for each hook variant (fentry, kprobe, tracepoint):
+#     test/tools/smb-coverage.ts attaches with every command tracked, runs a
+#     workload and compares aod's count with the kernel's (/proc/fs/cifs/Stats).
+#  2. `aod trace --min-ms 0 --errors --json --record` during a workload that
+#     also fails (EACCES, ENOENT): trace.jsonl, trace.stdout, trace.stderr, trace.rc
+#  3. cifs unloaded and reloaded under a running `aod trace`: reload.*
+# Writes debugdata (a /proc/fs/cifs/DebugData sample) and plan.json too.
+# Runs inside the guest (cwd = $RESULTS); env from /run/vm/env.
+set -uo pipefail
+: "${RESULTS:=/results}" "${PROJECT:=/project}" "${SMB_MNT:=/mnt/smb}" "${SMB_SRV_DIR:=/srv/smb/share}"
+BUN=$PROJECT/node_modules/.bin/bun
+# The built binary when it is newer than every source and BPF object, else the
+# sources themselves (the same code, run by the project's bun).
+if [[ -x $PROJECT/dist/aod && -z $(find "$PROJECT/src" "$PROJECT/build/bpf" -type f -newer "$PROJECT/dist/aod" | head -1) ]]; then
+  AOD=("$PROJECT/dist/aod")
+else
+  AOD=("$BUN" "$PROJECT/src/main.ts")
+fi
+echo "${AOD[*]}" >"$RESULTS/aod-cmd"
+export AOD_LOG_LEVEL=info
+fail=0
+
+workload() {
+  local d=$SMB_MNT/wl-$RANDOM i
+  mkdir -p "$d"
+  for i in $(seq 1 ${1:-30}); do
+    echo "data-$i" >"$d/f$i"
+    cat "$d/f$i" >/dev/null
+    stat "$d/f$i" >/dev/null
+    ls "$d" >/dev/null
+    stat "$d/missing-$i" >/dev/null 2>&1 || true   # failed CREATE inside a compound
+  done
+  dd if=/dev/zero of="$d/big" bs=1M count=4 conv=fsync status=none
+  echo 3 >/proc/sys/vm/drop_caches
+  cat "$d/big" >/dev/null
+  mv "$d/f1" "$d/g1"
+  chmod 600 "$d/f2" || true
+  rm -rf "$d"
+}
+export -f workload
+export SMB_MNT
+
+# Waits until the aod writing log $1 says it attached (up to 60 s).
+wait_attached() {
+  local i
+  for i in $(seq 1 120); do
+    grep -q "attached smbslower via" "$1" 2>/dev/null && return 0
+    sleep 0.5
+  done
+  echo "trace: aod did not attach within 60 s"; return 1
+}
+
+cp /proc/fs/cifs/DebugData "$RESULTS/debugdata" 2>/dev/null || true
+"$BUN" -e 'import { describeAttachPlan } from "/project/src/tools/attach-plan"; console.log(JSON.stringify(describeAttachPlan(), null, 1))' \
+  >"$RESULTS/plan.json" 2>"$RESULTS/plan.stderr" || fail=1
+
+echo "trace: coverage per hook variant"
+for h in fentry kprobe tracepoint; do
+  "$BUN" "$PROJECT/test/tools/smb-coverage.ts" "$h" "workload 30" >"$RESULTS/coverage-$h.json" 2>"$RESULTS/coverage-$h.stderr"
+  echo "  $h: rc=$? $(head -c 600 "$RESULTS/coverage-$h.json")"
+done
+
+echo "trace: aod trace --min-ms 0 --errors --json"
+# EACCES: a file only root may read, on the server side.
+echo secret >"$SMB_SRV_DIR/secret" && chmod 000 "$SMB_SRV_DIR/secret" && chown root: "$SMB_SRV_DIR/secret"
+"${AOD[@]}" trace --min-ms 0 --errors --json --record "$RESULTS/trace.jsonl" --duration 20 --hist \
+  >"$RESULTS/trace.stdout" 2>"$RESULTS/trace.stderr" &
+tp=$!
+wait_attached "$RESULTS/trace.stderr" || fail=1
+workload 10
+cat "$SMB_MNT/secret" >/dev/null 2>&1 || true
+cat "$SMB_MNT/secret" >/dev/null 2>&1 || true
+wait $tp
+echo $? >"$RESULTS/trace.rc"
+echo "  rc=$(cat "$RESULTS/trace.rc") lines=$(wc -l <"$RESULTS/trace.jsonl")"
+tail -n 5 "$RESULTS/trace.stderr"
+
+echo "trace: cifs unloaded and loaded again under aod trace"
+"${AOD[@]}" trace --min-ms 0 --json --duration 40 >"$RESULTS/reload.stdout" 2>"$RESULTS/reload.stderr" &
+tp=$!
+wait_attached "$RESULTS/reload.stderr" || fail=1
+umount "$SMB_MNT"
+rmmod cifs 2>"$RESULTS/reload.rmmod.err"; echo $? >"$RESULTS/reload.rmmod.rc"
+sleep 3
+lsmod | grep -q '^cifs ' && echo loaded >"$RESULTS/reload.after-rmmod" || echo unloaded >"$RESULTS/reload.after-rmmod"
+modprobe cifs
+mount -t cifs "$SMB_SHARE" "$SMB_MNT" -o "$SMB_OPTS"
+sleep 4
+date +%s%N >"$RESULTS/reload.workload-start-ns"
+workload 5
+wait $tp
+echo $? >"$RESULTS/reload.rc"
+echo "  rmmod rc=$(cat "$RESULTS/reload.rmmod.rc") ($(cat "$RESULTS/reload.after-rmmod")), trace rc=$(cat "$RESULTS/reload.rc"), lines=$(wc -l <"$RESULTS/reload.stdout")"
+tail -n 6 "$RESULTS/reload.stderr"
+exit $fail
