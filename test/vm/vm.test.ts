@@ -109,6 +109,114 @@ const checks: Record<string, (dir: string) => void> = {
   },
 };
 
+// --- 03..07: `aod run` against real SMB faults -------------------------------
+// Helpers for what those scenarios write: aod's log (JSON lines), the bundles
+// it wrote (bundles/<name>/{show.json, unpacked members}) and phase markers.
+
+const SHARE = "\\\\127.0.0.1\\share"; // \\127.0.0.1\share, as DebugData and event lines write it
+
+type LogLine = { time: string; level: string; msg: string; [k: string]: any };
+function logLines(dir: string, f = "aod.log"): LogLine[] {
+  return read(dir, f)
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l));
+}
+
+type Bundle = { id: string; dir: string; a: any; show: any; members: string[]; file: (m: string) => string };
+function bundlesIn(dir: string, sub = "bundles"): Bundle[] {
+  const root = join(dir, sub);
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .filter((d) => d.startsWith("aod_quick_"))
+    .sort()
+    .map((id) => {
+      const bdir = join(root, id);
+      const show = JSON.parse(read(bdir, "show.json"));
+      return {
+        id,
+        dir: bdir,
+        a: JSON.parse(read(bdir, "anomaly.json")),
+        show,
+        members: show.members.map((m: { name: string }) => m.name),
+        file: (m: string) => read(bdir, m),
+      };
+    });
+}
+const ofAnomaly = (bs: Bundle[], name: string) => bs.filter((b) => b.a.name === name);
+const nsOf = (dir: string, f: string) => BigInt(read(dir, f).trim());
+
+/** The `stopped` log line (counters): aod stopped cleanly on SIGTERM. */
+function stopped(dir: string, log = "aod.log", rc = "aod.rc"): LogLine {
+  expect(read(dir, rc).trim(), `aod run (${log}) exit code`).toBe("0");
+  const s = logLines(dir, log).filter((l) => l.msg === "stopped");
+  expect(s.length, `${log}: one "stopped" line`).toBe(1);
+  return s[0]!;
+}
+
+/** The evidence every latency/error bundle of these scenarios must carry. */
+function expectEvidence(b: Bundle, dir: string): void {
+  const what = `bundle ${b.id} (${b.a.name})`;
+  expect(b.show.anomaly.name, `${what}: bundles show agrees with anomaly.json`).toBe(b.a.name);
+  for (const m of ["anomaly.json", "debug_data.log", "cifsstats.log", "mounts.log", "dmesg.log"]) expect(b.members, `${what}: members`).toContain(m);
+  expect(b.file("debug_data.log"), `${what}: debug_data.log names the share`).toContain(SHARE);
+  expect(b.file("cifsstats.log"), `${what}: cifsstats.log has the share's counters`).toMatch(/^SMBs: *\d+/m);
+  expect(b.file("mounts.log"), `${what}: mounts.log has the cifs mount`).toMatch(/^\/\/127\.0\.0\.1\/share \/mnt\/smb cifs /m);
+  expect(b.file("dmesg.log"), `${what}: dmesg.log holds the marker the scenario wrote to /dev/kmsg`).toContain(read(dir, "marker").trim());
+  for (const act of ["dmesg", "debugdata", "stats", "mounts"]) {
+    const r = b.a.actions.find((x: any) => x.name === act);
+    expect(r?.status, `${what}: action ${act} status (${JSON.stringify(r)})`).toBe("ok");
+  }
+  for (const t of b.a.triggers) {
+    expect(t.command, `${what}: trigger command`).toMatch(/^SMB2_[A-Z_]+$/);
+    expect(t.share, `${what}: trigger ${t.command} mid ${t.mid} has no share (tree ${t.tree_id}); the daemon's enrich hook should add it from DebugData`).toBe(SHARE);
+  }
+}
+
+checks["03-slow"] = (dir) => {
+  const bs = bundlesIn(dir);
+  const list = JSON.parse(read(dir, "bundles.json"));
+  expect(list.length, "aod bundles --json lists every bundle").toBe(bs.length);
+  const lat = ofAnomaly(bs, "latency");
+  const stall = ofAnomaly(bs, "stall");
+  expect(lat.length, "exactly one `latency` bundle (one per cooldown)").toBe(1);
+  expect(stall.length, "exactly one `stall` bundle (hard limit, phase B)").toBe(1);
+  expect(bs.length, `bundles: ${bs.map((b) => b.a.name).join(", ")}`).toBe(2);
+  const [a, b] = [lat[0]!, stall[0]!];
+  const phaseA = nsOf(dir, "phase-a.ns");
+  const phaseB = nsOf(dir, "phase-b.ns");
+
+  // Counting rule: 5 commands >= 300 ms; none near the hard limits.
+  expect(a.a.type).toBe("latency");
+  expect(a.a.reason).toMatch(/^5 commands at or above their latency threshold within 5 s \(acceptable_count 5\)/);
+  expect(a.a.counts.in_window).toBe(5);
+  expect(a.a.triggers.length).toBe(5);
+  expect(BigInt(a.a.detected_at_ns) > phaseA && BigInt(a.a.detected_at_ns) < phaseB, "latency detected during phase A").toBe(true);
+  for (const t of a.a.triggers) {
+    expect(t.tool).toBe("smbslower");
+    expect(t.latency_ms, `${t.command}: >= threshold 300 ms`).toBeGreaterThanOrEqual(300);
+    expect(t.latency_ms, `${t.command}: well below stall's 1500 ms`).toBeLessThan(1500);
+    expect(t.comm).toBe("bash");
+  }
+  expect(a.a.thresholds).toMatchObject({ acceptable_count: 5, max_latency_ms: 5000 });
+  expectEvidence(a, dir);
+  expect(a.members).toEqual(expect.arrayContaining(["smbinfo.log", "syslogs.log", "journalctl.log"]));
+
+  // Hard limit: one command >= 1500 ms while acceptable_count is 1000.
+  expect(b.a.reason).toMatch(/^SMB2_\w+ took \d+\.\d ms, at or above max_latency_ms 1500$/);
+  expect(b.a.counts.in_window).toBeLessThan(1000);
+  expect(BigInt(b.a.detected_at_ns) >= phaseB, "stall detected during phase B, not A").toBe(true);
+  expect(Math.max(...b.a.triggers.map((t: any) => t.latency_ms))).toBeGreaterThanOrEqual(1500);
+  expectEvidence(b, dir);
+
+  // Cooldown: enough slow events for several `latency` detections, one bundle.
+  const s = stopped(dir);
+  expect(s.anomalies, "detections submitted (latency once, stall once)").toBe(2);
+  expect(s.bundles).toBe(2);
+  expect(s.events, "slow events seen: >= 3x acceptable_count, so the cooldown folded repeats").toBeGreaterThanOrEqual(15);
+  console.log(`vm 03-slow: latency ${a.a.counts.in_window} in window (repeats ${JSON.stringify(a.a.repeats_during_cooldown.events)} events), stall: ${b.a.reason}; ${s.events} slow events, ${s.bundles} bundles`);
+};
+
 for (const kernel of kernels) {
   describe(`vm ${kernel}`, () => {
     for (const scenario of scenarios) {
