@@ -1,6 +1,6 @@
 // What each built-in action does (names and file names: ./catalog.ts).
 import { existsSync } from "node:fs";
-import { cifsMounts } from "../check/host";
+import { cifsMounts } from "../tools/mounts";
 import { captureCommand, captureFile, concat, enc, tailFile } from "./capture";
 import type { BuiltinActionName } from "./catalog";
 import type { ActionContext, ActionFn, ActionOutput } from "./context";
@@ -22,8 +22,8 @@ async function smbinfo(ctx: ActionContext): Promise<ActionOutput> {
   for (const m of mounts) {
     for (const q of queries) {
       if (ctx.signal.aborted) break;
-      const r = await captureCommand(["smbinfo", q, m.target], { ...ctx, capBytes: Math.max(0, ctx.capBytes - parts.reduce((n, p) => n + p.length, 0)) });
-      parts.push(enc(`### smbinfo ${q} ${m.target} (${m.source}) exit ${r.exitStatus}\n`), r.data, enc("\n"));
+      const r = await captureCommand(["smbinfo", q, m.mountpoint], { ...ctx, capBytes: Math.max(0, ctx.capBytes - parts.reduce((n, p) => n + p.length, 0)) });
+      parts.push(enc(`### smbinfo ${q} ${m.mountpoint} (${m.source}) exit ${r.exitStatus}\n`), r.data, enc("\n"));
       truncated ||= r.truncated;
       if (r.exitStatus) worst = r.exitStatus;
     }

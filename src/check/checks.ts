@@ -3,7 +3,9 @@
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import type { Config } from "../config/validate";
 import { glibcVersion } from "../native/libc";
-import { cifsLoaded, cifsMounts, ensureTracefs, freeBytes, kernelRelease, TRACEFS } from "./host";
+import { cifsLoaded, describeAttachPlan } from "../tools/attach-plan";
+import { smb1Warnings } from "../tools/mounts";
+import { ensureTracefs, freeBytes, kernelRelease, TRACEFS } from "./host";
 
 export type Status = "ok" | "warn" | "fail" | "info";
 export interface CheckResult {
@@ -27,6 +29,10 @@ const tool = (cmd: string, why: string): Check => ({
     return p ? { ok: true, detail: p } : { ok: false, detail: `not found: ${why}` };
   },
 });
+
+// Probed once per `aod check` (it reads BTF and kallsyms).
+let plan: ReturnType<typeof describeAttachPlan> | undefined;
+const attachPlan = () => (plan ??= describeAttachPlan());
 
 // Native modules load lazily: `aod check` must still report what it can when
 // an embedded library fails to load.
@@ -99,13 +105,39 @@ export const CHECKS: Check[] = [
         : { ok: true, info: true, detail: cifsLoaded() ? "no module BTF for cifs: tracepoint hooks only" : "appears when cifs loads" },
   },
   {
+    // Which hooks aod would attach, and why (probed as `aod run` does).
+    name: "SMB hooks",
+    required: true,
+    run: () => {
+      const p = attachPlan();
+      if (!p.cifsLoaded) return { ok: true, info: true, detail: `decided when cifs loads (preference: ${p.order.join(" → ")})` };
+      return { ok: p.hooks !== null, detail: p.reason };
+    },
+  },
+  ...(["fentry", "kprobe", "tracepoint"] as const).map(
+    (variant): Check => ({
+      name: `  ${variant}`,
+      required: false,
+      run: () => {
+        const c = attachPlan().available.find((a) => a.name === variant)!;
+        return { ok: true, info: !c.ok, detail: `${c.ok ? "available" : "unavailable"}: ${c.why}` };
+      },
+    }),
+  ),
+  {
+    name: "  errors",
+    required: false,
+    run: () => {
+      const e = attachPlan().errors;
+      return e.ok || !cifsLoaded() ? { ok: true, info: !e.ok, detail: e.why } : { ok: false, detail: e.why };
+    },
+  },
+  {
     name: "SMB1 mounts",
     required: false,
     run: () => {
-      const smb1 = cifsMounts().filter((m) => m.vers === "1.0");
-      return smb1.length
-        ? { ok: false, detail: `not traced (SMB1 takes other code paths): ${smb1.map((m) => `${m.source} on ${m.target}`).join(", ")}` }
-        : { ok: true, info: true, detail: "none" };
+      const w = smb1Warnings();
+      return w.length ? { ok: false, detail: w.join("; ") } : { ok: true, info: true, detail: "none" };
     },
   },
   tool("journalctl", "the journalctl and dmesg actions fall back to /dev/kmsg or record the failure"),

@@ -11,8 +11,6 @@ export function kernelRelease(): string {
   }
 }
 
-export const cifsLoaded = (): boolean => existsSync("/sys/module/cifs");
-
 export function tracefsMounted(): boolean {
   return existsSync(`${TRACEFS}/events`);
 }
@@ -39,21 +37,3 @@ export function freeBytes(dir: string): number | undefined {
     return undefined;
   }
 }
-
-/** cifs mounts from /proc/mounts, with their SMB dialect option. */
-export function cifsMounts(): { source: string; target: string; vers?: string }[] {
-  let text = "";
-  try {
-    text = readFileSync("/proc/mounts", "utf8");
-  } catch {
-    return [];
-  }
-  return text
-    .split("\n")
-    .map((l) => l.split(" "))
-    .filter((f) => f[2] === "cifs" || f[2] === "smb3")
-    .map((f) => ({ source: unescapeMount(f[0]!), target: unescapeMount(f[1]!), vers: /(?:^|,)vers=([^,]+)/.exec(f[3] ?? "")?.[1] }));
-}
-
-/** /proc/mounts escapes space, tab, newline and backslash as octal. */
-export const unescapeMount = (s: string) => s.replace(/\\([0-7]{3})/g, (_m, o) => String.fromCharCode(Number.parseInt(o, 8)));
