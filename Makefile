@@ -57,11 +57,12 @@ $(BUILD)/test/%.bpf.o: test/fixtures/%.bpf.c $(wildcard bpf/*.h) $(BUILD)/vmlinu
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp.o
 	$(Q)$(BPFTOOL) gen object $@ $@.tmp.o && rm -f $@.tmp.o
 
-# The host's runtime libraries, embedded in the binary and loaded from memory.
-$(BUILD)/lib/%: | $(DEPS_STAMP)
-	$(call msg,LIB,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)cp -L /usr/lib/$(LIBDIR)/$* $@
+# The runtime libraries embedded in the binary and loaded from memory: built from
+# Debian's source packages (apt-get source, cached in .cache/libs) so that they
+# need no glibc newer than Bun's own floor, 2.17. See scripts/libs/build.sh.
+LIB_SCRIPTS := scripts/libs/build.sh scripts/libs/glibc-symver.sh scripts/libs/glibc-compat.c
+$(BUILD)/lib/%.so.1: $(LIB_SCRIPTS) | $(DEPS_STAMP)
+	$(Q)V=$(V) scripts/libs/build.sh $* $@
 
 
 dist/aod: $(SOURCES) $(BPF_OBJS) $(LIBS) $(DEPS_STAMP)
@@ -91,3 +92,9 @@ test: test-unit test-vm
 
 clean:
 	rm -rf $(BUILD) dist
+
+# Benchmarks (scripts/bench): all scenarios, or BENCH=02 (BENCH=01,04) for some.
+# Each prints its table and appends it to BENCHMARKS.md.
+bench: dist/aod $(TEST_OBJS)
+	$(call msg,BENCH,$(or $(BENCH),all scenarios))
+	$(Q)BENCH="$(BENCH)" $(BUN) scripts/bench/run.ts
