@@ -217,6 +217,45 @@ checks["03-slow"] = (dir) => {
   console.log(`vm 03-slow: latency ${a.a.counts.in_window} in window (repeats ${JSON.stringify(a.a.repeats_during_cooldown.events)} events), stall: ${b.a.reason}; ${s.events} slow events, ${s.bundles} bundles`);
 };
 
+checks["04-errors"] = (dir) => {
+  const bs = bundlesIn(dir);
+  expect(bs.map((b) => b.a.name).sort(), "one bundle per error anomaly, nothing else").toEqual(["denied", "full"]);
+  const full = ofAnomaly(bs, "full")[0]!;
+  const denied = ofAnomaly(bs, "denied")[0]!;
+  const [p2, p3] = [nsOf(dir, "phase-2.ns"), nsOf(dir, "phase-3.ns")];
+  expect(Number(read(dir, "enospc.failed-dd")), "the workload really hit ENOSPC").toBeGreaterThan(0);
+  expect(Number(read(dir, "eacces.failed-cat")), "the workload really hit EACCES").toBe(6);
+
+  // ENOENT noise (phase 1) fired nothing; `denied` (EACCES only) not on ENOSPC.
+  for (const b of bs) expect(BigInt(b.a.detected_at_ns) >= p2, `${b.a.name} detected after the ENOENT-only phase`).toBe(true);
+  expect(BigInt(full.a.detected_at_ns) < p3, "full detected during the ENOSPC phase").toBe(true);
+  expect(BigInt(denied.a.detected_at_ns) >= p3, "denied detected only once EACCES happened, not on ENOSPC").toBe(true);
+
+  for (const [b, errno, status, n] of [
+    [full, "ENOSPC", /^STATUS_DISK_FULL$/, 2],
+    [denied, "EACCES", /^STATUS_ACCESS_DENIED$/, 3],
+  ] as const) {
+    expect(b.a.type).toBe("error");
+    expect(b.a.reason).toMatch(new RegExp(`^${n} failed commands with a tracked errno within 5 s \\(acceptable_count ${n}\\)`));
+    expect(b.a.thresholds.errnos, `${b.a.name}: tracked errnos`).toEqual([errno]);
+    expect(b.a.counts.in_window).toBe(n);
+    expect(b.a.triggers.length).toBe(n);
+    for (const t of b.a.triggers) {
+      expect(t.tool).toBe("smbiosnoop");
+      expect(t.errno, `${b.a.name}: trigger errno`).toBe(errno);
+      expect(t.status, `${b.a.name}: trigger NT status`).toMatch(status);
+    }
+    expectEvidence(b, dir);
+  }
+  expect(full.a.triggers.map((t: any) => t.comm)).toContain("dd");
+  expect(denied.a.triggers.map((t: any) => t.command)).toContain("SMB2_CREATE");
+  expect(denied.a.triggers.map((t: any) => t.comm)).toContain("cat");
+  const s = stopped(dir);
+  expect(s.anomalies).toBe(2);
+  expect(s.bundles).toBe(2);
+  console.log(`vm 04-errors: full: ${full.a.reason}; denied: ${denied.a.reason}; ${s.events} events reached aod (ENOENT filtered)`);
+};
+
 for (const kernel of kernels) {
   describe(`vm ${kernel}`, () => {
     for (const scenario of scenarios) {
