@@ -13,6 +13,9 @@
  * smb2_mid_entry_alloc() in the issuing task, dequeued by dequeue_mid() in
  * cifsd when the response arrives. */
 struct mid_q_entry___aod {
+	struct {
+		int refs; /* struct kref / refcount_t: only its offset is used */
+	} refcount;
 	void *server;    /* struct TCP_Server_Info *: the connection */
 	__u64 mid;       /* MessageId of the request */
 	void *resp_buf;  /* the response's SMB2 header (set before dequeue_mid) */

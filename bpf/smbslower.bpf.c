@@ -9,7 +9,9 @@
  * Three hook variants in one object; user space loads one (set_autoload) by
  * preference and what the kernel allows (src/tools/attach-plan.ts):
  *   fentry   smb2_mid_entry_alloc + dequeue_mid   (BTF trampolines, cheapest)
- *   kprobe   the same two functions                (needs CONFIG_KPROBES)
+ *            (+ the mid release function, for requests that never get a
+ *            response: reconnects, cancels; optional, name varies by kernel)
+ *   kprobe   the same functions                    (needs CONFIG_KPROBES)
  *   tp       cifs:smb3_cmd_enter + smb3_cmd_done/err (no BTF; ~93% coverage:
  *            done/err do not pair 1:1 with enter, see the issue's measurements)
  * The mid lifecycle pairs 1:1, which is why it comes first. */
@@ -25,6 +27,11 @@
 const volatile __u8 alloc_arg_shdr = 0;
 const volatile __u8 alloc_arg_server = 1;
 const volatile __u8 done_arg_mid = 0;
+/* The release hook (optional): how its argument gives the mid.
+ * 0 = not used, 1 = argument rel_arg is the mid, 2 = it is &mid->refcount
+ * (a kref release callback: __release_mid / _cifs_mid_q_entry_release). */
+const volatile __u8 rel_mode = 0;
+const volatile __u8 rel_arg = 0;
 /* Report only this process (tgid); 0 = all. */
 const volatile __u32 filter_tgid = 0;
 const volatile __u16 tp_off[TP_COUNT][TPF_COUNT] = {
@@ -59,6 +66,7 @@ enum {
 	CNT_DONE = 1,      /* completions matched to a start */
 	CNT_NO_START = 2,  /* completions without a start (started before attach, evicted, duplicate) */
 	CNT_EMITTED = 3,   /* latency events submitted */
+	CNT_RELEASED = 4,  /* requests released without a response (reconnect, cancel, offloaded decrypt) */
 	CNT_MAX = 8,
 };
 struct {
@@ -103,7 +111,9 @@ static __always_inline void start(__u64 conn, __u64 mid, __u64 session_id, __u32
 	count(CNT_STARTS);
 }
 
-static __always_inline void finish(__u64 conn, __u64 mid, __u32 status, __s32 rc)
+/* released: called from the release hook, where a missing start is the
+ * normal case (the response already completed the request). */
+static __always_inline void finish(__u64 conn, __u64 mid, __u32 status, __s32 rc, bool released)
 {
 	struct smb_req_key k = { .conn = conn, .mid = mid };
 	struct smb_req *p = bpf_map_lookup_elem(&inflight, &k);
@@ -111,12 +121,13 @@ static __always_inline void finish(__u64 conn, __u64 mid, __u32 status, __s32 rc
 	__u64 now = bpf_ktime_get_ns();
 
 	if (!p) {
-		count(CNT_NO_START);
+		if (!released)
+			count(CNT_NO_START);
 		return;
 	}
 	r = *p;
 	bpf_map_delete_elem(&inflight, &k);
-	count(CNT_DONE);
+	count(released ? CNT_RELEASED : CNT_DONE);
 
 	__u64 lat = now > r.start_ns ? now - r.start_ns : 0;
 	{
@@ -196,7 +207,24 @@ static __always_inline void on_dequeue(struct mid_q_entry___aod *m)
 	resp = BPF_CORE_READ(m, resp_buf);
 	if (resp)
 		bpf_probe_read_kernel(&status, sizeof(status), resp + SMB2_HDR_STATUS);
-	finish((__u64)BPF_CORE_READ(m, server), BPF_CORE_READ(m, mid), status, 0);
+	finish((__u64)BPF_CORE_READ(m, server), BPF_CORE_READ(m, mid), status, 0, false);
+}
+
+/* A mid freed while still in `inflight` never got its response through
+ * dequeue_mid: the connection was reconnected or torn down, the request was
+ * cancelled or failed to go out, or an encrypted read was decrypted by a
+ * worker. Its latency is start → release; the kernel counts it too. */
+static __always_inline void on_release(__u64 arg)
+{
+	struct mid_q_entry___aod *m;
+
+	if (!arg)
+		return;
+	if (rel_mode == 2)
+		m = (void *)(arg - bpf_core_field_offset(struct mid_q_entry___aod, refcount));
+	else
+		m = (void *)arg;
+	finish((__u64)BPF_CORE_READ(m, server), BPF_CORE_READ(m, mid), 0, 0, true);
 }
 
 /* Picks argument idx (0 or 1). Both are loaded at constant offsets first and
@@ -225,6 +253,23 @@ int smbslower_done_fentry(__u64 *ctx)
 	return 0;
 }
 
+/* Attach target set by user space (the name differs between kernels). Two
+ * programs, one per argument position: a tracing program may not even read
+ * ctx[1] of a one-argument function such as __release_mid(struct kref *). */
+SEC("fentry/__release_mid")
+int smbslower_release_fentry(__u64 *ctx)
+{
+	on_release(ctx[0]);
+	return 0;
+}
+
+SEC("fentry/__release_mid")
+int smbslower_release1_fentry(__u64 *ctx)
+{
+	on_release(ctx[1]);
+	return 0;
+}
+
 /* ---- variant kprobe ---- */
 
 SEC("kprobe/smb2_mid_entry_alloc")
@@ -242,6 +287,14 @@ int smbslower_done_kprobe(struct pt_regs *ctx)
 	return 0;
 }
 
+/* Attached by user space to the release function this kernel has. */
+SEC("kprobe/__release_mid")
+int smbslower_release_kprobe(struct pt_regs *ctx)
+{
+	on_release((__u64)ARG_PICK(rel_arg, PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx)));
+	return 0;
+}
+
 /* ---- variant tracepoint ---- */
 
 SEC("tracepoint/cifs/smb3_cmd_enter")
@@ -256,7 +309,7 @@ int smbslower_enter_tp(void *ctx)
 SEC("tracepoint/cifs/smb3_cmd_done")
 int smbslower_done_tp(void *ctx)
 {
-	finish(tp_u64(ctx, tp_off[TP_DONE][TPF_SESID]), tp_u64(ctx, tp_off[TP_DONE][TPF_MID]), 0, 0);
+	finish(tp_u64(ctx, tp_off[TP_DONE][TPF_SESID]), tp_u64(ctx, tp_off[TP_DONE][TPF_MID]), 0, 0, false);
 	return 0;
 }
 
@@ -264,7 +317,7 @@ SEC("tracepoint/cifs/smb3_cmd_err")
 int smbslower_err_tp(void *ctx)
 {
 	finish(tp_u64(ctx, tp_off[TP_ERR][TPF_SESID]), tp_u64(ctx, tp_off[TP_ERR][TPF_MID]),
-	       tp_u32(ctx, tp_off[TP_ERR][TPF_STATUS]), (__s32)tp_u32(ctx, tp_off[TP_ERR][TPF_RC]));
+	       tp_u32(ctx, tp_off[TP_ERR][TPF_STATUS]), (__s32)tp_u32(ctx, tp_off[TP_ERR][TPF_RC]), false);
 	return 0;
 }
 

@@ -127,7 +127,7 @@ export default defineCommand({
     const stats = new LatencyStats();
     const errorCounts = new Map<string, number>();
     let events = 0;
-    if (!json) out(`${pad("TIME", 12)} ${pad("COMM", 16)} ${pad("PID", 7)} ${pad("COMMAND", 20)} ${pad("LAT(ms)/ERROR", 36)} ${pad("SESSION", 18)} ${pad("TREE", 10)} ${pad("MID", 8)} SHARE`);
+    if (!json) out(`${pad("TIME", 12)} ${pad("COMM", 16)} ${pad("PID", 7)} ${pad("COMMAND", 20)} ${pad("LAT(ms)/ERROR", 30)} ${pad("SESSION", 18)} ${pad("TREE", 10)} ${pad("MID", 8)} SHARE`);
     const onBatch = (b: EventBatch) => {
       let chunk = "";
       let rec = "";
@@ -144,7 +144,7 @@ export default defineCommand({
         if (json) chunk += `${j}\n`;
         else {
           const what = e.tool === TOOL_SMBERR ? `${line.errno} ${line.status}` : line.latency_ms!.toFixed(3);
-          chunk += `${pad(hhmmss(e.timeNs), 12)} ${pad(e.comm, 16)} ${pad(e.pid, 7)} ${pad(line.command, 20)} ${pad(what, 36)} ${pad(line.session_id!, 18)} ${pad(line.tree_id!, 10)} ${pad(String(line.mid), 8)} ${line.share ?? ""}\n`;
+          chunk += `${pad(hhmmss(e.timeNs), 12)} ${pad(e.comm, 16)} ${pad(e.pid, 7)} ${pad(line.command, 20)} ${pad(what, 30)} ${pad(line.session_id!, 18)} ${pad(line.tree_id!, 10)} ${pad(String(line.mid), 8)} ${line.share ?? ""}\n`;
         }
       }
       if (chunk) process.stdout.write(chunk);
@@ -158,8 +158,13 @@ export default defineCommand({
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     const timers: ReturnType<typeof setTimeout>[] = [];
+    await source.start(onBatch);
+    if (source.failure) {
+      await source.close();
+      if (record !== undefined) closeSync(record);
+      throw new AodError(`cifs is loaded but cannot be traced: ${source.failure}`);
+    }
     try {
-      await source.start(onBatch);
       log.info(`aod trace: ${source.status()}`);
       if (duration !== undefined) timers.push(setTimeout(stop, duration * 1000));
       if (interval !== undefined)

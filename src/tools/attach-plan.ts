@@ -21,6 +21,8 @@ export type HookVariant = (typeof HOOK_VARIANTS)[number];
 
 export const ALLOC_FN = "smb2_mid_entry_alloc";
 export const DONE_FN = "dequeue_mid";
+/** Where a mid is freed (called once, when its last reference goes), newest name first. */
+export const RELEASE_FNS = ["__release_mid", "_cifs_mid_q_entry_release"] as const;
 export const TP_EVENTS = ["smb3_cmd_enter", "smb3_cmd_done", "smb3_cmd_err"] as const;
 /** Tracepoint fields in the order of TPF_* in bpf/smb_shared.bpf.h. */
 export const TP_FIELDS = ["tid", "sesid", "cmd", "mid", "status", "rc"] as const;
@@ -39,6 +41,16 @@ export interface ArgPositions {
   doneMid: number;
 }
 
+/** The optional release hook: catches requests that never get a response (reconnect, cancel). */
+export interface ReleaseHook {
+  fn: string;
+  /** 1: argument `arg` is the mid; 2: it is &mid->refcount (kref callback). Matches rel_mode in the BPF. */
+  mode: 1 | 2;
+  arg: number;
+  /** Listed in /proc/kallsyms (kprobe-able). */
+  inKallsyms: boolean;
+}
+
 export interface AttachPlan {
   /** Variants to try, best first (the first that loads and attaches wins). */
   order: HookVariant[];
@@ -50,11 +62,23 @@ export interface AttachPlan {
   errors: HookCheck;
   cifsLoaded: boolean;
   args: ArgPositions;
+  release?: ReleaseHook;
   /** tp offsets [enter, done, err][TP_FIELDS]. */
   tpOffsets: number[][];
 }
 
-export const cifsLoaded = (): boolean => existsSync("/sys/module/cifs");
+/**
+ * cifs is loaded and initialised: /sys/module/cifs/initstate says "live" (it
+ * appears while the module is still loading, before its BTF and tracepoints
+ * are registered); a built-in cifs has no initstate but a parameters dir.
+ */
+export function cifsLoaded(): boolean {
+  try {
+    return readFileSync("/sys/module/cifs/initstate", "utf8").trim() === "live";
+  } catch {
+    return existsSync("/sys/module/cifs/parameters") && !existsSync("/sys/module/cifs/initstate") && existsSync("/proc/fs/cifs");
+  }
+}
 
 /** Symbols of module `mod` in /proc/kallsyms (text symbols only). */
 export function moduleSymbols(names: string[], mod = "cifs", text?: string): Set<string> {
@@ -103,13 +127,23 @@ export function describeAttachPlan(prefer?: HookVariant[]): AttachPlan {
   const allocParams = btf?.funcParams(ALLOC_FN);
   const doneParams = btf?.funcParams(DONE_FN);
   const hasMid = btf?.hasStruct("mid_q_entry") ?? false;
+  const syms = loaded ? moduleSymbols([ALLOC_FN, DONE_FN, ...RELEASE_FNS]) : new Set<string>();
+  let release: ReleaseHook | undefined;
+  for (const fn of RELEASE_FNS) {
+    const params = btf?.funcParams(fn);
+    if (!params) continue;
+    const mid = params.findIndex((p) => p.type === "struct mid_q_entry *");
+    const kref = params.findIndex((p) => p.type === "struct kref *");
+    if (mid === 0 || mid === 1) release = { fn, mode: 1, arg: mid, inKallsyms: syms.has(fn) };
+    else if (kref === 0 || kref === 1) release = { fn, mode: 2, arg: kref, inKallsyms: syms.has(fn) };
+    if (release) break;
+  }
   btf?.close();
   const args: ArgPositions = {
     allocShdr: argIndex(allocParams, /^struct smb2_hdr \*$/, 0),
     allocServer: argIndex(allocParams, /^struct TCP_Server_Info \*$/, 1),
     doneMid: argIndex(doneParams, /^struct mid_q_entry \*$/, 0),
   };
-  const syms = loaded ? moduleSymbols([ALLOC_FN, DONE_FN]) : new Set<string>();
   const kprobePmu = existsSync("/sys/bus/event_source/devices/kprobe");
   const tracing = probeProgType(BPF_PROG_TYPE_TRACING) === 1;
 
@@ -157,5 +191,5 @@ export function describeAttachPlan(prefer?: HookVariant[]): AttachPlan {
     : loaded
       ? `no usable hooks: ${order.map((v) => `${v}: ${checks[v].why}`).join("; ")}`
       : "cifs module not loaded: waiting for it";
-  return { order, hooks, reason, available: HOOK_VARIANTS.map((v) => checks[v]), errors, cifsLoaded: loaded, args, tpOffsets };
+  return { order, hooks, reason, available: HOOK_VARIANTS.map((v) => checks[v]), errors, cifsLoaded: loaded, args, release, tpOffsets };
 }

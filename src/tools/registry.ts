@@ -16,6 +16,8 @@ export interface ToolSpec {
   source: string;
   /** Programs to load per hook variant; every other program is not loaded. */
   programs: Partial<Record<HookVariant | "any", string[]>>;
+  /** Optional programs per variant, attached to the plan's release function (see AttachPlan.release), by argument position. */
+  releasePrograms?: Partial<Record<HookVariant, string[]>>;
   /** Maps it shares with smbslower (one ring, one lost counter, the correlation maps). */
   sharedMaps: string[];
   /** Index in the `lost` map (enum aod_tool). */
@@ -34,6 +36,7 @@ export const TOOLS: Record<SmbToolName, ToolSpec> = {
       kprobe: ["smbslower_alloc_kprobe", "smbslower_done_kprobe"],
       tracepoint: ["smbslower_enter_tp", "smbslower_done_tp", "smbslower_err_tp"],
     },
+    releasePrograms: { fentry: ["smbslower_release_fentry", "smbslower_release1_fentry"], kprobe: ["smbslower_release_kprobe", "smbslower_release_kprobe"] },
     sharedMaps: [],
     lostIndex: 0,
   },

@@ -70,3 +70,39 @@ export class ShareResolver {
     return s;
   }
 }
+
+/**
+ * Adds `share` to event lines that lack it, from the DebugData an anomaly's
+ * `debugdata` action collected (the state at detection time), else from
+ * /proc/fs/cifs/DebugData now. Lines without a tree id, or whose tree is gone,
+ * are returned unchanged. (The daemon's `enrich` hook.)
+ */
+export function enrichWithShares<L extends { session_id?: string; tree_id?: string; share?: string }>(
+  lines: L[],
+  actionsData?: Map<string, Uint8Array>,
+): L[] {
+  if (!lines.some((l) => !l.share && l.tree_id && l.tree_id !== "0x0")) return lines;
+  let text: string | undefined;
+  const collected = actionsData?.get("debugdata");
+  if (collected?.length) text = new TextDecoder().decode(collected);
+  else
+    try {
+      text = readFileSync(DEBUGDATA_PATH, "utf8");
+    } catch {
+      return lines;
+    }
+  const entries = parseDebugData(text);
+  const find = (ses: bigint | undefined, tid: number) =>
+    entries.find((e) => e.treeId === tid && e.sessionId === ses)?.share ??
+    (entries.filter((e) => e.treeId === tid).length === 1 ? entries.find((e) => e.treeId === tid)!.share : undefined);
+  return lines.map((l) => {
+    if (l.share || !l.tree_id) return l;
+    const tid = Number.parseInt(l.tree_id, 16);
+    let ses: bigint | undefined;
+    try {
+      ses = l.session_id ? BigInt(l.session_id) : undefined;
+    } catch {}
+    const share = Number.isFinite(tid) && tid ? find(ses, tid) : undefined;
+    return share ? { ...l, share } : l;
+  });
+}

@@ -23,6 +23,9 @@ import {
 import { RingReader } from "./ring-reader";
 import { currentClockOffset, type EventSource } from "./source";
 
+/** For the daemon: share names for trigger events (see ./shares.ts). */
+export { enrichWithShares } from "./shares";
+
 export interface SmbSourceOptions {
   /** Thresholds and errnos come from its rules unless overridden below. */
   config?: Config;
@@ -49,6 +52,8 @@ export interface SmbCounters {
   done: bigint;
   noStart: bigint;
   emitted: bigint;
+  /** Completed by the release hook: freed without a response. */
+  released: bigint;
 }
 
 interface Attached {
@@ -61,18 +66,23 @@ interface Attached {
 }
 
 export class SmbSource implements EventSource {
+  /** While cifs is loaded but attaching failed, how often to try again. */
+  static RETRY_MS = 30_000;
   readonly name = "smb";
   readonly clock = currentClockOffset();
   private att?: Attached;
   private timer?: ReturnType<typeof setInterval>;
   private onBatch?: (b: EventBatch) => void;
   private pending: Promise<void> = Promise.resolve();
-  private failedWhy?: string; // attach failed while cifs stayed loaded: no retry until it reloads
+  private failedWhy?: string; // attach failed while cifs stayed loaded
+  private failedAt = 0;
   private lostBase: Record<string, bigint> = { smbslower: 0n, smbiosnoop: 0n };
   private closed = false;
   private readonly thresholdsMs: (number | null)[];
   private readonly errnos: number[];
   private readonly tools: Set<SmbToolName>;
+  /** Whether the release hook is used, and why not. */
+  releaseWhy = "";
   /** Why each variant tried at the last attach failed (for logs and `aod check`). */
   attempts: { variant: HookVariant; error: string }[] = [];
 
@@ -94,6 +104,10 @@ export class SmbSource implements EventSource {
   get attached(): boolean {
     return !!this.att;
   }
+  /** Why cifs is loaded but not traced, if so. */
+  get failure(): string | undefined {
+    return this.att ? undefined : this.failedWhy;
+  }
   get variant(): HookVariant | undefined {
     return this.att?.variant;
   }
@@ -101,12 +115,16 @@ export class SmbSource implements EventSource {
   private poll(): void {
     if (this.closed) return;
     const loaded = cifsLoaded();
-    if (loaded && !this.att && !this.failedWhy) {
+    if (loaded && !this.att && (!this.failedWhy || performance.now() - this.failedAt >= SmbSource.RETRY_MS)) {
       try {
         this.attach();
+        this.failedWhy = undefined;
       } catch (e: any) {
+        // Logged once; retried quietly every RETRY_MS (a permanent cause stays permanent).
+        if (this.failedWhy !== e.message) log.error(`cifs is loaded but cannot be traced: ${e.message}`);
+        else log.debug(`cifs still cannot be traced: ${e.message}`);
         this.failedWhy = e.message;
-        log.error(`cifs is loaded but cannot be traced: ${e.message}`);
+        this.failedAt = performance.now();
       }
     } else if (!loaded) {
       this.failedWhy = undefined;
@@ -128,13 +146,27 @@ export class SmbSource implements EventSource {
         this.attempts.push({ variant: v, error: check.why });
         continue;
       }
+      const release = this.releaseFor(v, plan);
       try {
-        slower = this.loadSlower(v, plan);
+        slower = this.loadSlower(v, plan, release);
         variant = v;
+        this.releaseWhy =
+          v === "tracepoint" ? "" : release ? `release hook ${release}` : `no release hook (${plan.release ? `${plan.release.fn} not in /proc/kallsyms` : "no known release function in the cifs BTF"})`;
         break;
       } catch (e: any) {
+        log.debug(`smbslower: ${v}${release ? ` with release hook ${release}` : ""} failed: ${e.message}`);
+        if (release) {
+          // The release hook is optional: try the variant once more without it.
+          try {
+            slower = this.loadSlower(v, plan, undefined);
+            variant = v;
+            this.releaseWhy = `no release hook (${release}: ${e.message.split("\n")[0]})`;
+            break;
+          } catch (e2: any) {
+            e = e2;
+          }
+        }
         this.attempts.push({ variant: v, error: e.message });
-        log.debug(`smbslower: ${v} failed: ${e.message}`);
       }
     }
     if (!slower || !variant) throw new Error(`no usable hooks (${this.attempts.map((a) => `${a.variant}: ${a.error.split("\n")[0]}`).join("; ")})`);
@@ -164,19 +196,31 @@ export class SmbSource implements EventSource {
     }
     this.att = { slower, err, reader, variant, plan, errorsWhy };
     const skipped = this.attempts.length ? ` (skipped ${this.attempts.map((a) => `${a.variant}: ${a.error.split("\n")[0]}`).join("; ")})` : "";
-    log.info(`cifs: attached smbslower via ${variant}${skipped}; ${errorsWhy}`);
+    const rel = variant === "tracepoint" ? "" : `, ${this.releaseWhy}`;
+    log.info(`cifs: attached smbslower via ${variant}${rel}${skipped}; ${errorsWhy}`);
   }
 
-  private loadSlower(variant: HookVariant, plan: AttachPlan): BpfObject {
+  /** The release function to hook with this variant, if any. */
+  private releaseFor(variant: HookVariant, plan: AttachPlan): string | undefined {
+    const r = plan.release;
+    if (!r || !TOOLS.smbslower.releasePrograms?.[variant]) return undefined;
+    return variant === "kprobe" && !r.inKallsyms ? undefined : r.fn;
+  }
+
+  private loadSlower(variant: HookVariant, plan: AttachPlan, releaseFn: string | undefined): BpfObject {
     const spec = TOOLS.smbslower;
     const obj = BpfObject.openMem(readFileSync(spec.object), "smbslower");
     try {
       const want = new Set(spec.programs[variant] ?? []);
-      for (const p of obj.programs()) p.setAutoload(want.has(p.name));
+      const relProg = releaseFn ? spec.releasePrograms?.[variant]?.[plan.release!.arg] : undefined;
+      for (const p of obj.programs()) p.setAutoload(want.has(p.name) || p.name === relProg);
+      if (relProg && variant === "fentry") obj.program(relProg).setAttachTarget(releaseFn!);
       obj.setRodata({
         alloc_arg_shdr: plan.args.allocShdr,
         alloc_arg_server: plan.args.allocServer,
         done_arg_mid: plan.args.doneMid,
+        rel_mode: relProg ? plan.release!.mode : 0,
+        rel_arg: relProg ? plan.release!.arg : 0,
         filter_tgid: this.opts.pid ?? 0,
         tp_off: Uint16Array.from(plan.tpOffsets.flat()),
       });
@@ -184,6 +228,8 @@ export class SmbSource implements EventSource {
       obj.load();
       this.fillThresholds(obj);
       for (const name of want) obj.program(name).attach();
+      if (relProg && variant === "kprobe") obj.program(relProg).attachKprobe(releaseFn!);
+      else if (relProg) obj.program(relProg).attach();
       return obj;
     } catch (e) {
       obj.close();
@@ -249,7 +295,7 @@ export class SmbSource implements EventSource {
     if (!this.att) return undefined;
     const m = this.att.slower.map("counters");
     const cpus = numPossibleCpus();
-    return { starts: readPercpuU64(m, 0, cpus), done: readPercpuU64(m, 1, cpus), noStart: readPercpuU64(m, 2, cpus), emitted: readPercpuU64(m, 3, cpus) };
+    return { starts: readPercpuU64(m, 0, cpus), done: readPercpuU64(m, 1, cpus), noStart: readPercpuU64(m, 2, cpus), emitted: readPercpuU64(m, 3, cpus), released: readPercpuU64(m, 4, cpus) };
   }
 
   /** Per-command latency histograms of every completed command since attach. */
@@ -263,7 +309,10 @@ export class SmbSource implements EventSource {
   }
 
   status(): string {
-    if (this.att) return `smbslower via ${this.att.variant} (${this.att.plan.available.find((c) => c.name === this.att!.variant)?.why}); ${this.att.errorsWhy}`;
+    if (this.att) {
+      const rel = this.att.variant === "tracepoint" ? "" : `; ${this.releaseWhy}`;
+      return `smbslower via ${this.att.variant} (${this.att.plan.available.find((c) => c.name === this.att!.variant)?.why})${rel}; ${this.att.errorsWhy}`;
+    }
     if (this.closed) return "closed";
     if (this.failedWhy) return `cifs loaded but not traced: ${this.failedWhy}`;
     return "waiting for cifs (module not loaded)";

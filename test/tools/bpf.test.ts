@@ -35,12 +35,12 @@ describe("smbslower / smberr objects", () => {
     const slower = BpfObject.openMem(readFileSync(SLOWER), "smbslower");
     const err = BpfObject.openMem(readFileSync(ERR), "smberr");
     try {
-      const listed = Object.values(TOOLS.smbslower.programs).flat().sort();
+      const listed = [...Object.values(TOOLS.smbslower.programs).flat(), ...new Set(Object.values(TOOLS.smbslower.releasePrograms!).flat())].sort();
       expect(slower.programs().map((p) => p.name).sort()).toEqual(listed);
       expect(err.programs().map((p) => p.name)).toEqual(TOOLS.smbiosnoop.programs.any!);
       for (const m of [...SHARED_MAPS, "thresholds", "hist", "counters"]) expect(slower.map(m).name).toBe(m);
       for (const m of [...SHARED_MAPS, "errnos"]) expect(err.map(m).name).toBe(m);
-      slower.setRodata({ alloc_arg_shdr: 0, alloc_arg_server: 1, done_arg_mid: 1, filter_tgid: 7, tp_off: new Uint16Array(18) });
+      slower.setRodata({ alloc_arg_shdr: 0, alloc_arg_server: 1, done_arg_mid: 1, rel_mode: 2, rel_arg: 0, filter_tgid: 7, tp_off: new Uint16Array(18) });
       err.setRodata({ tp_off: new Uint16Array(6), filter_tgid: 7, command_mask: 1 });
     } finally {
       slower.close();

@@ -8,7 +8,7 @@ import { moduleSymbols } from "../../src/tools/attach-plan";
 import { parseCmdStats } from "../../src/tools/cifs-stats";
 import { diffHistograms, formatHistograms, histPercentileMs, type CommandHistogram } from "../../src/tools/hist";
 import { cifsMounts, smb1Warnings } from "../../src/tools/mounts";
-import { parseDebugData, ShareResolver } from "../../src/tools/shares";
+import { enrichWithShares, parseDebugData, ShareResolver } from "../../src/tools/shares";
 import { parseFormat } from "../../src/tools/tracefs";
 
 const FIX = join(import.meta.dir, "fixtures");
@@ -106,5 +106,20 @@ describe("histograms", () => {
     expect(s).toContain("C8: 5 commands");
     expect(s).toContain("0 .. 2us");
     expect(s).toContain("8us .. 16us");
+  });
+});
+
+describe("enrichWithShares (the daemon's hook)", () => {
+  const debugdata = readFileSync(join(FIX, "debugdata-6.1.txt"));
+  test("fills share from the collected debugdata, leaves others alone", () => {
+    const lines = [
+      { tool: "smbslower", session_id: "0x6fc99aea", tree_id: "0x9efb9f5d" },
+      { tool: "smbslower", session_id: "0x6fc99aea", tree_id: "0x1" },
+      { tool: "smbslower", session_id: "0x1", tree_id: "0x9efb9f5d", share: "\\\\kept\\as-is" },
+    ];
+    const out = enrichWithShares(lines, new Map([["debugdata", new Uint8Array(debugdata)]]));
+    expect(out[0]!.share).toBe("\\\\127.0.0.1\\share");
+    expect(out[1]).toEqual(lines[1]!);
+    expect(out[2]!.share).toBe("\\\\kept\\as-is");
   });
 });

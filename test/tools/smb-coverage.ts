@@ -33,7 +33,7 @@ await src.start((b) => {
     }
   }
 });
-const out: Record<string, unknown> = { hooks, attached: src.attached, variant: src.variant, status: src.status(), attempts: src.attempts };
+const out: Record<string, unknown> = { hooks, attached: src.attached, variant: src.variant, status: src.status(), release: src.releaseWhy, attempts: src.attempts };
 if (!src.attached) {
   console.log(JSON.stringify(out));
   await src.close();

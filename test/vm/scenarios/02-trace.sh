@@ -5,6 +5,8 @@
 #     workload and compares aod's count with the kernel's (/proc/fs/cifs/Stats).
 #  2. `aod trace --min-ms 0 --errors --json --record` during a workload that
 #     also fails (EACCES, ENOENT): trace.jsonl, trace.stdout, trace.stderr, trace.rc
+#     coverage-reconnect-<hooks>.json: the same across a forced reconnect
+#     text.*: the same in text form with --hist --interval 2
 #  3. cifs unloaded and reloaded under a running `aod trace`: reload.*
 # Writes debugdata (a /proc/fs/cifs/DebugData sample) and plan.json too.
 # Runs inside the guest (cwd = $RESULTS); env from /run/vm/env.
@@ -39,7 +41,25 @@ workload() {
   chmod 600 "$d/f2" || true
   rm -rf "$d"
 }
-export -f workload
+# Requests that never get a response: the smbd serving the mount stops, a
+# stat hangs on it, then that smbd is killed; cifs reconnects and retries.
+# The hung request's mid is freed without a response (dequeue_mid never runs).
+reconnect_workload() {
+  local parent child
+  parent=$(pgrep -o -x smbd)
+  child=$(pgrep -P "$parent" -x smbd | head -1)
+  [[ -n $child ]] || { echo "no smbd child serving the mount" >&2; return 1; }
+  workload 3
+  kill -STOP "$child"
+  stat "$SMB_MNT/hang-$RANDOM" >/dev/null 2>&1 &
+  local st=$!
+  sleep 2
+  kill -KILL "$child"
+  wait $st || true
+  sleep 2
+  workload 3
+}
+export -f workload reconnect_workload
 export SMB_MNT
 
 # Waits until the aod writing log $1 says it attached (up to 60 s).
@@ -62,6 +82,12 @@ for h in fentry kprobe tracepoint; do
   echo "  $h: rc=$? $(head -c 600 "$RESULTS/coverage-$h.json")"
 done
 
+echo "trace: coverage across a reconnect (requests freed without a response)"
+for h in fentry kprobe; do
+  "$BUN" "$PROJECT/test/tools/smb-coverage.ts" "$h" "reconnect_workload" >"$RESULTS/coverage-reconnect-$h.json" 2>"$RESULTS/coverage-reconnect-$h.stderr"
+  echo "  $h: rc=$? $(head -c 900 "$RESULTS/coverage-reconnect-$h.json")"
+done
+
 echo "trace: aod trace --min-ms 0 --errors --json"
 # EACCES: a file only root may read, on the server side.
 echo secret >"$SMB_SRV_DIR/secret" && chmod 000 "$SMB_SRV_DIR/secret" && chown root: "$SMB_SRV_DIR/secret"
@@ -76,6 +102,15 @@ wait $tp
 echo $? >"$RESULTS/trace.rc"
 echo "  rc=$(cat "$RESULTS/trace.rc") lines=$(wc -l <"$RESULTS/trace.jsonl")"
 tail -n 5 "$RESULTS/trace.stderr"
+
+echo "trace: text output with --hist --interval 2"
+"${AOD[@]}" trace --min-ms 0 --hist --interval 2 --duration 10 >"$RESULTS/text.stdout" 2>"$RESULTS/text.stderr" &
+tp=$!
+wait_attached "$RESULTS/text.stderr" || fail=1
+workload 3
+wait $tp
+echo $? >"$RESULTS/text.rc"
+echo "  rc=$(cat "$RESULTS/text.rc") lines=$(wc -l <"$RESULTS/text.stdout") intervals=$(grep -c -- '--- last 2s ---' "$RESULTS/text.stdout")"
 
 echo "trace: cifs unloaded and loaded again under aod trace"
 "${AOD[@]}" trace --min-ms 0 --json --duration 40 >"$RESULTS/reload.stdout" 2>"$RESULTS/reload.stderr" &
