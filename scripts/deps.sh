@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(clang llvm libbpf-dev libelf-dev zlib1g-dev libzstd-dev bpftool zstd make
   linux-libc-dev util-linux hyperfine)
+# The embedded libraries, built from Debian source packages (scripts/libs), and
+# the old-userland test (test/glibc: a bullseye root filesystem).
+APT_PACKAGES+=(build-essential dpkg-dev pkg-config bzip2 xz-utils debian-archive-keyring mmdebstrap)
 APT_PACKAGES+=("$@")   # extra packages from the caller (e.g. the VM harness's)
 
 missing=()
