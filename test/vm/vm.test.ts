@@ -256,6 +256,33 @@ checks["04-errors"] = (dir) => {
   console.log(`vm 04-errors: full: ${full.a.reason}; denied: ${denied.a.reason}; ${s.events} events reached aod (ENOENT filtered)`);
 };
 
+checks["06-cifs-late"] = (dir) => {
+  expect(read(dir, "cifs-before").trim(), "cifs unloaded before aod started").toBe("unloaded");
+  const log = logLines(dir);
+  const idx = (re: RegExp) => log.findIndex((l) => re.test(l.msg));
+  const running = log[idx(/^aod running$/)];
+  expect(running?.source, "aod started without cifs and said it waits for it").toMatch(/waiting for cifs/);
+  const iReady = idx(/^ready$/);
+  const iAttached = idx(/^cifs: attached smbslower via /);
+  expect(iReady, "ready logged").toBeGreaterThanOrEqual(0);
+  expect(iAttached, "attached logged after ready (when cifs appeared)").toBeGreaterThan(iReady);
+  const modprobeMs = Number(nsOf(dir, "modprobe.ns") / 1_000_000n);
+  const attachDelayS = (Date.parse(log[iAttached]!.time) - modprobeMs) / 1000;
+  expect(attachDelayS, "attached after modprobe").toBeGreaterThan(0);
+  expect(attachDelayS, "attached within a few seconds of modprobe cifs (poll 2 s)").toBeLessThan(10);
+
+  const bs = bundlesIn(dir);
+  expect(bs.map((b) => b.a.name), "one latency bundle after the late attach").toEqual(["latency"]);
+  const b = bs[0]!;
+  expect(b.a.reason).toMatch(/^3 commands at or above their latency threshold within 5 s \(acceptable_count 3\)/);
+  expect(BigInt(b.a.detected_at_ns) >= nsOf(dir, "phase-slow.ns")).toBe(true);
+  for (const t of b.a.triggers) expect(t.latency_ms).toBeGreaterThanOrEqual(300);
+  expectEvidence(b, dir);
+  const s = stopped(dir);
+  expect(s.bundles).toBe(1);
+  console.log(`vm 06-cifs-late: ${log[iAttached]!.msg.slice(0, 60)}… ${attachDelayS.toFixed(1)} s after modprobe; ${b.a.reason}`);
+};
+
 for (const kernel of kernels) {
   describe(`vm ${kernel}`, () => {
     for (const scenario of scenarios) {

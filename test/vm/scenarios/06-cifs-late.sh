@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# 06-cifs-late: `aod run` starts before cifs is loaded (the scenario unmounts
+# /mnt/smb and unloads cifs.ko that setup loaded), waits for the module, and
+# attaches when `modprobe cifs` brings it; then a slow server (netem 200 ms)
+# makes a latency anomaly (acceptable_count 3 commands >= 300 ms).
+# Writes (cwd = $RESULTS): aod-cmd, config.yaml, aod.log, aod.rc, marker,
+# cifs-before (unloaded|loaded), modprobe.ns, phase-*.ns, bundles.json,
+# bundles/<name>/{show.json,<members>}. vm.test.ts asserts.
+set -uo pipefail
+: "${RESULTS:=/results}" "${PROJECT:=/project}" "${SMB_MNT:=/mnt/smb}"
+NAME=06-cifs-late
+
+# --- aod helpers (same block in 03..07) ----------------------------------------
+BUN=$PROJECT/node_modules/.bin/bun
+# The built binary when it is newer than every source and BPF object, else the
+# sources themselves (the same code, run by the project's bun).
+if [[ -x $PROJECT/dist/aod && -z $(find "$PROJECT/src" "$PROJECT/build/bpf" "$PROJECT/config" -type f -newer "$PROJECT/dist/aod" 2>/dev/null | head -1) ]]; then
+  AOD=("$PROJECT/dist/aod")
+else
+  AOD=("$BUN" "$PROJECT/src/main.ts")
+fi
+echo "${AOD[*]}" >"$RESULTS/aod-cmd"
+export AOD_LOG_LEVEL=info
+OUT=/var/lib/aod-vm                      # aod_output_dir (guest-local; bundles copied to $RESULTS)
+CONF=$RESULTS/config.yaml
+AOD_PID=""
+say() { echo "$NAME: $*"; }
+die() { say "FAILED: $*"; [[ -n $AOD_PID ]] && kill -TERM "$AOD_PID" 2>/dev/null; tc qdisc del dev lo root 2>/dev/null; exit 1; }
+# start_aod LOG: aod run --config $CONF in the background, stderr to LOG
+start_aod() {
+  "${AOD[@]}" run --config "$CONF" >"$RESULTS/aod.stdout" 2>"$1" &
+  AOD_PID=$!
+}
+# wait_log LOG REGEX SECONDS [COUNT]: until REGEX matches COUNT lines of LOG
+wait_log() {
+  local i n=${4:-1}
+  for ((i = 0; i < $3 * 10; i++)); do
+    (($(grep -Ec "$2" "$1" 2>/dev/null) >= n)) && return 0
+    kill -0 "$AOD_PID" 2>/dev/null || { say "aod (pid $AOD_PID) exited while waiting for /$2/"; tail -n 20 "$1"; return 1; }
+    sleep 0.1
+  done
+  say "timed out after $3 s waiting for /$2/ (x$n) in $1"; tail -n 20 "$1"; return 1
+}
+# stop_aod: SIGTERM, wait, exit code to aod.rc
+stop_aod() {
+  kill -TERM "$AOD_PID" 2>/dev/null
+  local rc=0
+  wait "$AOD_PID" || rc=$?
+  echo "$rc" >"$RESULTS/aod.rc"
+  AOD_PID=""
+}
+# collect_bundles: bundles.json + per bundle show.json and unpacked members
+collect_bundles() {
+  local f b
+  "${AOD[@]}" bundles --config "$CONF" --json >"$RESULTS/bundles.json" 2>"$RESULTS/bundles.stderr" || say "aod bundles failed: $(cat "$RESULTS/bundles.stderr")"
+  mkdir -p "$RESULTS/bundles"
+  for f in "$OUT"/batches/aod_quick_*.tar.zst; do
+    [[ -e $f ]] || continue
+    b=$RESULTS/bundles/$(basename "$f" .tar.zst)
+    mkdir -p "$b"
+    "${AOD[@]}" bundles show "$f" --config "$CONF" --json >"$b/show.json" 2>"$b/show.stderr"
+    zstd -dcq "$f" | tar -x -C "$b" || say "cannot unpack $f"
+  done
+  say "bundles: $(ls "$RESULTS/bundles" | wc -l)"
+}
+now_ns() { date +%s%N; }
+# --------------------------------------------------------------------------------
+
+rm -rf "$OUT"
+cat >"$CONF" <<YAML
+# Prototype (AODv2) key style.
+watch_interval_sec: 5
+aod_output_dir: $OUT
+
+guardian:
+  anomalies:
+    latency:
+      type: "Latency"
+      tool: "smbslower"
+      mode: "all"
+      acceptable_count: 3
+      default_threshold_ms: 300
+      max_latency_ms: 5000
+      cooldown_sec: 120
+      actions:
+        - dmesg
+        - debugdata
+        - stats
+        - mounts
+
+cleanup:
+  cleanup_interval_sec: 60
+  max_log_age_days: 2
+  max_total_log_size_mb: 50
+
+audit:
+  enabled: true
+YAML
+trap 'tc qdisc del dev lo root 2>/dev/null; true' EXIT
+
+say "unmount $SMB_MNT and unload cifs"
+umount "$SMB_MNT" || die "umount $SMB_MNT failed"
+rmmod cifs || die "rmmod cifs failed ($(lsmod | grep '^cifs ' || true))"
+[[ -d /sys/module/cifs ]] && echo loaded >"$RESULTS/cifs-before" || echo unloaded >"$RESULTS/cifs-before"
+[[ $(cat "$RESULTS/cifs-before") == unloaded ]] || die "cifs still loaded after rmmod"
+
+LOG=$RESULTS/aod.log
+say "starting ${AOD[*]} run without cifs"
+start_aod "$LOG"
+wait_log "$LOG" '"msg":"ready"' 90 || die "aod run did not get ready without cifs"
+grep -q 'attached smbslower via' "$LOG" && die "aod says it attached while cifs was not loaded"
+sleep 3
+kill -0 "$AOD_PID" || die "aod exited while waiting for cifs"
+
+say "modprobe cifs, mount"
+now_ns >"$RESULTS/modprobe.ns"
+modprobe cifs || die "modprobe cifs failed"
+mount -t cifs "$SMB_SHARE" "$SMB_MNT" -o "$SMB_OPTS" || die "mount failed"
+wait_log "$LOG" 'attached smbslower via' 15 || die "aod did not attach within 15 s of modprobe cifs"
+now_ns >"$RESULTS/attached.ns"
+say "  $(grep -o 'cifs: attached smbslower via [a-z]*' "$LOG")"
+
+marker="aod-vm-marker-06-cifs-late-$RANDOM"
+echo "$marker" >"$RESULTS/marker"
+echo "$marker" >/dev/kmsg
+
+say "slow server: netem delay 200ms, 3 small files"
+mkdir -p "$SMB_MNT/late"
+now_ns >"$RESULTS/phase-slow.ns"
+tc qdisc add dev lo root netem delay 200ms || die "tc netem failed"
+for i in 1 2 3; do echo "late-$i" >"$SMB_MNT/late/f$i"; done
+wait_log "$LOG" '"msg":"bundle written".*"anomaly":"latency"' 30 || die "no latency bundle after the late attach"
+tc qdisc del dev lo root
+sleep 1
+
+stop_aod
+say "aod exited $(cat "$RESULTS/aod.rc")"
+collect_bundles
+rm -rf "$SMB_MNT/late"
+grep -E '"msg":"(ready|anomaly detected|bundle written|stopped)"|attached|cifs|"level":"error"' "$LOG" | cut -c1-300
+echo "$SECONDS" >"$RESULTS/guest-seconds"
+exit 0
