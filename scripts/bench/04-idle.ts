@@ -74,7 +74,7 @@ const binMB = (groups.find((g) => g.name.endsWith("/dist/aod"))?.rssKB ?? 0) / 1
 const anonMB = (groups.find((g) => g.name === "[anonymous]")?.rssKB ?? 0) / 1024;
 const restMB = mem.rssMB - ringMB - binMB - anonMB;
 const cpu = summarize(windows);
-const wake = [...sw1.entries()].map(([k, v]) => `${k} ${num((v - (sw0.get(k) ?? 0)) / (SECONDS))}/s`).join(", ");
+const wake = [...sw1.entries()].filter(([k, v]) => v - (sw0.get(k) ?? 0) > 0).map(([k, v]) => `${k} ${num((v - (sw0.get(k) ?? 0)) / (SECONDS))}/s`).join(", ");
 const bare = baseRes.find((b) => b.name === "bare");
 const withWorker = baseRes.find((b) => b.name === "worker");
 // The SMB tools size their ring at 4 MiB (src/tools/smb-source.ts) where the load generator uses 16 MiB;

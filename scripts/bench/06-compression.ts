@@ -1,13 +1,15 @@
 // 6. Compression: packing 100 MB of log-like text with aod's zstd layer
 // (ZstdCompressor, level 3, one worker, 1 MiB steps) vs the `zstd -3 -T1` CLI
 // on the same file, alternated in one run; plus writeBundle() as a whole (tar +
-// zstd + fsync). MB/s = input MB (10^6 bytes) per second.
+// zstd + fsync). MB/s = input MB (10^6 bytes) per second of wall time, and per
+// CPU-second (user + system, all threads): on a loaded shared machine the CPU
+// figure is the stable one, so the verdict uses it.
 import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, mmm, num, preflight, report, summarize, tempDir, type Row } from "./lib";
 
 const MB = Number(process.env.AOD_BENCH_MB ?? 100);
-const REPS = Number(process.env.AOD_BENCH_REPS ?? 5);
+const REPS = Number(process.env.AOD_BENCH_REPS ?? 7);
 preflight(false);
 const t00 = performance.now();
 const dir = tempDir();
@@ -45,37 +47,44 @@ writeFileSync(input, makeLogs(MB * 1e6));
 
 const ours: number[] = [];
 const cli: number[] = [];
+const oursCpu: number[] = [];
+const cliCpu: number[] = [];
 const bundle: number[] = [];
+const bundleCpu: number[] = [];
 let oursBytes = 0;
 let cliBytes = 0;
 let bundleBytes = 0;
 const pack = (mode: string, out: string) => {
   const r = Bun.spawnSync([BUN, join(import.meta.dir, "pack.ts"), mode, input, out], { stdout: "pipe", stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(`pack.ts ${mode}: ${r.stderr}`);
-  return JSON.parse(r.stdout.toString()) as { ms: number; bytes: number };
+  return JSON.parse(r.stdout.toString()) as { ms: number; cpuMs: number; bytes: number };
 };
 for (let i = 0; i < REPS; i++) {
   const a = pack("zstd", join(dir, "ours.zst"));
   ours.push(MB / (a.ms / 1000));
+  oursCpu.push(MB / (a.cpuMs / 1000));
   oursBytes = a.bytes;
   const t0 = performance.now();
   const r = Bun.spawnSync(["zstd", "-3", "-T1", "-q", "-f", input, "-o", join(dir, "cli.zst")], { stdout: "pipe", stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(`zstd: ${r.stderr}`);
   cli.push(MB / ((performance.now() - t0) / 1000));
+  cliCpu.push(MB / (Number(r.resourceUsage.cpuTime.total) / 1e6));
   cliBytes = statSync(join(dir, "cli.zst")).size;
   const bdir = join(dir, `b${i}`);
   mkdirSync(bdir);
   const b = pack("bundle", bdir);
   bundle.push(MB / (b.ms / 1000));
+  bundleCpu.push(MB / (b.cpuMs / 1000));
   bundleBytes = b.bytes;
 }
 const o = summarize(ours);
 const c = summarize(cli);
 const ratios = summarize(ours.map((x, i) => x / cli[i]!));
+const cpuRatios = summarize(oursCpu.map((x, i) => x / cliCpu[i]!));
 const rows: Row[] = [
-  { metric: `aod's ZstdCompressor, level 3, 1 worker (${MB} MB log-like text)`, result: mmm(o, "MB/s"), note: `compressed to ${num(oursBytes / 1e6)} MB (${num((MB * 1e6) / oursBytes)}:1); compression time only` },
-  { metric: "`zstd -3 -T1` CLI, same file, same run", result: mmm(c, "MB/s"), note: `compressed to ${num(cliBytes / 1e6)} MB; whole process` },
-  { metric: "ratio aod / CLI (per alternated pair)", result: mmm(ratios, "×", 2), target: "≈ 1 (same library)", verdict: ratios.median >= 0.9 ? "met" : `**missed**: ${num((1 - ratios.median) * 100)}% slower` },
-  { metric: "writeBundle() of the same file (tar + zstd + fsync + rename)", result: mmm(summarize(bundle), "MB/s"), note: `${num(bundleBytes / 1e6)} MB written` },
+  { metric: `aod's ZstdCompressor, level 3, 1 worker (${MB} MB log-like text)`, result: `${mmm(o, "MB/s")} wall; ${mmm(summarize(oursCpu), "MB/CPU-s")}`, note: `compressed to ${num(oursBytes / 1e6)} MB (${num((MB * 1e6) / oursBytes)}:1); compression only, ${REPS} runs` },
+  { metric: "`zstd -3 -T1` CLI, same file, same run", result: `${mmm(c, "MB/s")} wall; ${mmm(summarize(cliCpu), "MB/CPU-s")}`, note: `compressed to ${num(cliBytes / 1e6)} MB; whole process` },
+  { metric: "ratio aod / CLI, per CPU-second (per alternated pair)", result: mmm(cpuRatios, "×", 2), target: "≈ 1 (same library): ≥ 0.9", verdict: cpuRatios.median >= 0.9 ? "met" : `**missed**: ${num((1 - cpuRatios.median) * 100)}% slower`, note: `wall-time ratio ${mmm(ratios, "×", 2)} (noisy under load)` },
+  { metric: "writeBundle() of the same file (tar + zstd + fsync + rename)", result: `${mmm(summarize(bundle), "MB/s")} wall; ${mmm(summarize(bundleCpu), "MB/CPU-s")}`, note: `${num(bundleBytes / 1e6)} MB written; Bun.Archive builds the whole tar in memory first (see findings)` },
 ];
 report("6. Compression", rows, "", (performance.now() - t00) / 1000);
