@@ -80,6 +80,15 @@ export function cifsLoaded(): boolean {
   }
 }
 
+/** Identifies one load of the cifs module (its .text address; "" when unreadable, e.g. not root). */
+export function cifsInstance(): string {
+  try {
+    return readFileSync("/sys/module/cifs/sections/.text", "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
 /** Symbols of module `mod` in /proc/kallsyms (text symbols only). */
 export function moduleSymbols(names: string[], mod = "cifs", text?: string): Set<string> {
   const found = new Set<string>();

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import type { Config } from "../config/validate";
 import { log } from "../log";
 import { BpfObject, numPossibleCpus } from "../native/libbpf";
-import { cifsLoaded, describeAttachPlan, type AttachPlan, type HookVariant } from "./attach-plan";
+import { cifsInstance, cifsLoaded, describeAttachPlan, type AttachPlan, type HookVariant } from "./attach-plan";
 import type { EventBatch } from "./event";
 import { readHistograms, readPercpuU64, type CommandHistogram } from "./hist";
 import { reuseMap } from "./native-extra";
@@ -63,6 +63,8 @@ interface Attached {
   variant: HookVariant;
   plan: AttachPlan;
   errorsWhy: string;
+  /** cifsInstance() when attached. */
+  instance: string;
 }
 
 export class SmbSource implements EventSource {
@@ -126,6 +128,10 @@ export class SmbSource implements EventSource {
         this.failedWhy = e.message;
         this.failedAt = performance.now();
       }
+    } else if (loaded && this.att && cifsInstance() !== this.att.instance) {
+      // Unloaded and loaded again between two polls: the old hooks are gone.
+      log.info("cifs module was reloaded: attaching the SMB tools again");
+      this.pending = this.pending.then(() => this.detach());
     } else if (!loaded) {
       this.failedWhy = undefined;
       if (this.att) {
@@ -194,7 +200,7 @@ export class SmbSource implements EventSource {
       slower.close();
       throw e;
     }
-    this.att = { slower, err, reader, variant, plan, errorsWhy };
+    this.att = { slower, err, reader, variant, plan, errorsWhy, instance: cifsInstance() };
     const skipped = this.attempts.length ? ` (skipped ${this.attempts.map((a) => `${a.variant}: ${a.error.split("\n")[0]}`).join("; ")})` : "";
     const rel = variant === "tracepoint" ? "" : `, ${this.releaseWhy}`;
     log.info(`cifs: attached smbslower via ${variant}${rel}${skipped}; ${errorsWhy}`);
@@ -274,9 +280,8 @@ export class SmbSource implements EventSource {
   private async detach(): Promise<void> {
     const a = this.att;
     if (!a) return;
+    this.lostBase = this.lost(); // counts of this attachment survive it
     this.att = undefined;
-    const lost = this.lost();
-    this.lostBase = lost;
     await a.reader.close();
     a.err?.close();
     a.slower.close();

@@ -7,7 +7,8 @@
 #     also fails (EACCES, ENOENT): trace.jsonl, trace.stdout, trace.stderr, trace.rc
 #     coverage-reconnect-<hooks>.json: the same across a forced reconnect
 #     text.*: the same in text form with --hist --interval 2
-#  3. cifs unloaded and reloaded under a running `aod trace`: reload.*
+#  3. rmmod cifs under `aod trace` with fentry (refused: pinned.*), then with
+#     kprobes: unloaded and loaded again, aod detaches and re-attaches (reload.*)
 # Writes debugdata (a /proc/fs/cifs/DebugData sample) and plan.json too.
 # Runs inside the guest (cwd = $RESULTS); env from /run/vm/env.
 set -uo pipefail
@@ -98,6 +99,12 @@ wait_attached "$RESULTS/trace.stderr" || fail=1
 workload 10
 cat "$SMB_MNT/secret" >/dev/null 2>&1 || true
 cat "$SMB_MNT/secret" >/dev/null 2>&1 || true
+# ENOSPC: the server's tmpfs shrunk below what dd writes. Write errors are
+# decoded in cifsd (async write callbacks): the issuer comes from smbslower.
+mount -o remount,size=$(($(du -sm "$SMB_SRV_ROOT" | cut -f1) + 2))m "$SMB_SRV_ROOT"
+dd if=/dev/zero of="$SMB_MNT/fill" bs=1M count=16 conv=fsync status=none 2>"$RESULTS/enospc.dd" || true
+rm -f "$SMB_MNT/fill"
+mount -o remount,size=256m "$SMB_SRV_ROOT"
 wait $tp
 echo $? >"$RESULTS/trace.rc"
 echo "  rc=$(cat "$RESULTS/trace.rc") lines=$(wc -l <"$RESULTS/trace.jsonl")"
@@ -112,8 +119,22 @@ wait $tp
 echo $? >"$RESULTS/text.rc"
 echo "  rc=$(cat "$RESULTS/text.rc") lines=$(wc -l <"$RESULTS/text.stdout") intervals=$(grep -c -- '--- last 2s ---' "$RESULTS/text.stdout")"
 
-echo "trace: cifs unloaded and loaded again under aod trace"
-"${AOD[@]}" trace --min-ms 0 --json --duration 40 >"$RESULTS/reload.stdout" 2>"$RESULTS/reload.stderr" &
+echo "trace: rmmod cifs under aod trace (fentry and tracepoints pin the module)"
+"${AOD[@]}" trace --min-ms 0 --errors --json --duration 60 >"$RESULTS/pinned.stdout" 2>"$RESULTS/pinned.stderr" &
+tp=$!
+wait_attached "$RESULTS/pinned.stderr" || fail=1
+umount "$SMB_MNT"
+rmmod cifs 2>"$RESULTS/pinned.rmmod.err"; echo $? >"$RESULTS/pinned.rmmod.rc"
+kill -INT $tp; wait $tp; echo $? >"$RESULTS/pinned.rc"
+lsmod | grep -q '^cifs ' || modprobe cifs
+mount -t cifs "$SMB_SHARE" "$SMB_MNT" -o "$SMB_OPTS"
+echo "  rmmod rc=$(cat "$RESULTS/pinned.rmmod.rc") ($(cat "$RESULTS/pinned.rmmod.err")), SIGINT rc=$(cat "$RESULTS/pinned.rc")"
+tail -n 3 "$RESULTS/pinned.stderr"
+
+# kprobes do not pin the module: unload it under aod, which detaches and
+# attaches again when it comes back.
+echo "trace: cifs unloaded and loaded again under aod trace (kprobe hooks)"
+AOD_SMB_HOOKS=kprobe "${AOD[@]}" trace --min-ms 0 --json --duration 40 >"$RESULTS/reload.stdout" 2>"$RESULTS/reload.stderr" &
 tp=$!
 wait_attached "$RESULTS/reload.stderr" || fail=1
 umount "$SMB_MNT"
