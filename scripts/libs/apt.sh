@@ -26,7 +26,6 @@ APT_OPTS=(
   -o Dir::Cache::Archives="$dir/cache/archives"
   -o Dir::Cache::pkgcache="" -o Dir::Cache::srcpkgcache=""
   -o APT::Get::List-Cleanup=true -o Acquire::Languages=none
-  -o Debug::NoLocking=false
 )
 # As root apt downloads as the _apt user, which may not reach this directory.
 [ "$(id -u)" -eq 0 ] && APT_OPTS+=(-o APT::Sandbox::User=root)
