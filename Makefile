@@ -7,7 +7,6 @@ TEST_BPF   := ringtest
 BUN        := ./node_modules/.bin/bun
 CLANG      ?= clang
 BPFTOOL    ?= bpftool
-LIBDIR     := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
 RUNTIME_LIBS := libz.so.1 libelf.so.1 libbpf.so.1 libzstd.so.1
 VERSION    := $(shell sed -n 's/^  "version": "\(.*\)",/\1/p' package.json)+$(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
 

@@ -3,7 +3,6 @@
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import type { Config } from "../config/validate";
 import { glibcVersion } from "../native/libc";
-import { cifsLoaded, describeAttachPlan } from "../tools/attach-plan";
 import { smb1Warnings } from "../tools/mounts";
 import { ensureTracefs, freeBytes, kernelRelease, TRACEFS } from "./host";
 
@@ -30,9 +29,12 @@ const tool = (cmd: string, why: string): Check => ({
   },
 });
 
-// Probed once per `aod check` (it reads BTF and kallsyms).
-let plan: ReturnType<typeof describeAttachPlan> | undefined;
-const attachPlan = () => (plan ??= describeAttachPlan());
+// Probed once per `aod check` (it reads BTF and kallsyms). Imported lazily: it
+// needs libbpf, and a library that fails to load must be a FAIL line, not a crash.
+type Plan = ReturnType<typeof import("../tools/attach-plan").describeAttachPlan>;
+let plan: Promise<Plan> | undefined;
+const attachPlan = () => (plan ??= import("../tools/attach-plan").then((m) => m.describeAttachPlan()));
+const cifsLoaded = () => existsSync("/sys/module/cifs");
 
 // Native modules load lazily: `aod check` must still report what it can when
 // an embedded library fails to load.
@@ -108,8 +110,8 @@ export const CHECKS: Check[] = [
     // Which hooks aod would attach, and why (probed as `aod run` does).
     name: "SMB hooks",
     required: true,
-    run: () => {
-      const p = attachPlan();
+    run: async () => {
+      const p = await attachPlan();
       if (!p.cifsLoaded) return { ok: true, info: true, detail: `decided when cifs loads (preference: ${p.order.join(" → ")})` };
       return { ok: p.hooks !== null, detail: p.reason };
     },
@@ -118,8 +120,8 @@ export const CHECKS: Check[] = [
     (variant): Check => ({
       name: `  ${variant}`,
       required: false,
-      run: () => {
-        const c = attachPlan().available.find((a) => a.name === variant)!;
+      run: async () => {
+        const c = (await attachPlan()).available.find((a) => a.name === variant)!;
         return { ok: true, info: !c.ok, detail: `${c.ok ? "available" : "unavailable"}: ${c.why}` };
       },
     }),
@@ -127,8 +129,8 @@ export const CHECKS: Check[] = [
   {
     name: "  errors",
     required: false,
-    run: () => {
-      const e = attachPlan().errors;
+    run: async () => {
+      const e = (await attachPlan()).errors;
       return e.ok || !cifsLoaded() ? { ok: true, info: !e.ok, detail: e.why } : { ok: false, detail: e.why };
     },
   },

@@ -87,7 +87,11 @@ function ensureLoaded(name: EmbeddedLib): void {
   for (const dep of NEEDS[name]) ensureLoaded(dep);
   const path = materialize(name);
   // Maps it under its soname; later dlopens of the same path share the mapping.
-  dlopen(path, { [VERSION_SYMBOL[name]]: { args: [], returns: "ptr" } });
+  try {
+    dlopen(path, { [VERSION_SYMBOL[name]]: { args: [], returns: "ptr" } });
+  } catch (e: any) {
+    throw new Error(`cannot load the embedded ${name}: ${String(e.message).replaceAll(`${path}: `, "")}`);
+  }
   loaded.set(name, path);
 }
 
