@@ -244,7 +244,7 @@ export class Daemon {
     let argv = [AOD, "run", "--config", cfg, "--loadgen", LOADGEN, "--loadgen-pid", String(opts.loadgenPid ?? process.pid), ...(set ? ["--loadgen-set", set] : [])];
     if (opts.isolate ?? true) argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c", 'mkdir -p /run/aod && mount -t tmpfs -o mode=0755 aod-bench /run/aod && exec "$@"', "sh", ...argv];
     const t0 = performance.now();
-    const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { ...process.env, AOD_LOG_LEVEL: "info" } });
+    const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { ...process.env, AOD_LOG_LEVEL: process.env.AOD_LOG_LEVEL ?? "info" } });
     return new Daemon(proc, dir, t0);
   }
 
