@@ -53,19 +53,23 @@ stop_aod() {
   echo "$rc" >"$RESULTS/aod.rc"
   AOD_PID=""
 }
-# collect_bundles: bundles.json + per bundle show.json and unpacked members
+# collect_bundles: bundles.json (aod bundles --json), per bundle the unpacked
+# members and their list (members, from tar), show.json (aod bundles show
+# --json) for the newest one only (each aod start costs seconds under TCG)
 collect_bundles() {
-  local f b
+  local f b newest=""
   "${AOD[@]}" bundles --config "$CONF" --json >"$RESULTS/bundles.json" 2>"$RESULTS/bundles.stderr" || say "aod bundles failed: $(cat "$RESULTS/bundles.stderr")"
   mkdir -p "$RESULTS/bundles"
   for f in "$OUT"/batches/aod_quick_*.tar.zst; do
     [[ -e $f ]] || continue
     b=$RESULTS/bundles/$(basename "$f" .tar.zst)
     mkdir -p "$b"
-    "${AOD[@]}" bundles show "$f" --config "$CONF" --json >"$b/show.json" 2>"$b/show.stderr"
+    zstd -dcq "$f" | tar -t >"$b/members" || say "cannot list $f"
     zstd -dcq "$f" | tar -x -C "$b" || say "cannot unpack $f"
+    newest=$f
   done
-  say "bundles: $(ls "$RESULTS/bundles" | wc -l)"
+  [[ -n $newest ]] && "${AOD[@]}" bundles show "$newest" --config "$CONF" --json >"$RESULTS/bundles/$(basename "$newest" .tar.zst)/show.json" 2>"$RESULTS/bundles/show.stderr"
+  say "bundles: $(ls "$RESULTS/bundles" | grep -c aod_quick_)"
 }
 now_ns() { date +%s%N; }
 # --------------------------------------------------------------------------------
