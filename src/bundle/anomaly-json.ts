@@ -39,7 +39,7 @@ export function anomalyDocument(a: Anomaly, triggers: EventLine[], actions: Acti
     window_sec: a.windowSec,
     thresholds: thresholds(a),
     counts: { in_window: a.count, triggers: triggers.length },
-    repeats_during_cooldown: { ...a.repeats, note: "repeats seen until this bundle was written; later ones are logged when the cooldown ends" },
+    repeats_during_cooldown: { ...a.repeats, note: "repeats counted until this bundle was written; the final count is logged when the cooldown ends" },
     triggers,
     actions: actions.map(({ data: _d, ...r }) => r),
     lost_events: facts.lostEvents,

@@ -76,6 +76,8 @@ export class Collector {
         const next = this.queue.shift();
         if (next) this.start(next);
         for (const w of this.slotWaiters.splice(0)) w();
+        // Idle again after collecting: return the collections' buffers to the OS.
+        if (this.running === 0) Bun.gc(true);
       });
     this.inFlight.add(p);
   }
@@ -106,8 +108,12 @@ export class Collector {
   async stop(graceMs: number): Promise<void> {
     if (this.queue.length) log.warn("stopping: queued anomalies not collected", { queued: this.queue.length });
     this.queue.length = 0;
+    if (!this.inFlight.size) return;
     const all = Promise.all([...this.inFlight]);
-    const timedOut = await Promise.race([all.then(() => false), Bun.sleep(graceMs).then(() => true)]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)));
+    const timedOut = await Promise.race([all.then(() => false), grace]);
+    clearTimeout(timer);
     if (timedOut) {
       this.abort.abort();
       await all;

@@ -52,7 +52,10 @@ export class Daemon {
         },
       });
       await this.supervise("event source", () => source.start((b) => this.onBatch(b)));
-      this.retentionTimer = setInterval(() => this.guard("retention", () => runRetention(this.batchesDir, config.cleanup)), config.cleanup.cleanup_interval_sec * 1000);
+      this.retentionTimer = setInterval(() => {
+        this.guard("retention", () => runRetention(this.batchesDir, config.cleanup));
+        this.pipeline.reportRepeats(); // cooldowns that ended without further events
+      }, config.cleanup.cleanup_interval_sec * 1000);
       this.guard("retention", () => runRetention(this.batchesDir, config.cleanup));
       this.installSignals();
       this.logSummary();
@@ -129,14 +132,16 @@ export class Daemon {
       process.off("SIGTERM", this.onSignal);
       process.off("SIGUSR1", this.onSnapshot);
       clearInterval(this.retentionTimer);
+      const lost = this.opts.source.lost(); // read before the maps go away with the source
       try {
         await this.opts.source.close(); // stop intake first
       } catch (e: any) {
         log.error("closing the event source failed", { error: e.message });
       }
       await this.pipeline?.collector.stop(this.opts.config.collection.stop_grace_sec * 1000);
+      this.pipeline?.reportRepeats(true);
       this.lock?.release();
-      log.info("stopped", this.stats());
+      log.info("stopped", { ...this.stats(), lost });
       this.done();
     })();
     return this.stopping;

@@ -31,8 +31,25 @@ export class Pipeline {
     this.collector = new Collector(config, batchesDir, { ...opts.hooks, onAlert: (a) => this.alert(a) }, { noActions: opts.noActions });
   }
 
+  // Anomalies whose cooldown may still collect repeats, with its end (wall ms).
+  private cooling: { a: Anomaly; untilMs: number }[] = [];
+
+  /**
+   * Logs the repeats counted during each finished cooldown (they arrive after
+   * the bundle is written). `all`: also the open ones (at shutdown).
+   */
+  reportRepeats(all = false, nowMs = Date.now()): void {
+    this.cooling = this.cooling.filter(({ a, untilMs }) => {
+      if (!all && untilMs > nowMs) return true;
+      if (a.repeats.events > 0)
+        log.info("cooldown ended: repeats were counted, not collected", { anomaly: a.name, detected_at: new Date(Number(a.detectedAtNs / 1_000_000n)).toISOString(), repeat_detections: a.repeats.detections, repeat_events: a.repeats.events });
+      return false;
+    });
+  }
+
   private alert(a: Anomaly): void {
     this.anomalies++;
+    if (a.rule && a.rule.cooldown_sec > 0) this.cooling.push({ a, untilMs: Number(a.detectedAtNs / 1_000_000n) + a.rule.cooldown_sec * 1000 });
     if (a.type !== "snapshot") {
       log.warn("anomaly detected", { anomaly: a.name, type: a.type, reason: a.reason, count: a.count });
       if (this.config.audit.enabled) auditAnomaly(a.type, a.count);
@@ -43,6 +60,7 @@ export class Pipeline {
   /** Live: detect and submit (a full queue drops, counted). */
   observe(batch: EventBatch): void {
     this.events += batch.count;
+    if (this.cooling.length) this.reportRepeats();
     for (const a of this.detectors.observe(batch)) this.collector.submit(a);
   }
 

@@ -22,11 +22,7 @@ export async function replay(config: Config, parsed: ParsedLines, opts: { noActi
     wallNs: (t) => BigInt(Math.round(t)),
     noActions: opts.noActions,
     hooks: {
-      onBundle: (anomaly, bundle, bytes) => {
-        const r = { anomaly, bundle, bytes };
-        results.push(r);
-        opts.onResult?.(r);
-      },
+      onBundle: (anomaly, bundle, bytes) => void results.push({ anomaly, bundle, bytes }),
     },
   });
   for (const { batch, offset: off } of batchesOf(parsed)) {
@@ -34,6 +30,9 @@ export async function replay(config: Config, parsed: ParsedLines, opts: { noActi
     await pipeline.observeWaiting(batch);
   }
   await pipeline.collector.drain();
+  // Reported at the end, so the repeats counted during each cooldown are final.
+  results.sort((a, b) => (a.anomaly.detectedAtNs < b.anomaly.detectedAtNs ? -1 : a.anomaly.detectedAtNs > b.anomaly.detectedAtNs ? 1 : 0));
+  for (const r of results) opts.onResult?.(r);
   return { results, pipeline };
 }
 

@@ -15,6 +15,8 @@ const { symbols: libc } = dlopen("libc.so.6", {
   epoll_ctl: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
   epoll_wait: { args: [FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   close: { args: [FFIType.i32], returns: FFIType.i32 },
+  eventfd: { args: [FFIType.u32, FFIType.i32], returns: FFIType.i32 },
+  eventfd_write: { args: [FFIType.i32, FFIType.u64], returns: FFIType.i32 },
   getpagesize: { args: [], returns: FFIType.i32 },
   clock_gettime: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
   flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },

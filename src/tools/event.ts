@@ -54,8 +54,9 @@ export class EventBatch {
   /** Appends one record from `src` at byte offset `off`. */
   push(src: DataView, srcBytes: Uint8Array, off: number): void {
     const i = this.count++;
-    this.timeNs[i] = Number(src.getBigUint64(off + OFF.time_ns, true));
-    this.latencyNs[i] = Number(src.getBigUint64(off + OFF.latency_ns, true));
+    // Two 32-bit halves: no BigInt per event (the hot path at 1M events/s).
+    this.timeNs[i] = src.getUint32(off + OFF.time_ns + 4, true) * 4294967296 + src.getUint32(off + OFF.time_ns, true);
+    this.latencyNs[i] = src.getUint32(off + OFF.latency_ns + 4, true) * 4294967296 + src.getUint32(off + OFF.latency_ns, true);
     this.command[i] = src.getUint16(off + OFF.command, true);
     this.tool[i] = src.getUint8(off + OFF.tool);
     this.rc[i] = src.getInt32(off + OFF.rc, true);

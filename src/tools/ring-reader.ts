@@ -3,9 +3,10 @@
 // no copies but the one into the batch.
 //
 // Waiting costs nothing when idle: a small Worker blocks in epoll_wait() on the
-// map fd and posts one message when data is there. The main thread drains the
-// ring, hands batches on, and re-arms the waiter; after a large drain it waits
-// `lagMs` first, so under load the kernel's wakeups (one per catch-up) stay rare.
+// map fd (and an eventfd that close() writes) and posts one message when data
+// is there. The main thread drains the ring, hands batches on, and re-arms the
+// waiter `lagMs` later, so wakeups stay at most 1000/lagMs per second however
+// high the rate (measured: wakeups, not events, are what costs CPU).
 import { toArrayBuffer, type Pointer } from "bun:ffi";
 import type { BpfMap } from "../native/libbpf";
 import { NativeError } from "../native/errors";
@@ -28,17 +29,19 @@ const { symbols: c } = dlopen("libc.so.6", {
   epoll_wait: { args: [FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   close: { args: [FFIType.i32], returns: FFIType.i32 },
 });
-self.onmessage = ({ data: { fd, flag } }) => {
+self.onmessage = ({ data: { fd, stopFd, flag } }) => {
   const state = new Int32Array(flag); // [0] 1 = armed, 0 = wait, 2 = stop
   const ep = c.epoll_create1(0x80000 /* EPOLL_CLOEXEC */);
-  const ev = new Uint8Array(12); new DataView(ev.buffer).setUint32(0, 1 /* EPOLLIN */, true);
-  c.epoll_ctl(ep, 1 /* EPOLL_CTL_ADD */, fd, ev);
+  for (const f of [fd, stopFd]) {
+    const ev = new Uint8Array(12); new DataView(ev.buffer).setUint32(0, 1 /* EPOLLIN */, true);
+    c.epoll_ctl(ep, 1 /* EPOLL_CTL_ADD */, f, ev);
+  }
   const out = new Uint8Array(12 * 4);
   for (;;) {
     Atomics.wait(state, 0, 0);
     if (Atomics.load(state, 0) === 2) break;
-    // Bounded wait so a stop request is seen within 250 ms.
-    if (c.epoll_wait(ep, out, 4, 250) > 0 && Atomics.compareExchange(state, 0, 1, 0) === 1) postMessage(1);
+    // No timeout: close() wakes us through the eventfd.
+    if (c.epoll_wait(ep, out, 4, -1) > 0 && Atomics.compareExchange(state, 0, 1, 0) === 1) postMessage(1);
     if (Atomics.load(state, 0) === 2) break;
   }
   c.close(ep);
@@ -49,9 +52,8 @@ self.onmessage = ({ data: { fd, flag } }) => {
 export interface RingReaderOptions {
   /** Records per batch handed to onBatch. */
   batchSize?: number;
-  /** After a drain of at least `busyRecords`, wait this long before re-arming. */
+  /** After a drain that found records, wait this long before waiting again. */
   lagMs?: number;
-  busyRecords?: number;
 }
 
 export class RingReader {
@@ -67,6 +69,7 @@ export class RingReader {
   private readonly batch: EventBatch;
   private worker?: Worker;
   private flag?: Int32Array;
+  private stopFd = -1;
   private closed = false;
   private rearmTimer?: ReturnType<typeof setTimeout>;
   /** Records read since start. */
@@ -152,10 +155,12 @@ export class RingReader {
       if (data !== 1 || this.closed) return;
       const n = this.drain();
       const lag = this.opts.lagMs ?? 5;
-      if (n >= (this.opts.busyRecords ?? 256) && lag > 0) this.rearmTimer = setTimeout(() => this.arm(), lag);
+      if (n > 0 && lag > 0) this.rearmTimer = setTimeout(() => this.arm(), lag);
       else this.arm();
     };
-    this.worker.postMessage({ fd: this.map.fd, flag: sab });
+    this.stopFd = libc.eventfd(0, 0x80000 /* EFD_CLOEXEC */);
+    if (this.stopFd < 0) throw new NativeError("eventfd", errno());
+    this.worker.postMessage({ fd: this.map.fd, stopFd: this.stopFd, flag: sab });
     this.drain();
     this.arm();
   }
@@ -172,14 +177,18 @@ export class RingReader {
     this.closed = true;
     clearTimeout(this.rearmTimer);
     if (this.worker && this.flag) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const done = new Promise<void>((resolve) => {
         this.worker!.onmessage = ({ data }) => data === 0 && resolve();
-        setTimeout(resolve, 1000);
+        timer = setTimeout(resolve, 1000); // a stuck waiter must not hold up exit
       });
       Atomics.store(this.flag, 0, 2);
       Atomics.notify(this.flag, 0);
+      libc.eventfd_write(this.stopFd, 1n);
       await done;
+      clearTimeout(timer);
       this.worker.terminate();
+      libc.close(this.stopFd);
     }
     this.drain();
     libc.munmap(this.producerPtr, BigInt(this.pageSize + 2 * this.size));
