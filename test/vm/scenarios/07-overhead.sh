@@ -18,6 +18,8 @@ PAIRS=${2:-3}                             # (without, with) pairs
 KB=64                                     # size of each file
 
 # --- aod helpers (same block in 03..07) ----------------------------------------
+# The results dir may hold a previous run's files (run.sh keeps $VM_RESULTS): start empty.
+find "$RESULTS" -mindepth 1 -maxdepth 1 ! -name .vm -exec rm -rf {} +
 BUN=$PROJECT/node_modules/.bin/bun
 # The built binary when it is newer than every source and BPF object, else the
 # sources themselves (the same code, run by the project's bun).
@@ -31,7 +33,7 @@ export AOD_LOG_LEVEL=info
 OUT=/var/lib/aod-vm                      # aod_output_dir (guest-local; bundles copied to $RESULTS)
 CONF=$RESULTS/config.yaml
 AOD_PID=""
-say() { echo "$NAME: $*"; }
+say() { echo "$NAME: [${SECONDS}s] $*"; }
 die() { say "FAILED: $*"; [[ -n $AOD_PID ]] && kill -TERM "$AOD_PID" 2>/dev/null; tc qdisc del dev lo root 2>/dev/null; exit 1; }
 # start_aod LOG: aod run --config $CONF in the background, stderr to LOG
 start_aod() {
@@ -40,12 +42,13 @@ start_aod() {
 }
 # wait_log LOG REGEX SECONDS [COUNT]: until REGEX matches COUNT lines of LOG
 wait_log() {
-  local i n=${4:-1}
-  for ((i = 0; i < $3 * 10; i++)); do
+  local n=${4:-1} end=$((SECONDS + $3))
+  while ((SECONDS < end)); do
     (($(grep -Ec "$2" "$1" 2>/dev/null) >= n)) && return 0
     kill -0 "$AOD_PID" 2>/dev/null || { say "aod (pid $AOD_PID) exited while waiting for /$2/"; tail -n 20 "$1"; return 1; }
-    sleep 0.1
+    sleep 0.25
   done
+  (($(grep -Ec "$2" "$1" 2>/dev/null) >= n)) && return 0
   say "timed out after $3 s waiting for /$2/ (x$n) in $1"; tail -n 20 "$1"; return 1
 }
 # stop_aod: SIGTERM, wait, exit code to aod.rc
