@@ -63,6 +63,17 @@ reconnect_workload() {
 export -f workload reconnect_workload
 export SMB_MNT
 
+# rmmod cifs, retried for up to 10 s: right after umount the module is still
+# in use for a moment (the session is torn down asynchronously). Prints rc.
+rmmod_cifs() {
+  local i
+  for i in $(seq 1 20); do
+    rmmod cifs 2>"$1" && { echo 0; return; }
+    sleep 0.5
+  done
+  echo 1
+}
+
 # Waits until the aod writing log $1 says it attached (up to 60 s).
 wait_attached() {
   local i
@@ -92,7 +103,7 @@ done
 echo "trace: aod trace --min-ms 0 --errors --json"
 # EACCES: a file only root may read, on the server side.
 echo secret >"$SMB_SRV_DIR/secret" && chmod 000 "$SMB_SRV_DIR/secret" && chown root: "$SMB_SRV_DIR/secret"
-"${AOD[@]}" trace --min-ms 0 --errors --json --record "$RESULTS/trace.jsonl" --duration 20 --hist \
+"${AOD[@]}" trace --min-ms 0 --errors --json --record "$RESULTS/trace.jsonl" --duration 180 --hist \
   >"$RESULTS/trace.stdout" 2>"$RESULTS/trace.stderr" &
 tp=$!
 wait_attached "$RESULTS/trace.stderr" || fail=1
@@ -105,6 +116,8 @@ mount -o remount,size=$(($(du -sm "$SMB_SRV_ROOT" | cut -f1) + 2))m "$SMB_SRV_RO
 dd if=/dev/zero of="$SMB_MNT/fill" bs=1M count=16 conv=fsync status=none 2>"$RESULTS/enospc.dd" || true
 rm -f "$SMB_MNT/fill"
 mount -o remount,size=256m "$SMB_SRV_ROOT"
+sleep 1
+kill -INT $tp   # Ctrl-C: drain, histograms, summary, exit 0
 wait $tp
 echo $? >"$RESULTS/trace.rc"
 echo "  rc=$(cat "$RESULTS/trace.rc") lines=$(wc -l <"$RESULTS/trace.jsonl")"
@@ -124,11 +137,12 @@ echo "trace: rmmod cifs under aod trace (fentry and tracepoints pin the module)"
 tp=$!
 wait_attached "$RESULTS/pinned.stderr" || fail=1
 umount "$SMB_MNT"
-rmmod cifs 2>"$RESULTS/pinned.rmmod.err"; echo $? >"$RESULTS/pinned.rmmod.rc"
+cat /sys/module/cifs/refcnt >"$RESULTS/pinned.refcnt"
+rmmod_cifs "$RESULTS/pinned.rmmod.err" >"$RESULTS/pinned.rmmod.rc"
 kill -INT $tp; wait $tp; echo $? >"$RESULTS/pinned.rc"
 lsmod | grep -q '^cifs ' || modprobe cifs
 mount -t cifs "$SMB_SHARE" "$SMB_MNT" -o "$SMB_OPTS"
-echo "  rmmod rc=$(cat "$RESULTS/pinned.rmmod.rc") ($(cat "$RESULTS/pinned.rmmod.err")), SIGINT rc=$(cat "$RESULTS/pinned.rc")"
+echo "  rmmod rc=$(cat "$RESULTS/pinned.rmmod.rc") ($(cat "$RESULTS/pinned.rmmod.err"); refcnt with umount pending $(cat "$RESULTS/pinned.refcnt")), SIGINT rc=$(cat "$RESULTS/pinned.rc")"
 tail -n 3 "$RESULTS/pinned.stderr"
 
 # kprobes do not pin the module: unload it under aod, which detaches and
@@ -138,7 +152,7 @@ AOD_SMB_HOOKS=kprobe "${AOD[@]}" trace --min-ms 0 --json --duration 40 >"$RESULT
 tp=$!
 wait_attached "$RESULTS/reload.stderr" || fail=1
 umount "$SMB_MNT"
-rmmod cifs 2>"$RESULTS/reload.rmmod.err"; echo $? >"$RESULTS/reload.rmmod.rc"
+rmmod_cifs "$RESULTS/reload.rmmod.err" >"$RESULTS/reload.rmmod.rc"
 sleep 3
 lsmod | grep -q '^cifs ' && echo loaded >"$RESULTS/reload.after-rmmod" || echo unloaded >"$RESULTS/reload.after-rmmod"
 modprobe cifs
