@@ -111,7 +111,8 @@ const checks: Record<string, (dir: string) => void> = {
 
 // --- 03..07: `aod run` against real SMB faults -------------------------------
 // Helpers for what those scenarios write: aod's log (JSON lines), the bundles
-// it wrote (bundles/<name>/{show.json, unpacked members}) and phase markers.
+// it wrote (bundles/<name>/: members list, unpacked members, show.json for the
+// newest) and phase markers (*.ns, epoch ns).
 
 const SHARE = "\\\\127.0.0.1\\share"; // \\127.0.0.1\share, as DebugData and event lines write it
 
@@ -204,18 +205,18 @@ checks["03-slow"] = (dir) => {
   for (const t of a.a.triggers) {
     expect(t.tool).toBe("smbslower");
     expect(t.latency_ms, `${t.command}: >= threshold 300 ms`).toBeGreaterThanOrEqual(300);
-    expect(t.latency_ms, `${t.command}: well below stall's 1500 ms`).toBeLessThan(1500);
+    expect(t.latency_ms, `${t.command}: below stall's 2500 ms`).toBeLessThan(2500);
     expect(t.comm).toBe("bash");
   }
-  expect(a.a.thresholds).toMatchObject({ acceptable_count: 5, max_latency_ms: 5000 });
+  expect(a.a.thresholds).toMatchObject({ acceptable_count: 5, max_latency_ms: 8000 });
   expectEvidence(a, dir);
   expect(a.members).toEqual(expect.arrayContaining(["smbinfo.log", "syslogs.log", "journalctl.log"]));
 
-  // Hard limit: one command >= 1500 ms while acceptable_count is 1000.
-  expect(b.a.reason).toMatch(/^SMB2_\w+ took \d+\.\d ms, at or above max_latency_ms 1500$/);
+  // Hard limit: one command >= 2500 ms while acceptable_count is 1000.
+  expect(b.a.reason).toMatch(/^SMB2_\w+ took \d+\.\d ms, at or above max_latency_ms 2500$/);
   expect(b.a.counts.in_window).toBeLessThan(1000);
   expect(BigInt(b.a.detected_at_ns) >= phaseB, "stall detected during phase B, not A").toBe(true);
-  expect(Math.max(...b.a.triggers.map((t: any) => t.latency_ms))).toBeGreaterThanOrEqual(1500);
+  expect(Math.max(...b.a.triggers.map((t: any) => t.latency_ms))).toBeGreaterThanOrEqual(2500);
   expectEvidence(b, dir);
 
   // Cooldown: enough slow events for several `latency` detections, one bundle.

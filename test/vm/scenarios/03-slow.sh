@@ -2,13 +2,13 @@
 # 03-slow: a slow server (netem delay on lo) under `aod run` with a
 # prototype-style config holding two latency anomalies:
 #   latency  counting rule: acceptable_count 5 commands >= 300 ms within the
-#            window; max_latency_ms 5000 (never reached here)
-#   stall    hard limit: max_latency_ms 1500; acceptable_count 1000 (never
+#            window; max_latency_ms 8000 (never reached here)
+#   stall    hard limit: max_latency_ms 2500; acceptable_count 1000 (never
 #            reached here)
-# Phase A: netem 200 ms (every command >= 400 ms, none near 1500 ms) with
+# Phase A: netem 200 ms (every command >= 400 ms, none near 2500 ms) with
 #          enough commands for several detections -> exactly one `latency`
 #          bundle (cooldown), no `stall` bundle.
-# Phase B: netem 1000 ms (>= 2000 ms per command) for a single file access ->
+# Phase B: netem 1500 ms (>= 3000 ms per command) for a single file access ->
 #          one `stall` bundle (hard limit); `latency` is still cooling down.
 # Writes (cwd = $RESULTS): aod-cmd, config.yaml, aod.log, aod.rc, phase-*.ns,
 # bundles.json, bundles/<name>/{show.json,<members>}, marker. vm.test.ts asserts.
@@ -102,7 +102,7 @@ guardian:
       track_commands:
         - command: SMB2_WRITE
           threshold: 300
-      max_latency_ms: 5000
+      max_latency_ms: 8000
       cooldown_sec: 120
       actions:
         - dmesg
@@ -117,8 +117,8 @@ guardian:
       tool: "smbslower"
       mode: "all"
       acceptable_count: 1000
-      default_threshold_ms: 1500
-      max_latency_ms: 1500
+      default_threshold_ms: 2500
+      max_latency_ms: 2500
       cooldown_sec: 120
       actions:
         - dmesg
@@ -156,9 +156,9 @@ done
 say "  phase A workload took $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s"
 wait_log "$LOG" '"msg":"bundle written".*"anomaly":"latency"' 30 || die "no latency bundle after phase A"
 
-say "phase B: netem delay 1000ms, one stat"
+say "phase B: netem delay 1500ms, one stat"
 now_ns >"$RESULTS/phase-b.ns"
-tc qdisc change dev lo root netem delay 1000ms || die "tc netem change failed"
+tc qdisc change dev lo root netem delay 1500ms || die "tc netem change failed"
 sleep 1.2                                 # attribute cache (actimeo=1) expires: stat goes to the server
 t0=$(date +%s.%N)
 stat "$SMB_MNT/slow/f1" >/dev/null

@@ -13,7 +13,7 @@
 set -uo pipefail
 : "${RESULTS:=/results}" "${PROJECT:=/project}" "${SMB_MNT:=/mnt/smb}"
 NAME=07-overhead
-N=${1:-15}                                # files per run
+N=${1:-12}                                # files per run
 PAIRS=${2:-3}                             # (without, with) pairs
 KB=64                                     # size of each file
 
