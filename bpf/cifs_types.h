@@ -20,7 +20,14 @@ struct mid_q_entry___aod {
 	__u64 mid;       /* MessageId of the request */
 	void *resp_buf;  /* the response's SMB2 header (set before dequeue_mid) */
 	__u16 command;   /* __le16 SMB2 command */
+	int mid_state;   /* MID_* below */
 } __attribute__((preserve_access_index));
+
+/* mid_state values (cifsglob.h, unchanged since 3.x). What the waiting task
+ * returns for a mid that ends in these states (cifs_sync_mid_result). */
+#define MID_RETRY_NEEDED       0x08 /* connection reset while in flight: -EAGAIN */
+#define MID_RESPONSE_MALFORMED 0x10 /* -EIO */
+#define MID_SHUTDOWN           0x20 /* connection shut down: -EHOSTDOWN */
 
 /* SMB2 sync header (64 bytes), byte offsets. */
 #define SMB2_HDR_STATUS      8  /* __le32 NT status (responses) */

@@ -60,6 +60,26 @@ struct {
 	__type(value, struct smb_done);
 } recent SEC(".maps");
 
+#define AOD_ERRNO_MAX 1024
+
+/* errnos[n] != 0: errno n is tracked (from the config's error rules). Filled
+ * by user space only when errors are reported; all zero otherwise. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, AOD_ERRNO_MAX);
+	__type(key, __u32);
+	__type(value, __u8);
+} errnos SEC(".maps");
+
+static __always_inline bool errno_tracked(__s32 rc)
+{
+	__u32 err = rc < 0 ? -rc : rc;
+	if (err >= AOD_ERRNO_MAX)
+		err = AOD_ERRNO_MAX - 1;
+	__u8 *on = bpf_map_lookup_elem(&errnos, &err);
+	return on && *on;
+}
+
 /* Tracepoint field offsets, read by user space from
  * /sys/kernel/tracing/events/cifs/<event>/format (defaults: 6.1 .. 6.12). */
 enum { TPF_TID, TPF_SESID, TPF_CMD, TPF_MID, TPF_STATUS, TPF_RC, TPF_COUNT };

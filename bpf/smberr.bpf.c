@@ -7,13 +7,13 @@
  * the one hook. It often runs in cifsd (async reads and writes), so the task
  * that issued the request comes from smbslower's `recent` map (shared with
  * this object by user space), keyed by (session id, mid); without a match the
- * current task is reported. */
+ * current task is reported. Requests that fail locally, without a response
+ * (reconnect: EAGAIN, shutdown: EHOSTDOWN), are reported by smbslower's
+ * release hook as smbiosnoop events. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include "smb_shared.bpf.h"
 #include "cifs_types.h"
-
-#define AOD_ERRNO_MAX 1024
 
 const volatile __u16 tp_off[TPF_COUNT] = { 8, 16, 24, 32, 40, 44 };
 /* Report only this process (tgid); 0 = all. */
@@ -23,14 +23,6 @@ const volatile __u32 command_mask = 0xffffffff;
 /* Keeps struct aod_event in the BTF (see smbslower.bpf.c). */
 const volatile struct aod_event *const aod_event_btf_anchor = 0;
 
-/* errnos[n] != 0: errno n is tracked (from the config's error rules). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, AOD_ERRNO_MAX);
-	__type(key, __u32);
-	__type(value, __u8);
-} errnos SEC(".maps");
-
 SEC("tracepoint/cifs/smb3_cmd_err")
 int smberr_cmd_err(void *ctx)
 {
@@ -39,7 +31,6 @@ int smberr_cmd_err(void *ctx)
 	__u32 status = tp_u32(ctx, tp_off[TPF_STATUS]);
 	__s32 rc = (__s32)tp_u32(ctx, tp_off[TPF_RC]);
 	__u16 cmd = tp_u16(ctx, tp_off[TPF_CMD]);
-	__u32 err = rc < 0 ? -rc : rc;
 
 	/* Success, informational and warning statuses (e.g. STATUS_NO_MORE_FILES
 	 * ending a directory listing) are not failures; nor is the
@@ -50,10 +41,7 @@ int smberr_cmd_err(void *ctx)
 		return 0;
 	if (cmd < 32 && !(command_mask & (1u << cmd)))
 		return 0;
-	if (err >= AOD_ERRNO_MAX)
-		err = AOD_ERRNO_MAX - 1;
-	__u8 *on = bpf_map_lookup_elem(&errnos, &err);
-	if (!on || !*on)
+	if (!errno_tracked(rc))
 		return 0;
 
 	struct smb_done_key dk = { .session_id = sesid, .mid = mid };

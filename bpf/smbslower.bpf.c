@@ -34,6 +34,8 @@ const volatile __u8 rel_mode = 0;
 const volatile __u8 rel_arg = 0;
 /* Report only this process (tgid); 0 = all. */
 const volatile __u32 filter_tgid = 0;
+/* Bit per SMB2 command for error events of the release hook. */
+const volatile __u32 err_command_mask = 0xffffffff;
 const volatile __u16 tp_off[TP_COUNT][TPF_COUNT] = {
 	{ 8, 16, 24, 32, 0, 0 },
 	{ 8, 16, 24, 32, 0, 0 },
@@ -150,6 +152,28 @@ static __always_inline void finish(__u64 conn, __u64 mid, __u32 status, __s32 rc
 	if (h)
 		*h += 1;
 
+	/* A request that failed without a response (released, rc set): an error
+	 * event for smbiosnoop, when its errno is tracked. */
+	if (released && rc && (err_command_mask & (1u << cmd)) && errno_tracked(rc)) {
+		struct aod_event *x = aod_reserve(AOD_TOOL_SMBERR);
+		if (x) {
+			x->time_ns = now;
+			x->latency_ns = lat;
+			x->session_id = r.session_id;
+			x->mid = mid;
+			x->tree_id = r.tree_id;
+			x->pid = r.pid;
+			x->tid = r.tid;
+			x->rc = rc;
+			x->status = 0;
+			x->command = r.command;
+			x->tool = AOD_TOOL_SMBERR;
+			x->flags = r.flags;
+			__builtin_memcpy(x->comm, r.comm, sizeof(x->comm));
+			bpf_ringbuf_submit(x, 0);
+		}
+	}
+
 	__u64 *th = bpf_map_lookup_elem(&thresholds, &cmd);
 	if (!th || lat < *th)
 		return;
@@ -224,7 +248,11 @@ static __always_inline void on_release(__u64 arg)
 		m = (void *)(arg - bpf_core_field_offset(struct mid_q_entry___aod, refcount));
 	else
 		m = (void *)arg;
-	finish((__u64)BPF_CORE_READ(m, server), BPF_CORE_READ(m, mid), 0, 0, true);
+	int state = BPF_CORE_READ(m, mid_state);
+	__s32 rc = state == MID_RETRY_NEEDED ? -11 /* EAGAIN */
+		 : state == MID_SHUTDOWN ? -112 /* EHOSTDOWN */
+		 : state == MID_RESPONSE_MALFORMED ? -5 /* EIO */ : 0;
+	finish((__u64)BPF_CORE_READ(m, server), BPF_CORE_READ(m, mid), 0, rc, true);
 }
 
 /* Picks argument idx (0 or 1). Both are loaded at constant offsets first and

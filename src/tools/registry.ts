@@ -24,7 +24,7 @@ export interface ToolSpec {
   lostIndex: number;
 }
 
-export const SHARED_MAPS = ["events", "lost", "inflight", "recent"];
+export const SHARED_MAPS = ["events", "lost", "inflight", "recent", "errnos"];
 
 export const TOOLS: Record<SmbToolName, ToolSpec> = {
   smbslower: {

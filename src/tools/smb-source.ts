@@ -228,6 +228,7 @@ export class SmbSource implements EventSource {
         rel_mode: relProg ? plan.release!.mode : 0,
         rel_arg: relProg ? plan.release!.arg : 0,
         filter_tgid: this.opts.pid ?? 0,
+        err_command_mask: commandMask(this.opts.commands),
         tp_off: Uint16Array.from(plan.tpOffsets.flat()),
       });
       obj.map("events").setMaxEntries(this.opts.ringBytes ?? 1 << 22);
