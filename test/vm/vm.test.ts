@@ -355,6 +355,13 @@ checks["07-overhead"] = (dir) => {
   expect(stops.length, "aod started and stopped cleanly once per pair").toBe(o.pairs);
   const row = read(dir, "overhead.md").trim();
   expect(row).toMatch(/^\|.*\|$/);
+  // A busy host (other VMs on the same cores) swamps a TCG guest's timing.
+  const spreadOf = (aod: boolean) => {
+    const xs = o.runs.filter((r: any) => r.aod === aod).map((r: any) => r.seconds);
+    return Math.max(...xs) / Math.min(...xs);
+  };
+  if (Math.max(spreadOf(true), spreadOf(false)) > 1.5)
+    console.log(`vm 07-overhead: WARNING: runs of the same condition differ by more than 50% (busy host?); do not copy this row`);
   console.log(
     `vm 07-overhead: ${o.files} files x ${o.file_kib} KiB on ${o.kernel} (${o.hooks}): without aod ${o.without_s.toFixed(2)} s, with ${o.with_s.toFixed(2)} s, ` +
       `${o.slowdown_pct >= 0 ? "+" : ""}${o.slowdown_pct.toFixed(1)}% (medians; ${o.spread}; aod CPU ${o.aod_cpu_s} s)\n` +
