@@ -64,10 +64,12 @@ $(BUILD)/lib/%.so.1: $(LIB_SCRIPTS) | $(DEPS_STAMP)
 	$(Q)V=$(V) scripts/libs/build.sh $* $@
 
 
+# --bytecode: precompiled JS starts ~4x faster (--version 10 ms instead of 50);
+# it needs --format=esm because of top-level await.
 dist/aod: $(SOURCES) $(BPF_OBJS) $(LIBS) $(DEPS_STAMP)
 	$(call msg,BUN,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(BUN) build --compile --minify --sourcemap=none \
+	$(Q)$(BUN) build --compile --minify --sourcemap=none --bytecode --format=esm \
 		--no-compile-autoload-dotenv --no-compile-autoload-bunfig \
 		--define AOD_VERSION='"$(VERSION)"' \
 		src/main.ts --outfile $@.tmp >/dev/null
