@@ -81,7 +81,13 @@ sname=$(basename "$spath" .sh)
 
 # --- results dir -----------------------------------------------------------------
 if [[ -n ${VM_RESULTS:-} ]]; then
-  res=$VM_RESULTS; mkdir -p "$res"; rm -rf "$res/.vm"
+  # Start empty, so a scenario can never pass on an earlier run's files; wipe
+  # only inside the project's cache (never a directory a user named elsewhere).
+  res=$VM_RESULTS; mkdir -p "$res"
+  case $(realpath "$res") in
+    "$ROOT"/.cache/*) find "$res" -mindepth 1 -delete ;;
+    *) rm -rf "$res/.vm" ;;
+  esac
 else
   res=$ROOT/.cache/vm/results/$kver/$sname; rm -rf "$res"; mkdir -p "$res"
 fi

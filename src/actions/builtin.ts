@@ -9,13 +9,20 @@ import { readKmsg } from "./kmsg";
 const since = (ctx: ActionContext) => `@${Math.floor(ctx.detectedAtMs / 1000 - ctx.lookbackSec)}`;
 const hasJournal = () => existsSync("/run/systemd/journal") && !!Bun.which("journalctl", { PATH: "/usr/bin:/bin" });
 
+export const SMBINFO_QUERIES = ["filefsfullsizeinfo", "fileallinfo", "list-snapshots", "quota"];
+
 async function smbinfo(ctx: ActionContext): Promise<ActionOutput> {
   if (!Bun.which("smbinfo", { PATH: `${process.env.PATH ?? ""}:/usr/bin:/bin:/usr/sbin` }))
     return { data: enc("smbinfo not installed (cifs-utils); skipped\n"), truncated: false, note: "smbinfo not installed" };
   const mounts = cifsMounts();
   if (!mounts.length) return { data: enc("no cifs mounts\n"), truncated: false };
-  // Queries that work on a mount point and say something about the share.
-  const queries = ["fsinfo", "filebasicinfo", "list-snapshots"];
+  // Queries that work on a mount point and say something about the share, in
+  // the order worth reading; only those this smbinfo knows (versions differ).
+  // Never `keys`: it prints session keys.
+  const help = await captureCommand(["smbinfo", "-h"], { ...ctx, capBytes: 64 * 1024 });
+  const known = new TextDecoder().decode(help.data);
+  const queries = SMBINFO_QUERIES.filter((q) => new RegExp(`\\b${q}\\b`).test(known));
+  if (!queries.length) return { data: enc(`this smbinfo offers none of ${SMBINFO_QUERIES.join(", ")}\n${known}`), truncated: false, exitStatus: 1 };
   const parts: Uint8Array[] = [];
   let truncated = false;
   let worst = 0;

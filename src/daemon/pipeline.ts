@@ -48,7 +48,7 @@ export class Pipeline {
   }
 
   private alert(a: Anomaly): void {
-    this.anomalies++;
+    if (a.type !== "snapshot") this.anomalies++;
     if (a.rule && a.rule.cooldown_sec > 0) this.cooling.push({ a, untilMs: Number(a.detectedAtNs / 1_000_000n) + a.rule.cooldown_sec * 1000 });
     if (a.type !== "snapshot") {
       log.warn("anomaly detected", { anomaly: a.name, type: a.type, reason: a.reason, count: a.count });
