@@ -108,8 +108,19 @@ const checks: Record<string, (dir: string) => void> = {
       console.log(`vm 01-check: nothing asserted: ${why}`);
       return;
     }
-    // `aod check --json` printed valid JSON; detailed assertions come later.
-    JSON.parse(read(dir, "check.json"));
+    // Scenario 1: cifs loaded, BTF found, tracepoints found, every attach point aod uses available.
+    const check = JSON.parse(read(dir, "check.json"));
+    const by = Object.fromEntries(check.checks.map((c: { name: string }) => [c.name.trim(), c]));
+    expect(check.ok, "aod check: ok").toBe(true);
+    expect(by["cifs module"], "cifs loaded").toMatchObject({ status: "ok", detail: "loaded" });
+    expect(by["cifs BTF"]?.status).toBe("ok");
+    expect(by["kernel BTF"]?.status).toBe("ok");
+    expect(by["tracefs"]?.status).toBe("ok");
+    expect(by["SMB hooks"], "the preferred hooks").toMatchObject({ status: "ok" });
+    expect(by["SMB hooks"].detail).toStartWith("fentry:");
+    for (const v of ["fentry", "kprobe", "tracepoint"]) expect(by[v]?.detail, `${v} attach points`).toStartWith("available:");
+    expect(by["errors"]?.status, "cifs:smb3_cmd_err").toBe("ok");
+    expect(by["libbpf (embedded)"]?.detail).toMatch(/^v1\./);
   },
 };
 
@@ -188,6 +199,61 @@ function expectEvidence(b: Bundle, dir: string): void {
     expect(t.share, `${what}: trigger ${t.command} mid ${t.mid} has no share (tree ${t.tree_id}); the daemon's enrich hook should add it from DebugData`).toBe(SHARE);
   }
 }
+
+checks["02-trace"] = (dir) => {
+  const j = (f: string) => JSON.parse(read(dir, f));
+  // Coverage: what aod measured vs what the kernel counted (/proc/fs/cifs/Stats).
+  for (const f of ["coverage-fentry.json", "coverage-kprobe.json", "coverage-reconnect-fentry.json", "coverage-reconnect-kprobe.json"]) {
+    const c = j(f);
+    expect(c.attached, `${f}: ${c.status}`).toBe(true);
+    expect(c.release, f).toMatch(/^release hook /);
+    expect(c.kernelCommands, f).toBeGreaterThan(100);
+    expect(c.coverage, f).toBeGreaterThanOrEqual(0.99);
+    expect(c.lost, f).toEqual({ smbslower: 0, smbiosnoop: 0 });
+    expect(c.reader.malformed, f).toBe(0);
+  }
+  for (const h of ["fentry", "kprobe"]) {
+    const r = j(`coverage-reconnect-${h}.json`);
+    expect(r.counters.released, "mids freed without a response").toBeGreaterThan(0);
+    expect(Object.keys(r.errors).some((k) => k.endsWith(":11")), "EAGAIN from the reconnect").toBe(true);
+  }
+  const tp = j("coverage-tracepoint.json");
+  expect(tp.attached).toBe(true);
+  expect(tp.coverage).toBeGreaterThan(0.85);
+  expect(j("plan.json").hooks).toBe("fentry");
+  // aod trace: --json on stdout is exactly the --record file; names, ids, latencies.
+  expect(read(dir, "trace.rc").trim()).toBe("0");
+  expect(read(dir, "trace.stdout")).toBe(read(dir, "trace.jsonl"));
+  const ev = read(dir, "trace.jsonl").trim().split("\n").map((l) => JSON.parse(l));
+  const acc = ev.filter((e) => e.errno === "EACCES");
+  expect(acc.length).toBeGreaterThan(0);
+  expect(acc[0]).toMatchObject({ tool: "smbiosnoop", command: "SMB2_CREATE", status: "STATUS_ACCESS_DENIED", comm: "cat", share: SHARE });
+  const nospc = ev.filter((e) => e.errno === "ENOSPC");
+  expect(nospc.length).toBeGreaterThan(0);
+  expect(nospc.every((e) => e.comm === "dd" && e.latency_ms > 0)).toBe(true);
+  for (const e of ev.filter((x) => x.tool === "smbslower")) {
+    expect(typeof e.latency_ms).toBe("number");
+    expect(e.command).toMatch(/^SMB2_[A-Z_]+$/);
+    expect(e.session_id).toMatch(/^0x[0-9a-f]+$/);
+    expect(e.tree_id).toMatch(/^0x[0-9a-f]+$/);
+    expect(Number.isInteger(e.mid)).toBe(true);
+  }
+  expect(read(dir, "trace.stderr")).toMatch(/\d+ events \(\d+ latency, \d+ errors\), 0 lost/);
+  expect(read(dir, "trace.stderr")).toContain("Latency histograms");
+  expect(read(dir, "text.rc").trim()).toBe("0");
+  expect(read(dir, "text.stdout")).toMatch(/^TIME\s+COMM/);
+  expect(read(dir, "text.stdout")).toContain("--- last 2s ---");
+  // cifs unload/reload: fentry/tracepoints pin the module, kprobes do not; aod follows it.
+  expect(read(dir, "pinned.rmmod.rc").trim(), "fentry/tracepoints pin cifs").toBe("1");
+  expect(read(dir, "pinned.rc").trim(), "Ctrl-C exits 0").toBe("0");
+  expect(read(dir, "reload.rmmod.rc").trim(), "kprobes do not pin cifs").toBe("0");
+  expect(read(dir, "reload.rc").trim()).toBe("0");
+  const rl = read(dir, "reload.stderr");
+  expect(rl).toContain("cifs module unloaded: detached");
+  expect(rl.match(/attached smbslower via kprobe/g)?.length).toBe(2);
+  const t0 = Number(read(dir, "reload.workload-start-ns"));
+  expect(read(dir, "reload.stdout").trim().split("\n").filter((l) => JSON.parse(l).time_ns > t0).length).toBeGreaterThan(0);
+};
 
 checks["03-slow"] = (dir) => {
   const bs = bundlesIn(dir);
