@@ -135,7 +135,8 @@ export function toEventLine(e: DecodedEvent, share?: string): EventLine {
   };
   if (e.tool === TOOL_SMBERR) {
     line.errno = errnoName(e.rc);
-    line.status = ntStatusName(e.status);
+    // No status when the server sent none (reconnect, local failure): never a false STATUS_SUCCESS.
+    if (e.status !== 0) line.status = ntStatusName(e.status);
     if (e.latencyNs > 0n) line.latency_ms = Number(e.latencyNs) / 1e6;
   } else line.latency_ms = Number(e.latencyNs) / 1e6;
   line.pid = e.pid;
