@@ -18,6 +18,10 @@ enum aod_tool {
 enum aod_event_flags {
 	AOD_EV_COMPOUND = 1 << 0, /* part of a compound request */
 	AOD_EV_NO_START = 1 << 1, /* start not seen: latency unknown (0) */
+	AOD_EV_CONNECT = 1 << 2,  /* connection-level failure outside the request
+				   * lifecycle (smberr: cifs:smb3_connect_err, or an
+				   * operation failed locally while the connection
+				   * was down): no mid, no NT status, latency 0 */
 };
 
 struct aod_event {

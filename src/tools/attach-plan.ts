@@ -9,12 +9,15 @@
 //   tracepoint cifs:smb3_cmd_enter → smb3_cmd_done/err: no BTF, no trampolines,
 //              but done/err do not pair 1:1 with enter (~93% coverage).
 //
-// Errors always come from cifs:smb3_cmd_err (it carries the NT status and the
-// errno cifs maps it to). `aod check` prints describeAttachPlan().
+// Errors come from cifs:smb3_cmd_err (it carries the NT status and the errno
+// cifs maps it to); failures outside the request lifecycle (server down) from
+// cifs:smb3_connect_err and the per-operation cifs:smb3_*_err events (see
+// bpf/smberr.bpf.c). `aod check` prints describeAttachPlan().
 import { existsSync, readFileSync } from "node:fs";
 import { BPF_PROG_TYPE_TRACING, probeProgType } from "../native/libbpf";
 import { ModuleBtf } from "./native-extra";
-import { readEventFormat, tracefsRoot, type TraceField } from "./tracefs";
+import { readEvent, readEventFormat, tracefsRoot, type TraceField } from "./tracefs";
+import { smb2CommandId } from "../config/smb2-commands";
 
 export const HOOK_VARIANTS = ["fentry", "kprobe", "tracepoint"] as const;
 export type HookVariant = (typeof HOOK_VARIANTS)[number];
@@ -28,6 +31,124 @@ export const TP_EVENTS = ["smb3_cmd_enter", "smb3_cmd_done", "smb3_cmd_err"] as 
 export const TP_FIELDS = ["tid", "sesid", "cmd", "mid", "status", "rc"] as const;
 /** Layout measured on Debian 6.1 and 6.12; used only when a format file lacks a field. */
 export const TP_DEFAULT_OFFSETS = [8, 16, 24, 32, 40, 44];
+
+/** A failed (re)connect: reported as SMB2_NEGOTIATE with AOD_EV_CONNECT. */
+export const CONNECT_EVENT = "smb3_connect_err";
+/** smb3_connect_err's rc offset on Debian 6.1 and 6.12; used only when its format file lacks it. */
+export const CONNECT_RC_DEFAULT_OFFSET = 152;
+
+/**
+ * Per-operation error events (fs/smb/client/trace.h) → the SMB2 command the
+ * operation sends, and whether their tid/sesid fields can be trusted. Each is
+ * attached when this kernel has it (6.12 has more than 6.1; read_err and
+ * write_err moved fields in 6.12: offsets always come from the format files).
+ * `ids: false`: the smb2inode.c compound operations pass session and tree
+ * swapped on 6.1 (sid= shows the tree id; fixed by 6.12), so session and tree
+ * are reported as 0 for them. Ambiguous operations (fallocate) are reported
+ * as SMB2_NEGOTIATE, like connect errors.
+ */
+export const OP_ERR_EVENTS: Record<string, { command: string; ids: boolean }> = {
+  smb3_open_err: { command: "SMB2_CREATE", ids: true },
+  smb3_posix_mkdir_err: { command: "SMB2_CREATE", ids: true },
+  smb3_close_err: { command: "SMB2_CLOSE", ids: true },
+  smb3_flush_err: { command: "SMB2_FLUSH", ids: true },
+  smb3_read_err: { command: "SMB2_READ", ids: true },
+  smb3_write_err: { command: "SMB2_WRITE", ids: true },
+  smb3_lock_err: { command: "SMB2_LOCK", ids: true },
+  smb3_fsctl_err: { command: "SMB2_IOCTL", ids: true },
+  smb3_zero_err: { command: "SMB2_IOCTL", ids: true },
+  smb3_falloc_err: { command: "SMB2_NEGOTIATE", ids: true },
+  smb3_query_dir_err: { command: "SMB2_QUERY_DIRECTORY", ids: true },
+  smb3_notify_err: { command: "SMB2_CHANGE_NOTIFY", ids: true },
+  smb3_query_info_err: { command: "SMB2_QUERY_INFO", ids: true },
+  smb3_set_info_err: { command: "SMB2_SET_INFO", ids: true },
+  smb3_tdis_err: { command: "SMB2_TREE_DISCONNECT", ids: true },
+  // smb2inode.c compound chains (create + query/set info + close), named by their middle command.
+  smb3_query_info_compound_err: { command: "SMB2_QUERY_INFO", ids: false },
+  smb3_posix_query_info_compound_err: { command: "SMB2_QUERY_INFO", ids: false },
+  smb3_set_info_compound_err: { command: "SMB2_SET_INFO", ids: false },
+  smb3_set_eof_err: { command: "SMB2_SET_INFO", ids: false },
+  smb3_rename_err: { command: "SMB2_SET_INFO", ids: false },
+  smb3_hardlink_err: { command: "SMB2_SET_INFO", ids: false },
+  smb3_rmdir_err: { command: "SMB2_SET_INFO", ids: false },
+  smb3_mkdir_err: { command: "SMB2_CREATE", ids: false },
+  smb3_delete_err: { command: "SMB2_CREATE", ids: false },
+  smb3_mknod_err: { command: "SMB2_CREATE", ids: false },
+  smb3_get_reparse_compound_err: { command: "SMB2_IOCTL", ids: false },
+  smb3_set_reparse_compound_err: { command: "SMB2_IOCTL", ids: false },
+  smb3_query_wsl_ea_compound_err: { command: "SMB2_QUERY_INFO", ids: false },
+};
+
+/**
+ * Errnos that mean "failed locally / the connection is down" when a
+ * per-operation error event reports them; any other errno there came from the
+ * server and smb3_cmd_err reported it already. EAGAIN is left out: see
+ * bpf/smberr.bpf.c. All in 64..127 (smberr's `local_errnos` bitmap).
+ */
+export const LOCAL_ERRNOS: Record<string, number> = {
+  ENETDOWN: 100,
+  ENETUNREACH: 101,
+  ECONNABORTED: 103,
+  ECONNRESET: 104,
+  ENOTCONN: 107,
+  ESHUTDOWN: 108,
+  ETIMEDOUT: 110,
+  ECONNREFUSED: 111,
+  EHOSTDOWN: 112,
+  EHOSTUNREACH: 113,
+};
+
+/** smberr's `local_errnos` rodata: bit (errno - 64) per errno in 64..127. */
+export function localErrnoMask(errnos: readonly number[] = Object.values(LOCAL_ERRNOS)): bigint {
+  let m = 0n;
+  for (const e of errnos) if (e >= 64 && e <= 127) m |= 1n << BigInt(e - 64);
+  return m;
+}
+
+/** One per-operation error event to attach smberr_op_err to; offsets 0 = field absent. */
+export interface OpErrHook {
+  event: string;
+  /** Event id (common_type). */
+  id: number;
+  rcOff: number;
+  xidOff: number;
+  tidOff: number;
+  sesidOff: number;
+  /** SMB2 command id. */
+  command: number;
+  ids: boolean;
+}
+
+/** The op_desc map value (struct op_desc in bpf/smberr.bpf.c, 12 bytes). */
+export function opDescValue(h: OpErrHook): Uint8Array {
+  const out = new Uint8Array(12);
+  const v = new DataView(out.buffer);
+  v.setUint16(0, h.rcOff, true);
+  v.setUint16(2, h.xidOff, true);
+  v.setUint16(4, h.tidOff, true);
+  v.setUint16(6, h.sesidOff, true);
+  v.setUint16(8, h.command, true);
+  v.setUint8(10, h.ids ? 1 : 0);
+  return out;
+}
+
+/** An OpErrHook from an event's id and format fields, or undefined when unusable (no id, no int rc). */
+export function opErrHook(event: string, id: number | undefined, fields: Record<string, TraceField>): OpErrHook | undefined {
+  const spec = OP_ERR_EVENTS[event];
+  const rc = fields.rc;
+  if (!spec || id === undefined || !rc || rc.size !== 4) return undefined;
+  const off = (name: string, size: number) => (fields[name]?.size === size ? fields[name]!.offset : 0);
+  return {
+    event,
+    id,
+    rcOff: rc.offset,
+    xidOff: off("xid", 4),
+    tidOff: off("tid", 4),
+    sesidOff: off("sesid", 8),
+    command: smb2CommandId(spec.command) ?? 0,
+    ids: spec.ids,
+  };
+}
 
 export interface HookCheck {
   name: HookVariant | string;
@@ -65,6 +186,12 @@ export interface AttachPlan {
   release?: ReleaseHook;
   /** tp offsets [enter, done, err][TP_FIELDS]. */
   tpOffsets: number[][];
+  /** cifs:smb3_connect_err's rc offset, or null when this kernel lacks the event. */
+  connectRcOff: number | null;
+  /** Per-operation error events present (smberr_op_err is attached to each). */
+  opErrs: OpErrHook[];
+  /** Per-operation error events of OP_ERR_EVENTS this kernel does not have (or unusable). */
+  opErrsMissing: string[];
 }
 
 /**
@@ -132,6 +259,17 @@ export function describeAttachPlan(prefer?: HookVariant[]): AttachPlan {
   const formats = TP_EVENTS.map((e) => readEventFormat("cifs", e, root));
   const tpOffsets = formats.map((f) => TP_FIELDS.map((name, i) => (f?.[name] as TraceField | undefined)?.offset ?? TP_DEFAULT_OFFSETS[i]!));
 
+  const connect = readEvent("cifs", CONNECT_EVENT, root);
+  const connectRcOff = connect ? (connect.fields.rc?.offset ?? CONNECT_RC_DEFAULT_OFFSET) : null;
+  const opErrs: OpErrHook[] = [];
+  const opErrsMissing: string[] = [];
+  for (const event of Object.keys(OP_ERR_EVENTS)) {
+    const ev = readEvent("cifs", event, root);
+    const h = ev && opErrHook(event, ev.id, ev.fields);
+    if (h) opErrs.push(h);
+    else opErrsMissing.push(event);
+  }
+
   const btf = loaded ? ModuleBtf.open("cifs") : undefined;
   const allocParams = btf?.funcParams(ALLOC_FN);
   const doneParams = btf?.funcParams(DONE_FN);
@@ -190,7 +328,7 @@ export function describeAttachPlan(prefer?: HookVariant[]): AttachPlan {
     })(),
   };
   const errors: HookCheck = formats[2]
-    ? { name: "errors", ok: true, why: "cifs:smb3_cmd_err" }
+    ? { name: "errors", ok: true, why: `cifs:smb3_cmd_err; ${describeLocalErrorHooks(connectRcOff !== null, opErrs, opErrsMissing)}` }
     : { name: "errors", ok: false, why: loaded ? "no cifs:smb3_cmd_err tracepoint" : notLoaded };
 
   const order = prefer ?? preferenceFromEnv() ?? [...HOOK_VARIANTS];
@@ -200,5 +338,17 @@ export function describeAttachPlan(prefer?: HookVariant[]): AttachPlan {
     : loaded
       ? `no usable hooks: ${order.map((v) => `${v}: ${checks[v].why}`).join("; ")}`
       : "cifs module not loaded: waiting for it";
-  return { order, hooks, reason, available: HOOK_VARIANTS.map((v) => checks[v]), errors, cifsLoaded: loaded, args, release, tpOffsets };
+  return { order, hooks, reason, available: HOOK_VARIANTS.map((v) => checks[v]), errors, cifsLoaded: loaded, args, release, tpOffsets, connectRcOff, opErrs, opErrsMissing };
 }
+
+/** The `errors` check's text about the connection-level hooks (present or not). */
+export function describeLocalErrorHooks(connect: boolean, opErrs: readonly OpErrHook[], missing: readonly string[]): string {
+  const c = connect ? `cifs:${CONNECT_EVENT} (failed connects)` : `no cifs:${CONNECT_EVENT} (failed connects not seen)`;
+  const total = opErrs.length + missing.length;
+  const ops = opErrs.length
+    ? `${opErrs.length}/${total} per-operation cifs:smb3_*_err events for local failures (${LOCAL_ERRNOS_TEXT})` + (missing.length ? `; not on this kernel: ${missing.join(", ")}` : "")
+    : "no per-operation cifs:smb3_*_err events (local failures while the server is down not seen)";
+  return `${c}; ${ops}`;
+}
+
+const LOCAL_ERRNOS_TEXT = Object.keys(LOCAL_ERRNOS).join(", ");

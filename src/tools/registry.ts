@@ -15,7 +15,7 @@ export interface ToolSpec {
   object: string;
   source: string;
   /** Programs to load per hook variant; every other program is not loaded. */
-  programs: Partial<Record<HookVariant | "any", string[]>>;
+  programs: Partial<Record<HookVariant | "any" | "connect" | "opErr", string[]>>;
   /** Optional programs per variant, attached to the plan's release function (see AttachPlan.release), by argument position. */
   releasePrograms?: Partial<Record<HookVariant, string[]>>;
   /** Maps it shares with smbslower (one ring, one lost counter, the correlation maps). */
@@ -44,7 +44,8 @@ export const TOOLS: Record<SmbToolName, ToolSpec> = {
     name: "smbiosnoop",
     object: smberrObj,
     source: "bpf/smberr.bpf.c",
-    programs: { any: ["smberr_cmd_err"] },
+    // any: always; connect: cifs:smb3_connect_err; opErr: attached to each per-operation cifs:smb3_*_err event.
+    programs: { any: ["smberr_cmd_err"], connect: ["smberr_connect_err"], opErr: ["smberr_op_err"] },
     sharedMaps: SHARED_MAPS,
     lostIndex: 1,
   },

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import type { Config } from "../config/validate";
 import { log } from "../log";
 import { BpfObject, numPossibleCpus } from "../native/libbpf";
-import { cifsInstance, cifsLoaded, describeAttachPlan, type AttachPlan, type HookVariant } from "./attach-plan";
+import { cifsInstance, cifsLoaded, CONNECT_EVENT, describeAttachPlan, localErrnoMask, opDescValue, type AttachPlan, type HookVariant } from "./attach-plan";
 import type { EventBatch } from "./event";
 import { readHistograms, readPercpuU64, type CommandHistogram } from "./hist";
 import { reuseMap } from "./native-extra";
@@ -185,7 +185,8 @@ export class SmbSource implements EventSource {
       else
         try {
           err = this.loadErr(plan, slower);
-          errorsWhy = "smbiosnoop via cifs:smb3_cmd_err";
+          const extra = [plan.connectRcOff !== null ? `cifs:${CONNECT_EVENT}` : "", plan.opErrs.length ? `${plan.opErrs.length} cifs:smb3_*_err events` : ""].filter(Boolean);
+          errorsWhy = `smbiosnoop via cifs:smb3_cmd_err${extra.length ? ` + ${extra.join(" + ")}` : ""}`;
         } catch (e: any) {
           errorsWhy = `errors not traced: ${e.message}`;
           log.warn(`smbiosnoop: ${e.message}`);
@@ -252,13 +253,33 @@ export class SmbSource implements EventSource {
         tp_off: Uint16Array.from(plan.tpOffsets[2]!),
         filter_tgid: this.opts.pid ?? 0,
         command_mask: commandMask(this.opts.commands),
+        connect_rc_off: plan.connectRcOff ?? 0,
+        local_errnos: localErrnoMask(),
       });
+      const connectProg = spec.programs.connect?.[0];
+      const opProg = spec.programs.opErr?.[0];
+      if (connectProg) obj.program(connectProg).setAutoload(plan.connectRcOff !== null);
+      if (opProg) obj.program(opProg).setAutoload(plan.opErrs.length > 0);
       for (const m of SHARED_MAPS) reuseMap(obj.map(m), slower.map(m));
       obj.load();
       const vals = errnoMapValues(this.errnos);
       const map = obj.map("errnos");
       vals.forEach((v, i) => v && map.update(new Uint32Array([i]), new Uint8Array([v])));
       for (const name of spec.programs.any!) obj.program(name).attach();
+      // Failures outside the request lifecycle (server unreachable): see bpf/smberr.bpf.c.
+      if (connectProg && plan.connectRcOff !== null) obj.program(connectProg).attachTracepoint("cifs", CONNECT_EVENT);
+      if (opProg && plan.opErrs.length) {
+        const desc = obj.map("op_desc");
+        for (const h of plan.opErrs) desc.update(new Uint32Array([h.id]), opDescValue(h));
+        const prog = obj.program(opProg);
+        for (const h of plan.opErrs) {
+          try {
+            prog.attachTracepoint("cifs", h.event);
+          } catch (e: any) {
+            log.debug(`smbiosnoop: cifs:${h.event}: ${e.message}`); // one event less; the others still count
+          }
+        }
+      }
       return obj;
     } catch (e) {
       obj.close();

@@ -37,11 +37,11 @@ describe("smbslower / smberr objects", () => {
     try {
       const listed = [...Object.values(TOOLS.smbslower.programs).flat(), ...new Set(Object.values(TOOLS.smbslower.releasePrograms!).flat())].sort();
       expect(slower.programs().map((p) => p.name).sort()).toEqual(listed);
-      expect(err.programs().map((p) => p.name)).toEqual(TOOLS.smbiosnoop.programs.any!);
+      expect(err.programs().map((p) => p.name).sort()).toEqual(Object.values(TOOLS.smbiosnoop.programs).flat().sort());
       for (const m of [...SHARED_MAPS, "thresholds", "hist", "counters"]) expect(slower.map(m).name).toBe(m);
-      for (const m of [...SHARED_MAPS, "errnos"]) expect(err.map(m).name).toBe(m);
+      for (const m of [...SHARED_MAPS, "errnos", "op_desc", "op_xid_seen", "thread_err"]) expect(err.map(m).name).toBe(m);
       slower.setRodata({ alloc_arg_shdr: 0, alloc_arg_server: 1, done_arg_mid: 1, rel_mode: 2, rel_arg: 0, filter_tgid: 7, tp_off: new Uint16Array(18) });
-      err.setRodata({ tp_off: new Uint16Array(6), filter_tgid: 7, command_mask: 1 });
+      err.setRodata({ tp_off: new Uint16Array(6), filter_tgid: 7, command_mask: 1, connect_rc_off: 152, local_errnos: 1n << 48n });
     } finally {
       slower.close();
       err.close();
