@@ -13,6 +13,8 @@ export interface CollectionFacts {
   collectedAtMs: number;
   lostEvents?: Record<string, bigint | number>;
   droppedCollections?: number;
+  /** Per command since aod attached: count and log2-bucket percentiles. */
+  latency?: { command: string; count: number; p50_ms: number; p99_ms: number }[];
 }
 
 function thresholds(a: Anomaly) {
@@ -43,6 +45,7 @@ export function anomalyDocument(a: Anomaly, triggers: EventLine[], actions: Acti
     triggers,
     actions: actions.map(({ data: _d, ...r }) => r),
     lost_events: facts.lostEvents,
+    latency_since_attach: facts.latency?.length ? facts.latency : undefined,
     dropped_collections: facts.droppedCollections,
     host: hostname(),
     kernel: kernelRelease(),

@@ -9,11 +9,13 @@ import type { Config } from "../config/validate";
 import type { Anomaly } from "../detect/anomaly";
 import { log } from "../log";
 import type { EventLine } from "../tools/event";
+import { formatHistograms, histPercentileMs, type CommandHistogram } from "../tools/hist";
 
 export interface CollectorHooks {
   /** Adds what only the live side knows (shares) to the trigger events. */
   enrich?: (triggers: EventLine[], actionsData: Map<string, Uint8Array>) => EventLine[];
   lostEvents?: () => Record<string, bigint>;
+  histograms?: () => CommandHistogram[];
   onBundle?: (a: Anomaly, path: string, bytes: number) => void;
   onAlert?: (a: Anomaly) => void;
 }
@@ -89,12 +91,16 @@ export class Collector {
     if (this.abort.signal.aborted) throw new Error("stopped before the bundle was written");
     const data = new Map(results.map((r) => [r.name, r.data]));
     const triggers = this.hooks.enrich ? this.hooks.enrich(a.triggers, data) : a.triggers;
+    const hists = a.type === "snapshot" || a.type === "latency" ? (this.hooks.histograms?.() ?? []) : [];
     const doc = anomalyDocument(a, triggers, results, this.config, {
       collectedAtMs: Date.now(),
       lostEvents: this.hooks.lostEvents?.(),
       droppedCollections: this.dropped,
+      latency: hists.map((h) => ({ command: h.command, count: h.count, p50_ms: histPercentileMs(h, 50), p99_ms: histPercentileMs(h, 99) })),
     });
     const members = [...results.map((r) => ({ name: r.file, data: r.data })), { name: "anomaly.json", data: toJson(doc) + "\n" }];
+    // Every command's latency since aod attached: what "normal" looked like.
+    if (hists.length) members.push({ name: "latency_histograms.log", data: formatHistograms(hists) });
     const { path, bytes } = await writeBundle(this.batchesDir, a.detectedAtNs, members, this.config.collection.zstd_level, this.abort.signal);
     this.completed++;
     log.info("bundle written", { anomaly: a.name, type: a.type, path, bytes, ms: Math.round(performance.now() - t0), triggers: triggers.length });

@@ -49,6 +49,7 @@ export class Daemon {
         hooks: {
           enrich: this.opts.enrich,
           lostEvents: () => source.lost(),
+          histograms: source.histograms ? () => source.histograms!() : undefined,
         },
       });
       await this.supervise("event source", () => source.start((b) => this.onBatch(b)));

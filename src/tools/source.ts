@@ -12,6 +12,8 @@ export interface EventSource {
   start(onBatch: (b: EventBatch) => void): Promise<void>;
   /** Records dropped in the kernel because the ring was full, per tool name. */
   lost(): Record<string, bigint>;
+  /** Per-command latency histograms of every command since attach, where the source keeps them. */
+  histograms?(): import("./hist").CommandHistogram[];
   /** One line for logs and `aod check`: what is attached, or what it waits for. */
   status(): string;
   /** Detaches everything and frees the ring; delivers what is still queued first. */
