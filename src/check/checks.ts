@@ -47,7 +47,16 @@ export const CHECKS: Check[] = [
     run: () => (process.geteuid?.() === 0 ? { ok: true, detail: "running as root" } : { ok: false, detail: `running as uid ${process.geteuid?.()}: loading BPF needs root (sudo aod ...)` }),
   },
   { name: "kernel", required: false, run: () => ({ ok: true, info: true, detail: kernelRelease() }) },
-  { name: "glibc", required: false, run: () => ({ ok: true, info: true, detail: glibcVersion() }) },
+  {
+    // aod's floor: Bun's runtime and the embedded libraries need GLIBC_2.17 (audited by test/glibc).
+    name: "glibc",
+    required: true,
+    run: () => {
+      const v = glibcVersion();
+      const [maj = 0, min = 0] = v.split(".").map(Number);
+      return maj > 2 || (maj === 2 && min >= 17) ? { ok: true, info: true, detail: `${v} (aod needs ≥ 2.17)` } : { ok: false, detail: `${v}: aod needs glibc ≥ 2.17` };
+    },
+  },
   {
     name: "libbpf (embedded)",
     required: true,
