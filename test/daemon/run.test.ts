@@ -27,7 +27,7 @@ async function startDaemon(configYaml: string) {
   while (!log.includes('"msg":"ready"') && Date.now() - t0 < 10_000 && proc.exitCode === null) await Bun.sleep(20);
   if (!log.includes('"msg":"ready"')) throw new Error(`aod run did not become ready:\n${log}`);
   const batches = join(dir, "out/batches");
-  return { proc, batches, log: () => log, reader };
+  return { proc, batches, cfg, log: () => log, reader };
 }
 
 async function waitFor<T>(f: () => T | undefined, ms: number): Promise<T | undefined> {
@@ -82,6 +82,26 @@ custom_actions:
       expect(b.anomaly.triggers[0]).toMatchObject({ tool: "smbslower", latency_ms: 100, pid: process.pid, session_id: "0x1234", tree_id: "0x5" });
       expect(Math.abs(Number(BigInt(b.anomaly.triggers[0].time_ns) / 1_000_000n) - Date.now())).toBeLessThan(10_000);
       expect(b.anomaly.lost_events).toEqual({ smbslower: 0, smbiosnoop: 0 });
+    } finally {
+      d.proc.kill("SIGTERM");
+      expect(await d.proc.exited).toBe(0);
+    }
+  });
+
+  test("aod snapshot finds the daemon, which collects watcher.actions into a snapshot bundle", async () => {
+    if (cannotRun()) return;
+    const d = await startDaemon(cfg.replace("watch_interval_sec: 1", "watch_interval_sec: 1\nwatcher:\n  actions: [mounts, stats]"));
+    try {
+      const r = Bun.spawn([AOD, "snapshot", "--config", d.cfg, "--timeout", "10"], { stdout: "pipe", stderr: "pipe" });
+      const [out, code] = [await new Response(r.stdout).text(), await r.exited];
+      expect(code).toBe(0);
+      const path = out.trim();
+      expect(path).toStartWith(d.batches);
+      const b = await openBundle(path);
+      expect(b.anomaly.type).toBe("snapshot");
+      expect(b.anomaly.reason).toContain("SIGUSR1");
+      expect(b.members.map((m) => m.name).sort()).toEqual(["anomaly.json", "cifsstats.log", "mounts.log"]);
+      expect(b.anomaly.actions.find((x: any) => x.name === "mounts").status).toBe("ok");
     } finally {
       d.proc.kill("SIGTERM");
       expect(await d.proc.exited).toBe(0);
