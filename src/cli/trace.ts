@@ -1,4 +1,5 @@
 // `aod trace`: print slow and failed SMB commands live, as the daemon sees them.
+import { didYouMean } from "../config/problems";
 import { defineCommand } from "citty";
 import { closeSync, openSync, writeSync } from "node:fs";
 import { loadConfig } from "../config/load";
@@ -27,7 +28,7 @@ export function parseCommands(v: string | undefined): number[] | undefined {
   return v.split(",").map((raw) => {
     const s = raw.trim().toUpperCase();
     const id = smb2CommandId(s) ?? smb2CommandId(`SMB2_${s}`);
-    if (id === undefined) throw new UsageError(`--command: unknown SMB2 command ${JSON.stringify(raw.trim())} (allowed: ${SMB2_COMMANDS.join(", ")})`);
+    if (id === undefined) throw new UsageError(`--command: unknown SMB2 command ${JSON.stringify(raw.trim())}${didYouMean(raw.trim(), SMB2_COMMANDS)} (allowed: ${SMB2_COMMANDS.join(", ")})`);
     return id;
   });
 }
