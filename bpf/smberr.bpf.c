@@ -60,8 +60,9 @@ static __always_inline bool local_errno(__s32 rc)
 	return rc <= -64 && rc >= -127 && (local_errnos & (1ULL << (-rc - 64)));
 }
 
-/* Per-operation error tracepoints, by event id (common_type). Filled by user
- * space from the format files; field offset 0 (common_type) = field absent. */
+/* Per-operation error tracepoints, by index (OP_ERR below; the order of
+ * OP_ERR_EVENTS in src/tools/attach-plan.ts). Filled by user space from the
+ * format files; field offset 0 (common_type) = field absent. */
 struct op_desc {
 	__u16 rc_off;
 	__u16 xid_off;
@@ -214,12 +215,9 @@ int smberr_connect_err(void *ctx)
 	return 0;
 }
 
-/* Attached by user space to every per-operation error event in op_desc. */
-SEC("tracepoint/cifs/smb3_open_err")
-int smberr_op_err(void *ctx)
+static __always_inline int op_err(void *ctx, __u32 idx)
 {
-	__u32 type = tp_u16(ctx, 0); /* common_type: the event's id */
-	struct op_desc *o = bpf_map_lookup_elem(&op_desc, &type);
+	struct op_desc *o = bpf_map_lookup_elem(&op_desc, &idx);
 	if (!o)
 		return 0;
 	__s32 rc = (__s32)tp_u32(ctx, o->rc_off);
@@ -255,5 +253,44 @@ int smberr_op_err(void *ctx)
 	emit_local(rc, o->command, sesid, tree);
 	return 0;
 }
+
+/* One program per event: a tracepoint program cannot tell which event fired
+ * (the record's common_type is overwritten with a pt_regs pointer before BPF
+ * runs) and attach cookies need 5.15. User space loads and attaches the ones
+ * this kernel has (smberr_<event>). */
+#define OP_ERR(ev, idx)                      \
+	SEC("tracepoint/cifs/" #ev)          \
+	int smberr_##ev(void *ctx)           \
+	{                                    \
+		return op_err(ctx, idx);     \
+	}
+OP_ERR(smb3_open_err, 0)
+OP_ERR(smb3_posix_mkdir_err, 1)
+OP_ERR(smb3_close_err, 2)
+OP_ERR(smb3_flush_err, 3)
+OP_ERR(smb3_read_err, 4)
+OP_ERR(smb3_write_err, 5)
+OP_ERR(smb3_lock_err, 6)
+OP_ERR(smb3_fsctl_err, 7)
+OP_ERR(smb3_zero_err, 8)
+OP_ERR(smb3_falloc_err, 9)
+OP_ERR(smb3_query_dir_err, 10)
+OP_ERR(smb3_notify_err, 11)
+OP_ERR(smb3_query_info_err, 12)
+OP_ERR(smb3_set_info_err, 13)
+OP_ERR(smb3_tdis_err, 14)
+OP_ERR(smb3_query_info_compound_err, 15)
+OP_ERR(smb3_posix_query_info_compound_err, 16)
+OP_ERR(smb3_set_info_compound_err, 17)
+OP_ERR(smb3_set_eof_err, 18)
+OP_ERR(smb3_rename_err, 19)
+OP_ERR(smb3_hardlink_err, 20)
+OP_ERR(smb3_rmdir_err, 21)
+OP_ERR(smb3_mkdir_err, 22)
+OP_ERR(smb3_delete_err, 23)
+OP_ERR(smb3_mknod_err, 24)
+OP_ERR(smb3_get_reparse_compound_err, 25)
+OP_ERR(smb3_set_reparse_compound_err, 26)
+OP_ERR(smb3_query_wsl_ea_compound_err, 27)
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

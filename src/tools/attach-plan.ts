@@ -16,7 +16,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { BPF_PROG_TYPE_TRACING, probeProgType } from "../native/libbpf";
 import { ModuleBtf } from "./native-extra";
-import { readEvent, readEventFormat, tracefsRoot, type TraceField } from "./tracefs";
+import { readEventFormat, tracefsRoot, type TraceField } from "./tracefs";
 import { smb2CommandId } from "../config/smb2-commands";
 
 export const HOOK_VARIANTS = ["fentry", "kprobe", "tracepoint"] as const;
@@ -34,6 +34,9 @@ export const TP_DEFAULT_OFFSETS = [8, 16, 24, 32, 40, 44];
 
 /** A failed (re)connect: reported as SMB2_NEGOTIATE with AOD_EV_CONNECT. */
 export const CONNECT_EVENT = "smb3_connect_err";
+/** The smberr program of a per-operation error event. */
+export const opErrProgram = (event: string) => `smberr_${event}`;
+
 /** smb3_connect_err's rc offset on Debian 6.1 and 6.12; used only when its format file lacks it. */
 export const CONNECT_RC_DEFAULT_OFFSET = 152;
 
@@ -105,11 +108,11 @@ export function localErrnoMask(errnos: readonly number[] = Object.values(LOCAL_E
   return m;
 }
 
-/** One per-operation error event to attach smberr_op_err to; offsets 0 = field absent. */
+/** One per-operation error event (smberr program smberr_<event>); offsets 0 = field absent. */
 export interface OpErrHook {
   event: string;
-  /** Event id (common_type). */
-  id: number;
+  /** Index in OP_ERR_EVENTS: the op_desc key, OP_ERR(event, index) in bpf/smberr.bpf.c. */
+  index: number;
   rcOff: number;
   xidOff: number;
   tidOff: number;
@@ -132,15 +135,15 @@ export function opDescValue(h: OpErrHook): Uint8Array {
   return out;
 }
 
-/** An OpErrHook from an event's id and format fields, or undefined when unusable (no id, no int rc). */
-export function opErrHook(event: string, id: number | undefined, fields: Record<string, TraceField>): OpErrHook | undefined {
+/** An OpErrHook from an event's format fields, or undefined when unusable (unknown event, no int rc). */
+export function opErrHook(event: string, fields: Record<string, TraceField>): OpErrHook | undefined {
   const spec = OP_ERR_EVENTS[event];
   const rc = fields.rc;
-  if (!spec || id === undefined || !rc || rc.size !== 4) return undefined;
+  if (!spec || !rc || rc.size !== 4) return undefined;
   const off = (name: string, size: number) => (fields[name]?.size === size ? fields[name]!.offset : 0);
   return {
     event,
-    id,
+    index: Object.keys(OP_ERR_EVENTS).indexOf(event),
     rcOff: rc.offset,
     xidOff: off("xid", 4),
     tidOff: off("tid", 4),
@@ -259,13 +262,13 @@ export function describeAttachPlan(prefer?: HookVariant[]): AttachPlan {
   const formats = TP_EVENTS.map((e) => readEventFormat("cifs", e, root));
   const tpOffsets = formats.map((f) => TP_FIELDS.map((name, i) => (f?.[name] as TraceField | undefined)?.offset ?? TP_DEFAULT_OFFSETS[i]!));
 
-  const connect = readEvent("cifs", CONNECT_EVENT, root);
-  const connectRcOff = connect ? (connect.fields.rc?.offset ?? CONNECT_RC_DEFAULT_OFFSET) : null;
+  const connect = readEventFormat("cifs", CONNECT_EVENT, root);
+  const connectRcOff = connect ? (connect.rc?.offset ?? CONNECT_RC_DEFAULT_OFFSET) : null;
   const opErrs: OpErrHook[] = [];
   const opErrsMissing: string[] = [];
   for (const event of Object.keys(OP_ERR_EVENTS)) {
-    const ev = readEvent("cifs", event, root);
-    const h = ev && opErrHook(event, ev.id, ev.fields);
+    const fields = readEventFormat("cifs", event, root);
+    const h = fields && opErrHook(event, fields);
     if (h) opErrs.push(h);
     else opErrsMissing.push(event);
   }

@@ -4,7 +4,7 @@ import smberrObj from "../../build/bpf/smberr.bpf.o" with { type: "file" };
 import smbslowerObj from "../../build/bpf/smbslower.bpf.o" with { type: "file" };
 import type { Config } from "../config/validate";
 import { SMB2_COMMAND_COUNT } from "../config/smb2-commands";
-import type { HookVariant } from "./attach-plan";
+import { OP_ERR_EVENTS, opErrProgram, type HookVariant } from "./attach-plan";
 
 export type SmbToolName = "smbslower" | "smbiosnoop";
 
@@ -44,8 +44,8 @@ export const TOOLS: Record<SmbToolName, ToolSpec> = {
     name: "smbiosnoop",
     object: smberrObj,
     source: "bpf/smberr.bpf.c",
-    // any: always; connect: cifs:smb3_connect_err; opErr: attached to each per-operation cifs:smb3_*_err event.
-    programs: { any: ["smberr_cmd_err"], connect: ["smberr_connect_err"], opErr: ["smberr_op_err"] },
+    // any: always; connect: cifs:smb3_connect_err; opErr: one per per-operation cifs:smb3_*_err event (loaded when present).
+    programs: { any: ["smberr_cmd_err"], connect: ["smberr_connect_err"], opErr: Object.keys(OP_ERR_EVENTS).map(opErrProgram) },
     sharedMaps: SHARED_MAPS,
     lostIndex: 1,
   },

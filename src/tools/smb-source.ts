@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import type { Config } from "../config/validate";
 import { log } from "../log";
 import { BpfObject, numPossibleCpus } from "../native/libbpf";
-import { cifsInstance, cifsLoaded, CONNECT_EVENT, describeAttachPlan, localErrnoMask, opDescValue, type AttachPlan, type HookVariant } from "./attach-plan";
+import { cifsInstance, cifsLoaded, CONNECT_EVENT, describeAttachPlan, localErrnoMask, opDescValue, opErrProgram, type AttachPlan, type HookVariant } from "./attach-plan";
 import type { EventBatch } from "./event";
 import { readHistograms, readPercpuU64, type CommandHistogram } from "./hist";
 import { reuseMap } from "./native-extra";
@@ -257,9 +257,9 @@ export class SmbSource implements EventSource {
         local_errnos: localErrnoMask(),
       });
       const connectProg = spec.programs.connect?.[0];
-      const opProg = spec.programs.opErr?.[0];
       if (connectProg) obj.program(connectProg).setAutoload(plan.connectRcOff !== null);
-      if (opProg) obj.program(opProg).setAutoload(plan.opErrs.length > 0);
+      const present = new Set(plan.opErrs.map((h) => opErrProgram(h.event)));
+      for (const name of spec.programs.opErr ?? []) obj.program(name).setAutoload(present.has(name));
       for (const m of SHARED_MAPS) reuseMap(obj.map(m), slower.map(m));
       obj.load();
       const vals = errnoMapValues(this.errnos);
@@ -268,13 +268,12 @@ export class SmbSource implements EventSource {
       for (const name of spec.programs.any!) obj.program(name).attach();
       // Failures outside the request lifecycle (server unreachable): see bpf/smberr.bpf.c.
       if (connectProg && plan.connectRcOff !== null) obj.program(connectProg).attachTracepoint("cifs", CONNECT_EVENT);
-      if (opProg && plan.opErrs.length) {
+      if (plan.opErrs.length) {
         const desc = obj.map("op_desc");
-        for (const h of plan.opErrs) desc.update(new Uint32Array([h.id]), opDescValue(h));
-        const prog = obj.program(opProg);
+        for (const h of plan.opErrs) desc.update(new Uint32Array([h.index]), opDescValue(h));
         for (const h of plan.opErrs) {
           try {
-            prog.attachTracepoint("cifs", h.event);
+            obj.program(opErrProgram(h.event)).attachTracepoint("cifs", h.event);
           } catch (e: any) {
             log.debug(`smbiosnoop: cifs:${h.event}: ${e.message}`); // one event less; the others still count
           }

@@ -43,20 +43,3 @@ export function readEventFormat(category: string, event: string, root = tracefsR
     return undefined;
   }
 }
-
-/** The event id in a `format` file ("ID: 1553"): the common_type of its records. */
-export function parseFormatId(text: string): number | undefined {
-  const m = /^ID:\s*(\d+)\s*$/m.exec(text);
-  return m ? Number(m[1]) : undefined;
-}
-
-/** Id and fields of one event, or undefined when it does not exist. */
-export function readEvent(category: string, event: string, root = tracefsRoot()): { id?: number; fields: Record<string, TraceField> } | undefined {
-  if (!root) return undefined;
-  try {
-    const text = readFileSync(`${root}/events/${category}/${event}/format`, "utf8");
-    return { id: parseFormatId(text), fields: parseFormat(text) };
-  } catch {
-    return undefined;
-  }
-}

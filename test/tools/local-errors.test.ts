@@ -4,25 +4,18 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { describeLocalErrorHooks, LOCAL_ERRNOS, localErrnoMask, OP_ERR_EVENTS, opDescValue, opErrHook } from "../../src/tools/attach-plan";
+import { describeLocalErrorHooks, LOCAL_ERRNOS, localErrnoMask, OP_ERR_EVENTS, opDescValue, opErrHook, opErrProgram } from "../../src/tools/attach-plan";
 import { SMB2_COMMANDS, smb2CommandId } from "../../src/config/smb2-commands";
 import { TOOLS } from "../../src/tools/registry";
-import { parseFormat, parseFormatId } from "../../src/tools/tracefs";
+import { parseFormat } from "../../src/tools/tracefs";
 
 const FIX = join(import.meta.dir, "fixtures");
 const format = (kernel: string, event: string) => readFileSync(join(FIX, `format-${kernel}-${event}.txt`), "utf8");
 const hook = (kernel: string, event: string) => {
-  const text = format(kernel, event);
-  return opErrHook(event, parseFormatId(text), parseFormat(text));
+  return opErrHook(event, parseFormat(format(kernel, event)));
 };
 
 describe("format files → op_desc", () => {
-  test("event id from the ID: line", () => {
-    expect(parseFormatId(format("6.12", "smb3_write_err"))).toBe(1655);
-    expect(parseFormatId(format("6.1", "smb3_connect_err"))).toBe(1376);
-    expect(parseFormatId("name: x\nformat:\n")).toBeUndefined();
-  });
-
   test("smb3_write_err moved its fields in 6.12: offsets follow the format file", () => {
     const h61 = hook("6.1", "smb3_write_err")!;
     const h612 = hook("6.12", "smb3_write_err")!;
@@ -45,18 +38,18 @@ describe("format files → op_desc", () => {
     for (const k of ["6.1", "6.12"]) expect(parseFormat(format(k, "smb3_connect_err")).rc?.offset).toBe(152);
   });
 
-  test("unusable: unknown event, no id, no rc", () => {
+  test("unusable: unknown event, no rc", () => {
     const f = parseFormat(format("6.1", "smb3_open_err"));
-    expect(opErrHook("smb3_bogus_err", 1, f)).toBeUndefined();
-    expect(opErrHook("smb3_open_err", undefined, f)).toBeUndefined();
+    expect(opErrHook("smb3_bogus_err", f)).toBeUndefined();
     const { rc: _rc, ...noRc } = f;
-    expect(opErrHook("smb3_open_err", 1, noRc)).toBeUndefined();
+    expect(opErrHook("smb3_open_err", noRc)).toBeUndefined();
+    expect(opErrHook("smb3_open_err", f)!.index).toBe(Object.keys(OP_ERR_EVENTS).indexOf("smb3_open_err"));
   });
 
   test("op_desc value: struct op_desc (12 bytes, little endian)", () => {
-    const v = opDescValue({ event: "smb3_write_err", id: 1655, rcOff: 60, xidOff: 16, tidOff: 32, sesidOff: 40, command: 9, ids: true });
+    const v = opDescValue({ event: "smb3_write_err", index: 5, rcOff: 60, xidOff: 16, tidOff: 32, sesidOff: 40, command: 9, ids: true });
     expect([...v]).toEqual([60, 0, 16, 0, 32, 0, 40, 0, 9, 0, 1, 0]);
-    expect(opDescValue({ event: "x", id: 1, rcOff: 24, xidOff: 8, tidOff: 12, sesidOff: 16, command: 16, ids: false })[10]).toBe(0);
+    expect(opDescValue({ event: "x", index: 1, rcOff: 24, xidOff: 8, tidOff: 12, sesidOff: 16, command: 16, ids: false })[10]).toBe(0);
   });
 
   test("BPF struct op_desc matches (field order in bpf/smberr.bpf.c)", () => {
@@ -64,6 +57,14 @@ describe("format files → op_desc", () => {
     const body = /struct op_desc \{([^}]*)\}/.exec(src)![1]!;
     expect([...body.matchAll(/__u(\d+) (\w+);/g)].map((m) => `${m[2]}:${m[1]}`)).toEqual(["rc_off:16", "xid_off:16", "tid_off:16", "sesid_off:16", "command:16", "flags:8", "_pad:8"]);
     expect(src).toContain("#define OPD_IDS 1");
+  });
+
+  test("one BPF program per event, OP_ERR(event, index) in OP_ERR_EVENTS order", () => {
+    const src = readFileSync(join(import.meta.dir, "../../bpf/smberr.bpf.c"), "utf8");
+    const listed = [...src.matchAll(/^OP_ERR\((\w+), (\d+)\)$/gm)].map((m) => [m[1], Number(m[2])]);
+    expect(listed).toEqual(Object.keys(OP_ERR_EVENTS).map((e, i) => [e, i]));
+    expect(src).toMatch(/max_entries, 64\);\s*__type\(key, __u32\);\s*__type\(value, struct op_desc\)/);
+    expect(Object.keys(OP_ERR_EVENTS).length).toBeLessThanOrEqual(64);
   });
 });
 
@@ -100,11 +101,14 @@ describe("tables", () => {
   });
 
   test("smbiosnoop programs: the cmd_err hook always, connect and per-operation hooks by presence", () => {
-    expect(TOOLS.smbiosnoop.programs).toEqual({ any: ["smberr_cmd_err"], connect: ["smberr_connect_err"], opErr: ["smberr_op_err"] });
+    expect(TOOLS.smbiosnoop.programs.any).toEqual(["smberr_cmd_err"]);
+    expect(TOOLS.smbiosnoop.programs.connect).toEqual(["smberr_connect_err"]);
+    expect(TOOLS.smbiosnoop.programs.opErr).toEqual(Object.keys(OP_ERR_EVENTS).map((e) => `smberr_${e}`));
+    expect(opErrProgram("smb3_open_err")).toBe("smberr_smb3_open_err");
   });
 
   test("`errors` check text lists the extra attach points, present or not", () => {
-    const h = { event: "smb3_open_err", id: 1, rcOff: 32, xidOff: 8, tidOff: 12, sesidOff: 16, command: 5, ids: true };
+    const h = { event: "smb3_open_err", index: 0, rcOff: 32, xidOff: 8, tidOff: 12, sesidOff: 16, command: 5, ids: true };
     const t = describeLocalErrorHooks(true, [h], ["smb3_mknod_err"]);
     expect(t).toContain("cifs:smb3_connect_err");
     expect(t).toContain("1/2 per-operation");
