@@ -6,7 +6,7 @@ import { errnoName } from "../config/errno-names";
 import { fileShape, type Config } from "../config/validate";
 import type { ActionResult } from "../actions/run";
 import type { Anomaly } from "../detect/anomaly";
-import type { EventLine } from "../tools/event";
+import { jsonWithBigInts, type EventLine } from "../tools/event";
 import { VERSION } from "../version";
 
 export interface CollectionFacts {
@@ -54,7 +54,5 @@ export function anomalyDocument(a: Anomaly, triggers: EventLine[], actions: Acti
   };
 }
 
-/** JSON with bigints as exact integers. */
-export function toJson(doc: unknown): string {
-  return JSON.stringify(doc, (_k, v) => (typeof v === "bigint" ? `__BIG__${v}` : v), 2).replace(/"__BIG__(-?\d+)"/g, "$1");
-}
+/** Indented JSON with bigints as exact integers. */
+export const toJson = (doc: unknown): string => jsonWithBigInts(doc, 2);

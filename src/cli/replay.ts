@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import { readFileSync } from "node:fs";
 import { parseConfigText, loadConfig } from "../config/load";
 import { fileShape } from "../config/validate";
-import { toJson } from "../bundle/anomaly-json";
+import { jsonWithBigInts } from "../tools/event";
 import { log } from "../log";
 import { configArg, examples, jsonArg } from "./_shared";
 import { UsageError } from "./errors";
@@ -50,7 +50,7 @@ export default defineCommand({
       noActions: !args.actions,
       onResult: ({ anomaly: a, bundle }) => {
         const when = new Date(Number(a.detectedAtNs / 1_000_000n)).toISOString();
-        if (args.json) console.log(toJson({ type: a.type, name: a.name, detected_at: when, detected_at_ns: a.detectedAtNs, reason: a.reason, count: a.count, triggers: a.triggers.length, repeats: a.repeats, bundle }).replace(/\n\s*/g, " "));
+        if (args.json) console.log(jsonWithBigInts({ type: a.type, name: a.name, detected_at: when, detected_at_ns: a.detectedAtNs, reason: a.reason, count: a.count, triggers: a.triggers.length, repeats: a.repeats, bundle }));
         else console.log(`${when}  ${a.type.padEnd(7)} ${a.name}: ${a.reason}\n  -> ${bundle}`);
       },
     });

@@ -148,7 +148,10 @@ export function toEventLine(e: DecodedEvent, share?: string): EventLine {
   return line;
 }
 
-/** JSON with bigints written as exact integers. */
-export function eventLineJson(l: EventLine): string {
-  return JSON.stringify(l, (_k, v) => (typeof v === "bigint" ? `__BIG__${v}` : v)).replace(/"__BIG__(\d+)"/g, "$1");
+/** JSON with bigints written as exact integers (time_ns and mid exceed 2^53). */
+export function jsonWithBigInts(value: unknown, indent?: number): string {
+  return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? `__BIG__${v}` : v), indent).replace(/"__BIG__(-?\d+)"/g, "$1");
 }
+
+/** One event line, as `aod trace --json` prints it. */
+export const eventLineJson = (l: EventLine): string => jsonWithBigInts(l);

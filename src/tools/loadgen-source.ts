@@ -3,8 +3,9 @@
 // records on aod's own ring buffer, so tests and `make bench` drive the real
 // path — kernel ring → reader → decode → detectors — without SMB.
 import { readFileSync } from "node:fs";
-import { BpfObject, numPossibleCpus } from "../native/libbpf";
-import type { EventBatch } from "./event";
+import { BpfObject } from "../native/libbpf";
+import { TOOL_IDS, type EventBatch } from "./event";
+import { readPercpuU64 } from "./hist";
 import { RingReader } from "./ring-reader";
 import { currentClockOffset, type EventSource } from "./source";
 
@@ -41,14 +42,8 @@ export class LoadgenSource implements EventSource {
 
   lost(): Record<string, bigint> {
     if (!this.obj) return {};
-    const values = new BigUint64Array(numPossibleCpus());
-    const out: Record<string, bigint> = {};
-    for (const [i, name] of ["smbslower", "smbiosnoop"].entries()) {
-      values.fill(0n);
-      this.obj.map("lost").lookup(new Uint32Array([i]), values);
-      out[name] = values.reduce((a, b) => a + b, 0n);
-    }
-    return out;
+    const lost = this.obj.map("lost");
+    return Object.fromEntries(TOOL_IDS.map((name, i) => [name, readPercpuU64(lost, i)]));
   }
 
   status(): string {

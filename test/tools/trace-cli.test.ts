@@ -21,7 +21,7 @@ describe("aod trace", () => {
   test("--command accepts names with or without SMB2_, rejects others with the list", () => {
     expect(parseCommands("SMB2_WRITE,read")).toEqual([9, 8]);
     expect(parseCommands(undefined)).toBeUndefined();
-    expect(() => parseCommands("SMB2_WRTIE")).toThrow(/unknown SMB2 command "SMB2_WRTIE" \(allowed: SMB2_NEGOTIATE/);
+    expect(() => parseCommands("SMB2_WRTIE")).toThrow(/unknown SMB2 command "SMB2_WRTIE" — did you mean SMB2_WRITE\? \(allowed: SMB2_NEGOTIATE/);
   });
 
   test("usage errors exit 2", () => {
