@@ -403,9 +403,9 @@ checks["05-server-down"] = (dir) => {
   console.log(`vm 05-server-down: recovered ${read(dir, "recovery.seconds").trim()} s after smbd restart; bundles: ${bs.map((b) => b.a.name).join(", ")}`);
   expect(
     down.length,
-    "no `down` bundle: aod did not record the reconnect errors. While smbd is down, cifs fails commands locally (EAGAIN for the ones in flight, " +
-      "EHOSTDOWN after the reconnect wait) and reports the failed connects on cifs:smb3_connect_err (rc=-111) and cifs:smb3_reconnect; " +
-      "none of these fire cifs:smb3_cmd_err, the only error hook smbiosnoop has (bpf/smberr.bpf.c), so the `down` anomaly never sees an event",
+    "no `down` bundle: aod did not record the reconnect errors. While smbd is down nothing reaches the wire (no smb3_cmd_err): " +
+      "smbiosnoop sees the failed connects on cifs:smb3_connect_err (ECONNREFUSED, as SMB2_NEGOTIATE) and the accesses failing locally " +
+      "(EHOSTDOWN) on the per-operation cifs:smb3_*_err events (bpf/smberr.bpf.c); check aod.log's `attached ... smbiosnoop via` line",
   ).toBe(1);
   const errnos = new Set(down[0]!.a.triggers.map((t: any) => t.errno));
   for (const e of errnos) expect(["ECONNREFUSED", "EHOSTDOWN", "ECONNRESET", "ETIMEDOUT", "EAGAIN", "EIO"]).toContain(e as string);
