@@ -90,7 +90,7 @@ cp /proc/fs/cifs/DebugData "$RESULTS/debugdata" 2>/dev/null || true
 
 echo "trace: coverage per hook variant"
 for h in fentry kprobe tracepoint; do
-  "$BUN" "$PROJECT/test/tools/smb-coverage.ts" "$h" "workload 30" >"$RESULTS/coverage-$h.json" 2>"$RESULTS/coverage-$h.stderr"
+  "$BUN" "$PROJECT/test/tools/smb-coverage.ts" "$h" "workload 15" >"$RESULTS/coverage-$h.json" 2>"$RESULTS/coverage-$h.stderr"
   echo "  $h: rc=$? $(head -c 600 "$RESULTS/coverage-$h.json")"
 done
 

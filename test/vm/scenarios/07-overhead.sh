@@ -14,7 +14,7 @@ set -uo pipefail
 : "${RESULTS:=/results}" "${PROJECT:=/project}" "${SMB_MNT:=/mnt/smb}"
 NAME=07-overhead
 N=${1:-12}                                # files per run
-PAIRS=${2:-3}                             # (without, with) pairs
+PAIRS=${2:-2}                             # (without, with) pairs; more with: run.sh "" 07-overhead 12 5
 KB=64                                     # size of each file
 
 # shellcheck source=lib/aod.sh
