@@ -35,7 +35,7 @@ workload() {
     ls "$d" >/dev/null
     stat "$d/missing-$i" >/dev/null 2>&1 || true   # failed CREATE inside a compound
   done
-  dd if=/dev/zero of="$d/big" bs=1M count=4 conv=fsync status=none
+  dd if=/dev/zero of="$d/big" bs=1M count=1 conv=fsync status=none
   echo 3 >/proc/sys/vm/drop_caches
   cat "$d/big" >/dev/null
   mv "$d/f1" "$d/g1"
@@ -124,7 +124,7 @@ echo "  rc=$(cat "$RESULTS/trace.rc") lines=$(wc -l <"$RESULTS/trace.jsonl")"
 tail -n 5 "$RESULTS/trace.stderr"
 
 echo "trace: text output with --hist --interval 2"
-"${AOD[@]}" trace --min-ms 0 --hist --interval 2 --duration 10 >"$RESULTS/text.stdout" 2>"$RESULTS/text.stderr" &
+"${AOD[@]}" trace --min-ms 0 --hist --interval 2 --duration 6 >"$RESULTS/text.stdout" 2>"$RESULTS/text.stderr" &
 tp=$!
 wait_attached "$RESULTS/text.stderr" || fail=1
 workload 3
