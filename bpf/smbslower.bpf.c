@@ -115,6 +115,25 @@ static __always_inline void start(__u64 conn, __u64 mid, __u64 session_id, __u32
 
 /* released: called from the release hook, where a missing start is the
  * normal case (the response already completed the request). */
+/* An event for a finished request, from what start() remembered about it. */
+static __always_inline void fill_event(struct aod_event *e, const struct smb_req *r, __u64 now, __u64 lat,
+				       __u64 mid, __s32 rc, __u32 status, __u8 tool)
+{
+	e->time_ns = now;
+	e->latency_ns = lat;
+	e->session_id = r->session_id;
+	e->mid = mid;
+	e->tree_id = r->tree_id;
+	e->pid = r->pid;
+	e->tid = r->tid;
+	e->rc = rc;
+	e->status = status;
+	e->command = r->command;
+	e->tool = tool;
+	e->flags = r->flags;
+	__builtin_memcpy(e->comm, r->comm, sizeof(e->comm));
+}
+
 static __always_inline void finish(__u64 conn, __u64 mid, __u32 status, __s32 rc, bool released)
 {
 	struct smb_req_key k = { .conn = conn, .mid = mid };
@@ -157,19 +176,7 @@ static __always_inline void finish(__u64 conn, __u64 mid, __u32 status, __s32 rc
 	if (released && rc && (err_command_mask & (1u << cmd)) && errno_tracked(rc)) {
 		struct aod_event *x = aod_reserve(AOD_TOOL_SMBERR);
 		if (x) {
-			x->time_ns = now;
-			x->latency_ns = lat;
-			x->session_id = r.session_id;
-			x->mid = mid;
-			x->tree_id = r.tree_id;
-			x->pid = r.pid;
-			x->tid = r.tid;
-			x->rc = rc;
-			x->status = 0;
-			x->command = r.command;
-			x->tool = AOD_TOOL_SMBERR;
-			x->flags = r.flags;
-			__builtin_memcpy(x->comm, r.comm, sizeof(x->comm));
+			fill_event(x, &r, now, lat, mid, rc, 0, AOD_TOOL_SMBERR);
 			bpf_ringbuf_submit(x, 0);
 		}
 	}
@@ -181,19 +188,7 @@ static __always_inline void finish(__u64 conn, __u64 mid, __u32 status, __s32 rc
 	struct aod_event *e = aod_reserve(AOD_TOOL_SMBSLOWER);
 	if (!e)
 		return;
-	e->time_ns = now;
-	e->latency_ns = lat;
-	e->session_id = r.session_id;
-	e->mid = mid;
-	e->tree_id = r.tree_id;
-	e->pid = r.pid;
-	e->tid = r.tid;
-	e->rc = rc;
-	e->status = status;
-	e->command = r.command;
-	e->tool = AOD_TOOL_SMBSLOWER;
-	e->flags = r.flags;
-	__builtin_memcpy(e->comm, r.comm, sizeof(e->comm));
+	fill_event(e, &r, now, lat, mid, rc, status, AOD_TOOL_SMBSLOWER);
 	bpf_ringbuf_submit(e, 0);
 	count(CNT_EMITTED);
 }
