@@ -7,11 +7,11 @@
 
 #define AOD_TASK_COMM_LEN 16
 #define AOD_SMB2_COMMANDS 20 /* SMB2_NEGOTIATE (0) .. SMB2_SERVER_TO_CLIENT_NOTIFICATION (19) */
-#define AOD_HIST_SLOTS 32    /* log2(latency in us) buckets */
+#define AOD_HIST_SLOTS	  32 /* log2(latency in us) buckets */
 
 enum aod_tool {
 	AOD_TOOL_SMBSLOWER = 0, /* latency */
-	AOD_TOOL_SMBERR = 1,    /* errors (config name: smbiosnoop) */
+	AOD_TOOL_SMBERR = 1,	/* errors (config name: smbiosnoop) */
 	AOD_TOOL_COUNT = 2,
 };
 
@@ -25,18 +25,18 @@ enum aod_event_flags {
 };
 
 struct aod_event {
-	__u64 time_ns;    /* completion, bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
+	__u64 time_ns;	  /* completion, bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
 	__u64 latency_ns; /* completion - start */
 	__u64 session_id;
 	__u64 mid;
 	__u32 tree_id;
-	__u32 pid;        /* tgid of the task that issued the request */
-	__u32 tid;        /* its thread id */
-	__s32 rc;         /* negative errno (0 on success) */
-	__u32 status;     /* NT status from the server (0 on success) */
-	__u16 command;    /* SMB2 command id */
-	__u8 tool;        /* enum aod_tool */
-	__u8 flags;       /* enum aod_event_flags */
+	__u32 pid;     /* tgid of the task that issued the request */
+	__u32 tid;     /* its thread id */
+	__s32 rc;      /* negative errno (0 on success) */
+	__u32 status;  /* NT status from the server (0 on success) */
+	__u16 command; /* SMB2 command id */
+	__u8 tool;     /* enum aod_tool */
+	__u8 flags;    /* enum aod_event_flags */
 	char comm[AOD_TASK_COMM_LEN];
 };
 

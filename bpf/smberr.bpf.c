@@ -140,7 +140,7 @@ int smberr_cmd_err(void *ctx)
 	if (d) {
 		if (d->err_seen)
 			return 0; /* reported already */
-		d->err_seen = 1; /* racy by design: at worst a rare duplicate */
+		d->err_seen = 1;  /* racy by design: at worst a rare duplicate */
 	}
 	__u32 pid = d ? d->pid : id >> 32;
 	if (filter_tgid && pid != filter_tgid)
@@ -258,11 +258,11 @@ static __always_inline int op_err(void *ctx, __u32 idx)
  * (the record's common_type is overwritten with a pt_regs pointer before BPF
  * runs) and attach cookies need 5.15. User space loads and attaches the ones
  * this kernel has (smberr_<event>). */
-#define OP_ERR(ev, idx)                      \
-	SEC("tracepoint/cifs/" #ev)          \
-	int smberr_##ev(void *ctx)           \
-	{                                    \
-		return op_err(ctx, idx);     \
+#define OP_ERR(ev, idx)                  \
+	SEC("tracepoint/cifs/" #ev)      \
+	int smberr_##ev(void *ctx)       \
+	{                                \
+		return op_err(ctx, idx); \
 	}
 OP_ERR(smb3_open_err, 0)
 OP_ERR(smb3_posix_mkdir_err, 1)

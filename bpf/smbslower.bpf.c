@@ -57,18 +57,18 @@ struct {
 /* hist[command * AOD_HIST_SLOTS + log2(latency in us)]: every completed request. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, AOD_SMB2_COMMANDS * AOD_HIST_SLOTS);
+	__uint(max_entries, (AOD_SMB2_COMMANDS * AOD_HIST_SLOTS));
 	__type(key, __u32);
 	__type(value, __u64);
 } hist SEC(".maps");
 
 /* counters[]: how the hooks fire, for coverage checks and `aod check`. */
 enum {
-	CNT_STARTS = 0,    /* requests seen starting */
-	CNT_DONE = 1,      /* completions matched to a start */
-	CNT_NO_START = 2,  /* completions without a start (started before attach, evicted, duplicate) */
-	CNT_EMITTED = 3,   /* latency events submitted */
-	CNT_RELEASED = 4,  /* requests released without a response (reconnect, cancel, offloaded decrypt) */
+	CNT_STARTS = 0,	  /* requests seen starting */
+	CNT_DONE = 1,	  /* completions matched to a start */
+	CNT_NO_START = 2, /* completions without a start (started before attach, evicted, duplicate) */
+	CNT_EMITTED = 3,  /* latency events submitted */
+	CNT_RELEASED = 4, /* requests released without a response (reconnect, cancel, offloaded decrypt) */
 	CNT_MAX = 8,
 };
 struct {
@@ -116,8 +116,8 @@ static __always_inline void start(__u64 conn, __u64 mid, __u64 session_id, __u32
 /* released: called from the release hook, where a missing start is the
  * normal case (the response already completed the request). */
 /* An event for a finished request, from what start() remembered about it. */
-static __always_inline void fill_event(struct aod_event *e, const struct smb_req *r, __u64 now, __u64 lat,
-				       __u64 mid, __s32 rc, __u32 status, __u8 tool)
+static __always_inline void fill_event(struct aod_event *e, const struct smb_req *r, __u64 now, __u64 lat, __u64 mid,
+				       __s32 rc, __u32 status, __u8 tool)
 {
 	e->time_ns = now;
 	e->latency_ns = lat;
@@ -244,20 +244,21 @@ static __always_inline void on_release(__u64 arg)
 	else
 		m = (void *)arg;
 	int state = BPF_CORE_READ(m, mid_state);
-	__s32 rc = state == MID_RETRY_NEEDED ? -11 /* EAGAIN */
-		 : state == MID_SHUTDOWN ? -112 /* EHOSTDOWN */
-		 : state == MID_RESPONSE_MALFORMED ? -5 /* EIO */ : 0;
+	__s32 rc = state == MID_RETRY_NEEDED	     ? -11  /* EAGAIN */
+		   : state == MID_SHUTDOWN	     ? -112 /* EHOSTDOWN */
+		   : state == MID_RESPONSE_MALFORMED ? -5   /* EIO */
+						     : 0;
 	finish((__u64)BPF_CORE_READ(m, server), BPF_CORE_READ(m, mid), 0, rc, true);
 }
 
 /* Picks argument idx (0 or 1). Both are loaded at constant offsets first and
  * hidden from the optimizer: otherwise clang folds the choice into one load
  * from ctx + idx * 8, which the verifier rejects (modified ctx pointer). */
-#define ARG_PICK(idx, a0, a1)                                      \
-	({                                                         \
-		__u64 __a0 = (__u64)(a0), __a1 = (__u64)(a1);      \
-		asm volatile("" : "+r"(__a0), "+r"(__a1));         \
-		(void *)((idx) == 1 ? __a1 : __a0);                \
+#define ARG_PICK(idx, a0, a1)                                 \
+	({                                                    \
+		__u64 __a0 = (__u64)(a0), __a1 = (__u64)(a1); \
+		asm volatile("" : "+r"(__a0), "+r"(__a1));    \
+		(void *)((idx) == 1 ? __a1 : __a0);           \
 	})
 
 /* ---- variant fentry ---- */
@@ -324,8 +325,8 @@ SEC("tracepoint/cifs/smb3_cmd_enter")
 int smbslower_enter_tp(void *ctx)
 {
 	__u64 sesid = tp_u64(ctx, tp_off[TP_ENTER][TPF_SESID]);
-	start(sesid, tp_u64(ctx, tp_off[TP_ENTER][TPF_MID]), sesid,
-	      tp_u32(ctx, tp_off[TP_ENTER][TPF_TID]), tp_u16(ctx, tp_off[TP_ENTER][TPF_CMD]), 0);
+	start(sesid, tp_u64(ctx, tp_off[TP_ENTER][TPF_MID]), sesid, tp_u32(ctx, tp_off[TP_ENTER][TPF_TID]),
+	      tp_u16(ctx, tp_off[TP_ENTER][TPF_CMD]), 0);
 	return 0;
 }
 

@@ -22,7 +22,11 @@ function emit(level: Level, msg: string, fields?: Record<string, unknown>): void
   if (LEVELS[level] < threshold) return;
   const time = new Date().toISOString();
   if (tty) {
-    const extra = fields ? Object.entries(fields).map(([k, v]) => ` ${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join("") : "";
+    const extra = fields
+      ? Object.entries(fields)
+          .map(([k, v]) => ` ${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+          .join("")
+      : "";
     sink(`${time} ${level.toUpperCase().padEnd(5)} ${msg}${extra}`);
   } else {
     sink(JSON.stringify({ time, level, msg, ...fields }, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));

@@ -6,7 +6,7 @@
 // events are repeats) when bursts are a second apart.
 import { watch } from "node:fs";
 import { BUNDLE_RE, TEMP_RE } from "../../src/bundle/names";
-import { Daemon, atMost, libc, mmm, preflight, report, summarize, type Row } from "./lib";
+import { atMost, Daemon, libc, mmm, preflight, type Row, report, summarize } from "./lib";
 
 const REPS = Number(process.env.AOD_BENCH_REPS ?? 20);
 const ACTIONS = ["mounts", "dmesg"];
@@ -76,14 +76,18 @@ const det = summarize(detectLog);
 const fin = summarize(finalMs);
 const rows: Row[] = [
   {
-    metric: "burst → collection start (\"anomaly detected\" line's time)",
+    metric: 'burst → collection start ("anomaly detected" line\'s time)',
     result: mmm(det, "ms"),
     target: "≤ 20 ms",
     prototype: "–",
     verdict: atMost(det.max, 20, " ms"),
     note: `log time has 1 ms resolution; line seen by the harness ${mmm(summarize(detectSeen), "ms")}`,
   },
-  { metric: "burst → temporary bundle file (actions done, packing starts)", result: mmm(summarize(tmpMs), "ms"), note: `${tmpMs.length}/${finalMs.length} temp files seen by inotify` },
+  {
+    metric: "burst → temporary bundle file (actions done, packing starts)",
+    result: mmm(summarize(tmpMs), "ms"),
+    note: `${tmpMs.length}/${finalMs.length} temp files seen by inotify`,
+  },
   {
     metric: "burst → complete `.tar.zst` on disk",
     result: mmm(fin, "ms"),
@@ -92,7 +96,15 @@ const rows: Row[] = [
     verdict: atMost(fin.median, 40, " ms"),
     note: `${fin.n} bursts, actions ${ACTIONS.join("+")}; prototype/aod median ${(419 / fin.median).toFixed(0)}×`,
   },
-  { metric: "detection → bundle inside aod (\"bundle written\" ms)", result: mmm(summarize(writtenMs), "ms"), prototype: "9–19 ms" },
-  { metric: "bundles / anomalies / failed reps", result: `${stopped?.bundles} / ${stopped?.anomalies} / ${failures}`, note: `expected ${REPS} / ${REPS} / 0` },
+  {
+    metric: 'detection → bundle inside aod ("bundle written" ms)',
+    result: mmm(summarize(writtenMs), "ms"),
+    prototype: "9–19 ms",
+  },
+  {
+    metric: "bundles / anomalies / failed reps",
+    result: `${stopped?.bundles} / ${stopped?.anomalies} / ${failures}`,
+    note: `expected ${REPS} / ${REPS} / 0`,
+  },
 ];
 report("1. Detection → bundle (burst of 20 × 100 ms events)", rows, "", (performance.now() - t00) / 1000);

@@ -6,9 +6,9 @@
 // Reports bundles, repeats, bytes written, peak RSS and RSS after the storm.
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { openBundle } from "../../src/bundle/read";
 import { BUNDLE_RE } from "../../src/bundle/names";
-import { Daemon, ProcWatch, atMost, libc, memSample, num, preflight, report, type Row } from "./lib";
+import { openBundle } from "../../src/bundle/read";
+import { atMost, Daemon, libc, memSample, num, ProcWatch, preflight, type Row, report } from "./lib";
 
 const SECONDS = Number(process.env.AOD_BENCH_SECONDS ?? 30);
 const EVERY_MS = 100;
@@ -44,7 +44,7 @@ collection:
   let bursts = 0;
   while (performance.now() - t0 < SECONDS * 1000) {
     const due = Math.floor((performance.now() - t0) / EVERY_MS) + 1;
-    while (bursts < due) (libc.getppid(), bursts++);
+    while (bursts < due) libc.getppid(), bursts++;
     await Bun.sleep(EVERY_MS - ((performance.now() - t0) % EVERY_MS));
   }
   const stormEnd = performance.now();
@@ -65,13 +65,40 @@ collection:
     repeatEvents += Number(b.anomaly.repeats_during_cooldown?.events ?? 0);
   }
   const expected = cooldown > 0 ? Math.ceil(SECONDS / cooldown) : bursts * 2;
-  return { bursts, files: files.length, bytes, repeats, repeatEvents, base, peak: Math.max(peakDuring, watch.peakRssMB), rssAt1, rssAfter, stopped, expected, dropped: d.count("collection queue full: anomaly not collected"), anomalies: d.count("anomaly detected") };
+  return {
+    bursts,
+    files: files.length,
+    bytes,
+    repeats,
+    repeatEvents,
+    base,
+    peak: Math.max(peakDuring, watch.peakRssMB),
+    rssAt1,
+    rssAfter,
+    stopped,
+    expected,
+    dropped: d.count("collection queue full: anomaly not collected"),
+    anomalies: d.count("anomaly detected"),
+  };
 }
 
 for (const cooldown of [10, 0]) {
   const r = await storm(cooldown);
   const label = `cooldown_sec ${cooldown}`;
-  detail.push([label, `${r.bursts}`, `${r.anomalies}`, `${r.files}`, `${r.expected}${cooldown ? " (at most +1)" : " anomalies"}`, `${r.repeats} (${r.repeatEvents} events)`, `${r.dropped}`, `${num(r.bytes / 1024)} KiB`, num(r.base), num(r.peak), num(r.rssAt1), num(r.rssAfter)]);
+  detail.push([
+    label,
+    `${r.bursts}`,
+    `${r.anomalies}`,
+    `${r.files}`,
+    `${r.expected}${cooldown ? " (at most +1)" : " anomalies"}`,
+    `${r.repeats} (${r.repeatEvents} events)`,
+    `${r.dropped}`,
+    `${num(r.bytes / 1024)} KiB`,
+    num(r.base),
+    num(r.peak),
+    num(r.rssAt1),
+    num(r.rssAfter),
+  ]);
   if (cooldown > 0) {
     rows.push({
       metric: `storm ${SECONDS} s, ${label}: bundles`,
@@ -81,7 +108,12 @@ for (const cooldown of [10, 0]) {
       verdict: atMost(r.files, r.expected + 1),
       note: `${r.repeats} repeat detections recorded in the bundles (${r.repeatEvents} events); bytes written ${num(r.bytes / 1024)} KiB`,
     });
-    rows.push({ metric: `storm, ${label}: peak RSS`, result: `${num(r.peak)} MB (baseline ${num(r.base)} MB)`, prototype: "52 MB", note: "VmRSS sampled every 100 ms" });
+    rows.push({
+      metric: `storm, ${label}: peak RSS`,
+      result: `${num(r.peak)} MB (baseline ${num(r.base)} MB)`,
+      prototype: "52 MB",
+      note: "VmRSS sampled every 100 ms",
+    });
   } else {
     rows.push({
       metric: `storm, ${label} (worst case): bundles / dropped`,
@@ -90,7 +122,13 @@ for (const cooldown of [10, 0]) {
     });
   }
   const back = r.rssAfter - r.base;
-  rows.push({ metric: `storm, ${label}: RSS ${AFTER_SEC} s after the storm vs before`, result: `${num(r.rssAfter)} MB vs ${num(r.base)} MB (${back >= 0 ? "+" : ""}${num(back)} MB)`, target: "back to baseline", verdict: back <= Math.max(2, r.base * 0.05) ? "met" : `**missed** by ${num(back)} MB`, note: `1 s after: ${num(r.rssAt1)} MB` });
+  rows.push({
+    metric: `storm, ${label}: RSS ${AFTER_SEC} s after the storm vs before`,
+    result: `${num(r.rssAfter)} MB vs ${num(r.base)} MB (${back >= 0 ? "+" : ""}${num(back)} MB)`,
+    target: "back to baseline",
+    verdict: back <= Math.max(2, r.base * 0.05) ? "met" : `**missed** by ${num(back)} MB`,
+    note: `1 s after: ${num(r.rssAt1)} MB`,
+  });
 }
 
 const extra = `Per storm (${SECONDS} s, a burst every ${EVERY_MS} ms; actions mounts+dmesg; RSS in MB):

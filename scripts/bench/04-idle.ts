@@ -4,7 +4,24 @@
 // program costs (with and without one idle Worker, as aod's ring waiter uses).
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, Daemon, atMost, cpuPercent, cpuSample, memSample, mmm, num, preflight, report, rssBreakdown, summarize, table, tempDir, threadSwitches, type Row } from "./lib";
+import {
+  atMost,
+  BUN,
+  cpuPercent,
+  cpuSample,
+  Daemon,
+  memSample,
+  mmm,
+  num,
+  preflight,
+  type Row,
+  report,
+  rssBreakdown,
+  summarize,
+  table,
+  tempDir,
+  threadSwitches,
+} from "./lib";
 
 const SECONDS = Number(process.env.AOD_BENCH_SECONDS ?? 60);
 const WINDOW = 10;
@@ -24,8 +41,12 @@ setInterval(() => {}, 1 << 30);\n`,
 );
 const baselines: { name: string; proc: ReturnType<typeof Bun.spawn> }[] = [];
 for (const name of ["bare", "worker"]) {
-  const r = Bun.spawnSync([BUN, "build", "--compile", "--minify", join(dir, `${name}.ts`), "--outfile", join(dir, name)], { stdout: "pipe", stderr: "pipe" });
-  if (r.exitCode === 0) baselines.push({ name, proc: Bun.spawn([join(dir, name)], { stdout: "ignore", stderr: "ignore" }) });
+  const r = Bun.spawnSync(
+    [BUN, "build", "--compile", "--minify", join(dir, `${name}.ts`), "--outfile", join(dir, name)],
+    { stdout: "pipe", stderr: "pipe" },
+  );
+  if (r.exitCode === 0)
+    baselines.push({ name, proc: Bun.spawn([join(dir, name)], { stdout: "ignore", stderr: "ignore" }) });
 }
 
 const d = await Daemon.start({
@@ -60,12 +81,23 @@ for (let t = 0; t < SECONDS; t += WINDOW) {
 const whole = cpuPercent(first, last);
 const sw1 = threadSwitches(d.pid);
 const mem = memSample(d.pid);
-const rollup = Object.fromEntries([...(await Bun.file(`/proc/${d.pid}/smaps_rollup`).text()).matchAll(/^(\w+):\s+(\d+) kB/gm)].map((m) => [m[1]!, Number(m[2]) / 1024]));
+const rollup = Object.fromEntries(
+  [...(await Bun.file(`/proc/${d.pid}/smaps_rollup`).text()).matchAll(/^(\w+):\s+(\d+) kB/gm)].map((m) => [
+    m[1]!,
+    Number(m[2]) / 1024,
+  ]),
+);
 const groups = rssBreakdown(d.pid);
 const segs = rssBreakdown(d.pid, true).filter((g) => g.name.includes("/dist/aod "));
-const bareSegs = baselines.length ? rssBreakdown(baselines[0]!.proc.pid, true).filter((g) => g.name.startsWith(dir)) : [];
+const bareSegs = baselines.length
+  ? rssBreakdown(baselines[0]!.proc.pid, true).filter((g) => g.name.startsWith(dir))
+  : [];
 const bareFileMB = bareSegs.reduce((n, g) => n + g.rssKB, 0) / 1024;
-const baseRes = baselines.map((b, i) => ({ name: b.name, cpu: cpuPercent(b0[i]!, cpuSample(b.proc.pid)).pct, rss: memSample(b.proc.pid).rssMB }));
+const baseRes = baselines.map((b, i) => ({
+  name: b.name,
+  cpu: cpuPercent(b0[i]!, cpuSample(b.proc.pid)).pct,
+  rss: memSample(b.proc.pid).rssMB,
+}));
 for (const b of baselines) b.proc.kill();
 const { stopped } = await d.stop();
 
@@ -74,14 +106,24 @@ const binMB = (groups.find((g) => g.name.endsWith("/dist/aod"))?.rssKB ?? 0) / 1
 const anonMB = (groups.find((g) => g.name === "[anonymous]")?.rssKB ?? 0) / 1024;
 const restMB = mem.rssMB - ringMB - binMB - anonMB;
 const cpu = summarize(windows);
-const wake = [...sw1.entries()].filter(([k, v]) => v - (sw0.get(k) ?? 0) > 0).map(([k, v]) => `${k} ${num((v - (sw0.get(k) ?? 0)) / (SECONDS))}/s`).join(", ");
+const wake = [...sw1.entries()]
+  .filter(([k, v]) => v - (sw0.get(k) ?? 0) > 0)
+  .map(([k, v]) => `${k} ${num((v - (sw0.get(k) ?? 0)) / SECONDS)}/s`)
+  .join(", ");
 const bare = baseRes.find((b) => b.name === "bare");
 const withWorker = baseRes.find((b) => b.name === "worker");
 // The SMB tools size their ring at 4 MiB (src/tools/smb-source.ts) where the load generator uses 16 MiB;
 // the ring is mapped twice (so records never wrap) and every page of both mappings is resident.
 const smbRingMB = 2 * 4;
 const rows: Row[] = [
-  { metric: `idle CPU (% of one core, ${WINDOW} s windows over ${SECONDS} s)`, result: mmm(cpu, "%", 2), target: "≤ 0.05%", prototype: "0.03%", verdict: atMost(cpu.median, 0.05, " points"), note: `whole ${SECONDS} s: ${num(whole.pct, 2)}% (schedstat), ${num(whole.pctTicks, 2)}% (ticks); wakeups: ${wake}` },
+  {
+    metric: `idle CPU (% of one core, ${WINDOW} s windows over ${SECONDS} s)`,
+    result: mmm(cpu, "%", 2),
+    target: "≤ 0.05%",
+    prototype: "0.03%",
+    verdict: atMost(cpu.median, 0.05, " points"),
+    note: `whole ${SECONDS} s: ${num(whole.pct, 2)}% (schedstat), ${num(whole.pctTicks, 2)}% (ticks); wakeups: ${wake}`,
+  },
   {
     metric: "idle RSS",
     result: `${num(mem.rssMB)} MB (PSS ${num(rollup.Pss ?? NaN)} MB, private ${num((rollup.Private_Clean ?? 0) + (rollup.Private_Dirty ?? 0))} MB)`,
@@ -95,16 +137,30 @@ const rows: Row[] = [
 const breakdown = table(
   ["where the idle RSS is", "MB", "what it is"],
   [
-    ["dist/aod (file-backed pages of the executable)", num(binMB), "Bun's runtime code and data, aod's bundled JS; clean file pages, shared with the page cache"],
-    ["anon_inode:bpf-map (the ring buffer)", num(ringMB), "16 MiB generator ring mapped twice (data area + its mirror) and fully resident: kernel memory, counted in VmRSS"],
+    [
+      "dist/aod (file-backed pages of the executable)",
+      num(binMB),
+      "Bun's runtime code and data, aod's bundled JS; clean file pages, shared with the page cache",
+    ],
+    [
+      "anon_inode:bpf-map (the ring buffer)",
+      num(ringMB),
+      "16 MiB generator ring mapped twice (data area + its mirror) and fully resident: kernel memory, counted in VmRSS",
+    ],
     ["[anonymous]", num(anonMB), "JS heaps (main thread and the ring waiter Worker), mimalloc, JIT code"],
     ["everything else (libc, embedded libraries in memfds, stacks)", num(restMB), ""],
     ["**total VmRSS**", num(mem.rssMB), `threads ${mem.threads}`],
-    ...baseRes.map((b) => [`for comparison: bare compiled Bun${b.name === "worker" ? " + one idle smol Worker" : ""}`, num(b.rss), `idle CPU ${num(b.cpu, 2)}%`]),
+    ...baseRes.map((b) => [
+      `for comparison: bare compiled Bun${b.name === "worker" ? " + one idle smol Worker" : ""}`,
+      num(b.rss),
+      `idle CPU ${num(b.cpu, 2)}%`,
+    ]),
   ],
 );
 const extra = `${breakdown}\n\nLargest mappings: ${groups
   .slice(0, 8)
   .map((g) => `${g.name.replace(/^.*\/dist\/aod$/, "dist/aod")} ${num(g.rssKB / 1024)} MB`)
-  .join(", ")}. The executable's resident pages by segment: ${segs.map((g) => `${g.name.split(" ").pop()} ${num(g.rssKB / 1024)} MB`).join(", ")} (bare compiled Bun: ${num(bareFileMB)} MB of its executable resident).${bare && withWorker ? ` One idle Worker costs ≈ ${num(withWorker.rss - bare.rss)} MB over bare Bun (${num(bare.rss)} MB).` : ""}`;
+  .join(
+    ", ",
+  )}. The executable's resident pages by segment: ${segs.map((g) => `${g.name.split(" ").pop()} ${num(g.rssKB / 1024)} MB`).join(", ")} (bare compiled Bun: ${num(bareFileMB)} MB of its executable resident).${bare && withWorker ? ` One idle Worker costs ≈ ${num(withWorker.rss - bare.rss)} MB over bare Bun (${num(bare.rss)} MB).` : ""}`;
 report("4. Idle", rows, extra, (performance.now() - t00) / 1000);

@@ -4,7 +4,7 @@
 // when idle — with the shipped stop_grace_sec (10 s) and with 0.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AOD, Daemon, atMost, mmm, num, preflight, report, summarize, tempDir, type Row } from "./lib";
+import { AOD, atMost, Daemon, mmm, num, preflight, type Row, report, summarize, tempDir } from "./lib";
 
 const RUNS = Number(process.env.AOD_BENCH_REPS ?? 10);
 preflight();
@@ -15,7 +15,11 @@ writeFileSync(cfgFile, await Bun.file(join(import.meta.dir, "../../config/aod.ya
 
 function hyperfine(cmd: string): { times: number[]; mean: number } {
   const out = join(dir, "hf.json");
-  const r = Bun.spawnSync(["hyperfine", "-N", "--warmup", "3", "--runs", "30", "--export-json", out, cmd], { stdout: "pipe", stderr: "pipe", env: { ...process.env, AOD_LOG_LEVEL: "warn" } });
+  const r = Bun.spawnSync(["hyperfine", "-N", "--warmup", "3", "--runs", "30", "--export-json", out, cmd], {
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, AOD_LOG_LEVEL: "warn" },
+  });
   if (r.exitCode !== 0) throw new Error(`hyperfine failed: ${r.stderr.toString()}`);
   const res = JSON.parse(require("node:fs").readFileSync(out, "utf8")).results[0];
   return { times: res.times.map((t: number) => t * 1000), mean: res.mean * 1000 };
@@ -24,10 +28,22 @@ function hyperfine(cmd: string): { times: number[]; mean: number } {
 const rows: Row[] = [];
 if (Bun.which("hyperfine")) {
   const v = hyperfine(`${AOD} --version`);
-  rows.push({ metric: "`aod --version` (hyperfine, 30 runs)", result: mmm(summarize(v.times), "ms"), note: `mean ${num(v.mean)} ms` });
+  rows.push({
+    metric: "`aod --version` (hyperfine, 30 runs)",
+    result: mmm(summarize(v.times), "ms"),
+    note: `mean ${num(v.mean)} ms`,
+  });
   const c = hyperfine(`${AOD} config validate ${cfgFile}`);
-  rows.push({ metric: "`aod config validate` of the shipped config (hyperfine, 30 runs)", result: mmm(summarize(c.times), "ms"), note: `mean ${num(c.mean)} ms` });
-} else rows.push({ metric: "`aod --version`, `aod config validate`", result: "skipped: hyperfine not installed (make deps)" });
+  rows.push({
+    metric: "`aod config validate` of the shipped config (hyperfine, 30 runs)",
+    result: mmm(summarize(c.times), "ms"),
+    note: `mean ${num(c.mean)} ms`,
+  });
+} else
+  rows.push({
+    metric: "`aod --version`, `aod config validate`",
+    result: "skipped: hyperfine not installed (make deps)",
+  });
 
 const base = `guardian:
   anomalies:
@@ -67,8 +83,32 @@ for (let i = 0; i < DEFAULT_RUNS; i++) {
 const rs = summarize(ready);
 const e0 = summarize(exit0);
 const ed = summarize(exitDefault);
-rows.push({ metric: "`aod run` → ready (BPF loaded and attached)", result: mmm(rs, "ms"), target: "≤ 80 ms", prototype: "109 / 173 / 214 ms", verdict: atMost(rs.median, 80, " ms"), note: `${rs.n} starts; spawn → the "ready" line read from its stderr` });
-rows.push({ metric: "SIGTERM → exit, idle, shipped config (stop_grace_sec 10)", result: mmm(ed, "ms"), target: "≤ 200 ms", prototype: "6.0 / 6.1 / 6.1 s", verdict: atMost(ed.median, 200, " ms"), note: `${ed.n} runs` });
-rows.push({ metric: "SIGTERM → exit, idle, stop_grace_sec 0", result: mmm(e0, "ms"), target: "≤ 200 ms", verdict: atMost(e0.median, 200, " ms"), note: `${e0.n} runs` });
-rows.push({ metric: "SIGTERM → the \"stopped\" log line (all work done)", result: mmm(summarize(stoppedAt), "ms"), note: "the time from here to exit is timers left pending (see findings)" });
+rows.push({
+  metric: "`aod run` → ready (BPF loaded and attached)",
+  result: mmm(rs, "ms"),
+  target: "≤ 80 ms",
+  prototype: "109 / 173 / 214 ms",
+  verdict: atMost(rs.median, 80, " ms"),
+  note: `${rs.n} starts; spawn → the "ready" line read from its stderr`,
+});
+rows.push({
+  metric: "SIGTERM → exit, idle, shipped config (stop_grace_sec 10)",
+  result: mmm(ed, "ms"),
+  target: "≤ 200 ms",
+  prototype: "6.0 / 6.1 / 6.1 s",
+  verdict: atMost(ed.median, 200, " ms"),
+  note: `${ed.n} runs`,
+});
+rows.push({
+  metric: "SIGTERM → exit, idle, stop_grace_sec 0",
+  result: mmm(e0, "ms"),
+  target: "≤ 200 ms",
+  verdict: atMost(e0.median, 200, " ms"),
+  note: `${e0.n} runs`,
+});
+rows.push({
+  metric: 'SIGTERM → the "stopped" log line (all work done)',
+  result: mmm(summarize(stoppedAt), "ms"),
+  note: "the time from here to exit is timers left pending (see findings)",
+});
 report("5. Start-up and shutdown", rows, "", (performance.now() - t00) / 1000);

@@ -6,7 +6,7 @@
 // is min / median / max over repetitions, and comparisons run both sides in
 // the same invocation.
 import { dlopen, FFIType } from "bun:ffi";
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -39,7 +39,9 @@ const sh = (argv: string[]) => {
 
 export function machine(): Machine {
   const cpu = (readFileSync("/proc/cpuinfo", "utf8").match(/^model name\s*:\s*(.*)$/m)?.[1] ?? "?").trim();
-  const dirty = sh(["git", "status", "--porcelain", "--untracked-files=no", "--", "src", "bpf", "config"]) ? " (+ uncommitted changes in src/bpf/config)" : "";
+  const dirty = sh(["git", "status", "--porcelain", "--untracked-files=no", "--", "src", "bpf", "config"])
+    ? " (+ uncommitted changes in src/bpf/config)"
+    : "";
   return {
     date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
     nproc: navigator.hardwareConcurrency,
@@ -82,7 +84,8 @@ export function num(x: number, digits = 3): string {
 }
 
 /** "min / median / max unit" */
-export const mmm = (s: Summary, unit = "", digits = 3) => (s.n ? `${num(s.min, digits)} / ${num(s.median, digits)} / ${num(s.max, digits)}${unit ? ` ${unit}` : ""}` : "–");
+export const mmm = (s: Summary, unit = "", digits = 3) =>
+  s.n ? `${num(s.min, digits)} / ${num(s.median, digits)} / ${num(s.max, digits)}${unit ? ` ${unit}` : ""}` : "–";
 
 /** "met" or "missed by X" for a value that must stay at or below `limit`. */
 export function atMost(value: number, limit: number, unit = ""): string {
@@ -153,7 +156,12 @@ export function rssBreakdown(pid: number, byPerms = false): { name: string; rssK
     if (head) {
       const path = head[1]!.trim();
       const perms = line.split(" ")[1]!;
-      cur = path === "" ? "[anonymous]" : path.startsWith("/memfd:") ? `memfd ${path.slice(7).replace(/ \(deleted\)$/, "")}` : path;
+      cur =
+        path === ""
+          ? "[anonymous]"
+          : path.startsWith("/memfd:")
+            ? `memfd ${path.slice(7).replace(/ \(deleted\)$/, "")}`
+            : path;
       if (byPerms && path.startsWith("/") && !path.startsWith("/memfd:")) cur += ` ${perms}`;
       continue;
     }
@@ -240,18 +248,49 @@ export class Daemon {
     const dir = tempDir();
     const cfg = join(dir, "config.yaml");
     writeFileSync(cfg, `aod_output_dir: ${dir}/out\n${opts.config}`, { mode: 0o600 });
-    const set = Object.entries(opts.set ?? {}).map(([k, v]) => `${k}=${v}`).join(",");
-    let argv = [AOD, "run", "--config", cfg, "--loadgen", LOADGEN, "--loadgen-pid", String(opts.loadgenPid ?? process.pid), ...(set ? ["--loadgen-set", set] : [])];
-    if (opts.isolate ?? true) argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c", 'mkdir -p /run/aod && mount -t tmpfs -o mode=0755 aod-bench /run/aod && exec "$@"', "sh", ...argv];
+    const set = Object.entries(opts.set ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(",");
+    let argv = [
+      AOD,
+      "run",
+      "--config",
+      cfg,
+      "--loadgen",
+      LOADGEN,
+      "--loadgen-pid",
+      String(opts.loadgenPid ?? process.pid),
+      ...(set ? ["--loadgen-set", set] : []),
+    ];
+    if (opts.isolate ?? true)
+      argv = [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        'mkdir -p /run/aod && mount -t tmpfs -o mode=0755 aod-bench /run/aod && exec "$@"',
+        "sh",
+        ...argv,
+      ];
     const t0 = performance.now();
-    const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { ...process.env, AOD_LOG_LEVEL: process.env.AOD_LOG_LEVEL ?? "info" } });
+    const proc = Bun.spawn(argv, {
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: "pipe",
+      env: { ...process.env, AOD_LOG_LEVEL: process.env.AOD_LOG_LEVEL ?? "info" },
+    });
     return new Daemon(proc, dir, t0);
   }
 
   static async start(opts: DaemonOptions): Promise<Daemon> {
     for (let attempt = 0; ; attempt++) {
       const d = Daemon.spawn(opts);
-      const ok = await Promise.race([d.waitFor((l) => l.msg === "ready", opts.readyTimeoutMs ?? 15_000).then(() => true), d.exited.then(() => false)]);
+      const ok = await Promise.race([
+        d.waitFor((l) => l.msg === "ready", opts.readyTimeoutMs ?? 15_000).then(() => true),
+        d.exited.then(() => false),
+      ]);
       if (ok) return d;
       await d.exited;
       if (d.stderr.includes("another aod is already running") && attempt < 30) {
@@ -299,7 +338,11 @@ export class Daemon {
       const w = { pred, resolve: (l: LogLine) => (clearTimeout(timer), resolve(l)) };
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((x) => x !== w);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for a log line; last lines:\n${this.stderrText.slice(-2000)}`));
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms waiting for a log line; last lines:\n${this.stderrText.slice(-2000)}`,
+          ),
+        );
       }, timeoutMs);
       this.waiters.push(w);
     });
@@ -360,7 +403,12 @@ export class ProcWatch {
  * catches up; a backlog beyond `maxCatchUpMs` is dropped (and shows as a lower
  * achieved rate, which is reported).
  */
-export async function generate(ratePerSec: number, burst: number, seconds: number, maxCatchUpMs = 50): Promise<{ calls: number; seconds: number }> {
+export async function generate(
+  ratePerSec: number,
+  burst: number,
+  seconds: number,
+  maxCatchUpMs = 50,
+): Promise<{ calls: number; seconds: number }> {
   const callsPerMs = ratePerSec / burst / 1000;
   const cap = Math.max(1, Math.ceil(callsPerMs * maxCatchUpMs));
   const t0 = performance.now();
@@ -440,10 +488,18 @@ export interface Row {
 
 export function table(headers: string[], rows: string[][]): string {
   const esc = (s: string) => s.replace(/\|/g, "\\|");
-  return [`| ${headers.join(" | ")} |`, `|${headers.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.map(esc).join(" | ")} |`)].join("\n");
+  return [
+    `| ${headers.join(" | ")} |`,
+    `|${headers.map(() => "---").join("|")}|`,
+    ...rows.map((r) => `| ${r.map(esc).join(" | ")} |`),
+  ].join("\n");
 }
 
-const rowTable = (rows: Row[]) => table(["metric", "result (min / median / max)", "target", "prototype", "verdict", "note"], rows.map((r) => [r.metric, r.result, r.target ?? "", r.prototype ?? "", r.verdict ?? "", r.note ?? ""]));
+const rowTable = (rows: Row[]) =>
+  table(
+    ["metric", "result (min / median / max)", "target", "prototype", "verdict", "note"],
+    rows.map((r) => [r.metric, r.result, r.target ?? "", r.prototype ?? "", r.verdict ?? "", r.note ?? ""]),
+  );
 
 /**
  * Prints the scenario's table and appends it to BENCHMARKS.md under the run's
@@ -490,7 +546,9 @@ export function lostEvents(pid: number): number {
   const maps: { id: number; name: string }[] = JSON.parse(sh(["bpftool", "-j", "map", "show"]) || "[]");
   const lost = maps.find((m) => m.name === "lost" && ids.has(m.id));
   if (!lost) return NaN;
-  const dump: { formatted?: { values: { value: number }[] }; values?: { value: unknown }[] }[] = JSON.parse(sh(["bpftool", "-j", "map", "dump", "id", String(lost.id)]) || "[]");
+  const dump: { formatted?: { values: { value: number }[] }; values?: { value: unknown }[] }[] = JSON.parse(
+    sh(["bpftool", "-j", "map", "dump", "id", String(lost.id)]) || "[]",
+  );
   let n = 0;
   for (const e of dump) for (const v of e.formatted?.values ?? []) n += Number(v.value);
   return n;
@@ -502,7 +560,9 @@ export function threadSwitches(pid: number): Map<string, number> {
   for (const t of readdirSync(`/proc/${pid}/task`)) {
     try {
       const comm = readFileSync(`/proc/${pid}/task/${t}/comm`, "utf8").trim();
-      const n = Number(readFileSync(`/proc/${pid}/task/${t}/status`, "utf8").match(/^voluntary_ctxt_switches:\s*(\d+)/m)?.[1]);
+      const n = Number(
+        readFileSync(`/proc/${pid}/task/${t}/status`, "utf8").match(/^voluntary_ctxt_switches:\s*(\d+)/m)?.[1],
+      );
       out.set(comm, (out.get(comm) ?? 0) + n);
     } catch {}
   }

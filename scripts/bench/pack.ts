@@ -17,7 +17,8 @@ if (mode === "zstd") {
   const fd = openSync(out, "w", 0o600);
   const z = new ZstdCompressor({ level: 3, workers: 1 });
   const step = 1 << 20;
-  for (let o = 0; o < data.length; o += step) for (const c of z.push(data.subarray(o, o + step))) bytes += writeSync(fd, c);
+  for (let o = 0; o < data.length; o += step)
+    for (const c of z.push(data.subarray(o, o + step))) bytes += writeSync(fd, c);
   for (const c of z.end()) bytes += writeSync(fd, c);
   closeSync(fd);
 } else {

@@ -4,7 +4,7 @@
 // appends it; a failing scenario is recorded and the others still run.
 import { appendFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, RESULTS_FILE, describeMachine, machine } from "./lib";
+import { BUN, describeMachine, machine, RESULTS_FILE } from "./lib";
 
 const only = (process.env.BENCH ?? "").split(/[,\s]+/).filter(Boolean);
 const scripts = readdirSync(import.meta.dir)
@@ -12,20 +12,32 @@ const scripts = readdirSync(import.meta.dir)
   .sort()
   .filter((f) => !only.length || only.some((p) => f.startsWith(p.padStart(2, "0")) || f.startsWith(p)));
 if (!scripts.length) {
-  console.error(`no scenario matches BENCH=${process.env.BENCH}; there are: ${readdirSync(import.meta.dir).filter((f) => /^\d\d-/.test(f)).join(", ")}`);
+  console.error(
+    `no scenario matches BENCH=${process.env.BENCH}; there are: ${readdirSync(import.meta.dir)
+      .filter((f) => /^\d\d-/.test(f))
+      .join(", ")}`,
+  );
   process.exit(2);
 }
 const m = machine();
 const record = !process.env.AOD_BENCH_NO_RECORD;
 console.log(`aod benchmarks: ${scripts.join(", ")}\n${describeMachine(m)}`);
-if (record) appendFileSync(RESULTS_FILE, `\n### ${describeMachine(m)}\n\n\`make bench${only.length ? ` BENCH=${only.join(",")}` : ""}\`\n`);
+if (record)
+  appendFileSync(
+    RESULTS_FILE,
+    `\n### ${describeMachine(m)}\n\n\`make bench${only.length ? ` BENCH=${only.join(",")}` : ""}\`\n`,
+  );
 
 const t0 = performance.now();
 const times: string[] = [];
 let failed = 0;
 for (const s of scripts) {
   const t = performance.now();
-  const r = Bun.spawnSync([BUN, join(import.meta.dir, s)], { stdout: "inherit", stderr: "inherit", env: { ...process.env, AOD_BENCH_RUN_HEADER: "1" } });
+  const r = Bun.spawnSync([BUN, join(import.meta.dir, s)], {
+    stdout: "inherit",
+    stderr: "inherit",
+    env: { ...process.env, AOD_BENCH_RUN_HEADER: "1" },
+  });
   const sec = (performance.now() - t) / 1000;
   times.push(`${s.replace(/\.ts$/, "")} ${sec.toFixed(0)} s${r.exitCode ? ` (FAILED, exit ${r.exitCode})` : ""}`);
   if (r.exitCode) {

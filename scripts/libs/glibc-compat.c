@@ -27,14 +27,24 @@ extern int __lxstat(int, const char *, struct stat *);
 extern int __fxstatat(int, int, const char *, struct stat *, int);
 
 #if defined(COMPAT_stat) || defined(COMPAT_stat64)
-HIDDEN int COMPAT_NAME(const char *path, struct stat *st) { return __xstat(STAT_VER, path, st); }
+HIDDEN int COMPAT_NAME(const char *path, struct stat *st)
+{
+	return __xstat(STAT_VER, path, st);
+}
 #elif defined(COMPAT_fstat) || defined(COMPAT_fstat64)
-HIDDEN int COMPAT_NAME(int fd, struct stat *st) { return __fxstat(STAT_VER, fd, st); }
+HIDDEN int COMPAT_NAME(int fd, struct stat *st)
+{
+	return __fxstat(STAT_VER, fd, st);
+}
 #elif defined(COMPAT_lstat) || defined(COMPAT_lstat64)
-HIDDEN int COMPAT_NAME(const char *path, struct stat *st) { return __lxstat(STAT_VER, path, st); }
+HIDDEN int COMPAT_NAME(const char *path, struct stat *st)
+{
+	return __lxstat(STAT_VER, path, st);
+}
 #elif defined(COMPAT_fstatat) || defined(COMPAT_fstatat64)
-HIDDEN int COMPAT_NAME(int dirfd, const char *path, struct stat *st, int flags) {
-  return __fxstatat(STAT_VER, dirfd, path, st, flags);
+HIDDEN int COMPAT_NAME(int dirfd, const char *path, struct stat *st, int flags)
+{
+	return __fxstatat(STAT_VER, dirfd, path, st, flags);
 }
 #else
 #error "glibc-compat.c: compile with -DCOMPAT_<name> -DCOMPAT_NAME=<name>"

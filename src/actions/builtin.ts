@@ -13,7 +13,11 @@ export const SMBINFO_QUERIES = ["filefsfullsizeinfo", "fileallinfo", "list-snaps
 
 async function smbinfo(ctx: ActionContext): Promise<ActionOutput> {
   if (!Bun.which("smbinfo", { PATH: `${process.env.PATH ?? ""}:/usr/bin:/bin:/usr/sbin` }))
-    return { data: enc("smbinfo not installed (cifs-utils); skipped\n"), truncated: false, note: "smbinfo not installed" };
+    return {
+      data: enc("smbinfo not installed (cifs-utils); skipped\n"),
+      truncated: false,
+      note: "smbinfo not installed",
+    };
   const mounts = cifsMounts();
   if (!mounts.length) return { data: enc("no cifs mounts\n"), truncated: false };
   // Queries that work on a mount point and say something about the share, in
@@ -22,14 +26,22 @@ async function smbinfo(ctx: ActionContext): Promise<ActionOutput> {
   const help = await captureCommand(["smbinfo", "-h"], { ...ctx, capBytes: 64 * 1024 });
   const known = new TextDecoder().decode(help.data);
   const queries = SMBINFO_QUERIES.filter((q) => new RegExp(`\\b${q}\\b`).test(known));
-  if (!queries.length) return { data: enc(`this smbinfo offers none of ${SMBINFO_QUERIES.join(", ")}\n${known}`), truncated: false, exitStatus: 1 };
+  if (!queries.length)
+    return {
+      data: enc(`this smbinfo offers none of ${SMBINFO_QUERIES.join(", ")}\n${known}`),
+      truncated: false,
+      exitStatus: 1,
+    };
   const parts: Uint8Array[] = [];
   let truncated = false;
   let worst = 0;
   for (const m of mounts) {
     for (const q of queries) {
       if (ctx.signal.aborted) break;
-      const r = await captureCommand(["smbinfo", q, m.mountpoint], { ...ctx, capBytes: Math.max(0, ctx.capBytes - parts.reduce((n, p) => n + p.length, 0)) });
+      const r = await captureCommand(["smbinfo", q, m.mountpoint], {
+        ...ctx,
+        capBytes: Math.max(0, ctx.capBytes - parts.reduce((n, p) => n + p.length, 0)),
+      });
       parts.push(enc(`### smbinfo ${q} ${m.mountpoint} (${m.source}) exit ${r.exitStatus}\n`), r.data, enc("\n"));
       truncated ||= r.truncated;
       if (r.exitStatus) worst = r.exitStatus;
@@ -39,7 +51,10 @@ async function smbinfo(ctx: ActionContext): Promise<ActionOutput> {
 }
 
 export const BUILTIN_IMPL: Record<BuiltinActionName, ActionFn> = {
-  dmesg: async (ctx) => (hasJournal() ? captureCommand(["journalctl", "-k", "--since", since(ctx), "--no-pager", "-o", "short-iso-precise"], ctx) : readKmsg(ctx)),
+  dmesg: async (ctx) =>
+    hasJournal()
+      ? captureCommand(["journalctl", "-k", "--since", since(ctx), "--no-pager", "-o", "short-iso-precise"], ctx)
+      : readKmsg(ctx),
   journalctl: async (ctx) =>
     hasJournal()
       ? captureCommand(["journalctl", "--since", since(ctx), "--no-pager", "-o", "short-iso-precise"], ctx)
@@ -50,7 +65,13 @@ export const BUILTIN_IMPL: Record<BuiltinActionName, ActionFn> = {
   smbinfo,
   syslogs: async (ctx) => {
     const file = ["/var/log/syslog", "/var/log/messages"].find((f) => existsSync(f));
-    if (!file) return { data: enc("no /var/log/syslog or /var/log/messages\n"), truncated: false, note: "no syslog file", exitStatus: 1 };
+    if (!file)
+      return {
+        data: enc("no /var/log/syslog or /var/log/messages\n"),
+        truncated: false,
+        note: "no syslog file",
+        exitStatus: 1,
+      };
     return tailFile(file, ctx.syslogLines, ctx);
   },
 };

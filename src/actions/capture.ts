@@ -5,7 +5,11 @@ import type { ActionContext, ActionOutput } from "./context";
 
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-export async function captureCommand(argv: string[], ctx: ActionContext, env: Record<string, string> = {}): Promise<ActionOutput> {
+export async function captureCommand(
+  argv: string[],
+  ctx: ActionContext,
+  env: Record<string, string> = {},
+): Promise<ActionOutput> {
   const exe = Bun.which(argv[0]!, { PATH: `${process.env.PATH ?? ""}:${PATH}` });
   if (!exe) return { data: new Uint8Array(0), truncated: false, exitStatus: 127, note: `${argv[0]} not found` };
   const proc = Bun.spawn([exe, ...argv.slice(1)], {
@@ -26,7 +30,10 @@ export async function captureCommand(argv: string[], ctx: ActionContext, env: Re
   }
 }
 
-async function readCapped(stream: ReadableStream<Uint8Array>, cap: number): Promise<{ data: Uint8Array; truncated: boolean }> {
+async function readCapped(
+  stream: ReadableStream<Uint8Array>,
+  cap: number,
+): Promise<{ data: Uint8Array; truncated: boolean }> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   let truncated = false;
@@ -59,7 +66,9 @@ export function captureFile(path: string, ctx: ActionContext): ActionOutput {
       if (ctx.signal.aborted) throw new Error("timed out");
     }
     const all = concat(...chunks);
-    return all.length > ctx.capBytes ? { data: all.subarray(0, ctx.capBytes), truncated: true } : { data: all, truncated: false };
+    return all.length > ctx.capBytes
+      ? { data: all.subarray(0, ctx.capBytes), truncated: true }
+      : { data: all, truncated: false };
   } finally {
     closeSync(fd);
   }
@@ -86,7 +95,9 @@ export function tailFile(path: string, lines: number, ctx: ActionContext): Actio
     if (all[all.length - 1] === "") all.pop();
     text = all.slice(-lines).join("\n") + (all.length ? "\n" : "");
     const data = enc(text);
-    return data.length > ctx.capBytes ? { data: data.subarray(data.length - ctx.capBytes), truncated: true } : { data, truncated: false };
+    return data.length > ctx.capBytes
+      ? { data: data.subarray(data.length - ctx.capBytes), truncated: true }
+      : { data, truncated: false };
   } finally {
     closeSync(fd);
   }

@@ -1,9 +1,9 @@
 // Runs a collection's actions side by side, each with a deadline and an output
 // cap. A failing or timed-out action is recorded and never stops the others.
 import type { Config } from "../config/validate";
+import { BUILTIN_IMPL } from "./builtin";
 import { captureCommand, captureFile, enc } from "./capture";
 import { actionFileName, BUILTIN_ACTION_NAMES, type BuiltinActionName } from "./catalog";
-import { BUILTIN_IMPL } from "./builtin";
 import type { ActionContext, ActionFn } from "./context";
 
 export interface ActionResult {
@@ -23,14 +23,22 @@ export interface ActionResult {
 /** The function behind an action name: built-in, or custom from the config. */
 export function resolveAction(name: string, config: Config): { fn: ActionFn; timeoutSec: number } {
   const defaultTimeout = config.collection.action_timeout_sec;
-  if (BUILTIN_ACTION_NAMES.includes(name)) return { fn: BUILTIN_IMPL[name as BuiltinActionName], timeoutSec: defaultTimeout };
+  if (BUILTIN_ACTION_NAMES.includes(name))
+    return { fn: BUILTIN_IMPL[name as BuiltinActionName], timeoutSec: defaultTimeout };
   const custom = config.custom_actions.find((c) => c.name === name);
   if (!custom) throw new Error(`unknown action ${name}`); // config validation prevents this
-  const fn: ActionFn = custom.command ? (ctx) => captureCommand(custom.command!, ctx) : async (ctx) => captureFile(custom.file!, ctx);
+  const fn: ActionFn = custom.command
+    ? (ctx) => captureCommand(custom.command!, ctx)
+    : async (ctx) => captureFile(custom.file!, ctx);
   return { fn, timeoutSec: custom.timeout_sec ?? defaultTimeout };
 }
 
-export async function runActions(names: readonly string[], config: Config, detectedAtMs: number, outer?: AbortSignal): Promise<ActionResult[]> {
+export async function runActions(
+  names: readonly string[],
+  config: Config,
+  detectedAtMs: number,
+  outer?: AbortSignal,
+): Promise<ActionResult[]> {
   return Promise.all(names.map((n) => runOne(n, config, detectedAtMs, outer)));
 }
 
@@ -60,13 +68,38 @@ async function runOne(name: string, config: Config, detectedAtMs: number, outer?
     const duration_ms = Math.round(performance.now() - t0);
     if (r === "timeout") {
       const data = enc(`action ${name} timed out after ${timeoutSec} s\n`);
-      return { ...base, status: "timeout", duration_ms, bytes: data.length, truncated: false, error: `timed out after ${timeoutSec} s`, data };
+      return {
+        ...base,
+        status: "timeout",
+        duration_ms,
+        bytes: data.length,
+        truncated: false,
+        error: `timed out after ${timeoutSec} s`,
+        data,
+      };
     }
     const failed = r.exitStatus !== undefined && r.exitStatus !== 0;
-    return { ...base, status: failed ? "failed" : "ok", exit_status: r.exitStatus, duration_ms, bytes: r.data.length, truncated: r.truncated, note: r.note, data: r.data };
+    return {
+      ...base,
+      status: failed ? "failed" : "ok",
+      exit_status: r.exitStatus,
+      duration_ms,
+      bytes: r.data.length,
+      truncated: r.truncated,
+      note: r.note,
+      data: r.data,
+    };
   } catch (e: any) {
     const data = enc(`action ${name} failed: ${e.message}\n`);
-    return { ...base, status: "failed", duration_ms: Math.round(performance.now() - t0), bytes: data.length, truncated: false, error: e.message, data };
+    return {
+      ...base,
+      status: "failed",
+      duration_ms: Math.round(performance.now() - t0),
+      bytes: data.length,
+      truncated: false,
+      error: e.message,
+      data,
+    };
   } finally {
     clearTimeout(timer);
     outer?.removeEventListener("abort", onOuter);

@@ -1,12 +1,12 @@
 // anomaly.json: what was detected, why, the evidence, and how collection went.
 import { hostname } from "node:os";
-import { kernelRelease } from "../check/host";
-import { smb2CommandName } from "../config/smb2-commands";
-import { errnoName } from "../config/errno-names";
-import { fileShape, type Config } from "../config/validate";
 import type { ActionResult } from "../actions/run";
+import { kernelRelease } from "../check/host";
+import { errnoName } from "../config/errno-names";
+import { smb2CommandName } from "../config/smb2-commands";
+import { type Config, fileShape } from "../config/validate";
 import type { Anomaly } from "../detect/anomaly";
-import { jsonWithBigInts, type EventLine } from "../tools/event";
+import { type EventLine, jsonWithBigInts } from "../tools/event";
 import { VERSION } from "../version";
 
 export interface CollectionFacts {
@@ -30,7 +30,13 @@ function thresholds(a: Anomaly) {
   return { acceptable_count: r.acceptable_count, cooldown_sec: r.cooldown_sec, errnos: r.errnos.map(errnoName) };
 }
 
-export function anomalyDocument(a: Anomaly, triggers: EventLine[], actions: ActionResult[], config: Config, facts: CollectionFacts) {
+export function anomalyDocument(
+  a: Anomaly,
+  triggers: EventLine[],
+  actions: ActionResult[],
+  config: Config,
+  facts: CollectionFacts,
+) {
   return {
     type: a.type,
     name: a.name,
@@ -41,7 +47,10 @@ export function anomalyDocument(a: Anomaly, triggers: EventLine[], actions: Acti
     window_sec: a.windowSec,
     thresholds: thresholds(a),
     counts: { in_window: a.count, triggers: triggers.length },
-    repeats_during_cooldown: { ...a.repeats, note: "repeats counted until this bundle was written; the final count is logged when the cooldown ends" },
+    repeats_during_cooldown: {
+      ...a.repeats,
+      note: "repeats counted until this bundle was written; the final count is logged when the cooldown ends",
+    },
     triggers,
     actions: actions.map(({ data: _d, ...r }) => r),
     lost_events: facts.lostEvents,

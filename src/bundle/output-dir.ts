@@ -10,10 +10,16 @@ function checkOwned(dir: string): void {
   const st = lstatSync(dir);
   const uid = process.geteuid?.() ?? 0;
   if (st.isSymbolicLink())
-    throw new AodError(`refusing output dir ${dir}: it is a symlink (a symlinked dir lets another user redirect root's writes). Use the real path in aod_output_dir.`, 2);
+    throw new AodError(
+      `refusing output dir ${dir}: it is a symlink (a symlinked dir lets another user redirect root's writes). Use the real path in aod_output_dir.`,
+      2,
+    );
   if (!st.isDirectory()) throw new AodError(`refusing output dir ${dir}: not a directory`, 2);
   if (st.uid !== uid)
-    throw new AodError(`refusing output dir ${dir}: owned by uid ${st.uid}, not ${uid === 0 ? "root" : `uid ${uid}`}. Fix: chown ${uid} ${dir}, or choose another aod_output_dir.`, 2);
+    throw new AodError(
+      `refusing output dir ${dir}: owned by uid ${st.uid}, not ${uid === 0 ? "root" : `uid ${uid}`}. Fix: chown ${uid} ${dir}, or choose another aod_output_dir.`,
+      2,
+    );
 }
 
 /** Creates (0700) or checks `<dir>` and `<dir>/batches`; returns the batches path. */

@@ -29,7 +29,14 @@ export function listBundles(batchesDir: string): BundleInfo[] {
     try {
       const st = statSync(join(batchesDir, file));
       const ns = BigInt(m[1]!);
-      out.push({ path: join(batchesDir, file), file, ns, time: new Date(Number(ns / 1_000_000n)).toISOString(), size: st.size, mtimeMs: st.mtimeMs });
+      out.push({
+        path: join(batchesDir, file),
+        file,
+        ns,
+        time: new Date(Number(ns / 1_000_000n)).toISOString(),
+        size: st.size,
+        mtimeMs: st.mtimeMs,
+      });
     } catch {} // removed meanwhile
   }
   return out.sort((a, b) => (a.ns < b.ns ? 1 : a.ns > b.ns ? -1 : 0));

@@ -26,7 +26,13 @@ export interface WrittenBundle {
 }
 
 /** Writes the members; the temp file is removed if anything fails. */
-export async function writeBundle(batchesDir: string, atNs: bigint, members: BundleMember[], level: number, signal?: AbortSignal): Promise<WrittenBundle> {
+export async function writeBundle(
+  batchesDir: string,
+  atNs: bigint,
+  members: BundleMember[],
+  level: number,
+  signal?: AbortSignal,
+): Promise<WrittenBundle> {
   const tar = await new Bun.Archive(Object.fromEntries(members.map((m) => [m.name, m.data]))).bytes();
   for (let want = atNs; ; want++) {
     const ns = reserve(want);

@@ -16,7 +16,9 @@ export interface Check {
   name: string;
   /** false: a failure is reported as a warning, aod run still works. */
   required: boolean;
-  run(ctx: { config: Config }): { ok: boolean; detail: string; info?: boolean } | Promise<{ ok: boolean; detail: string; info?: boolean }>;
+  run(ctx: {
+    config: Config;
+  }): { ok: boolean; detail: string; info?: boolean } | Promise<{ ok: boolean; detail: string; info?: boolean }>;
 }
 
 const which = (cmd: string) => Bun.which(cmd, { PATH: `${process.env.PATH ?? ""}:/usr/sbin:/sbin:/usr/bin:/bin` });
@@ -44,7 +46,10 @@ export const CHECKS: Check[] = [
   {
     name: "root",
     required: true,
-    run: () => (process.geteuid?.() === 0 ? { ok: true, detail: "running as root" } : { ok: false, detail: `running as uid ${process.geteuid?.()}: loading BPF needs root (sudo aod ...)` }),
+    run: () =>
+      process.geteuid?.() === 0
+        ? { ok: true, detail: "running as root" }
+        : { ok: false, detail: `running as uid ${process.geteuid?.()}: loading BPF needs root (sudo aod ...)` },
   },
   { name: "kernel", required: false, run: () => ({ ok: true, info: true, detail: kernelRelease() }) },
   {
@@ -54,7 +59,9 @@ export const CHECKS: Check[] = [
     run: () => {
       const v = glibcVersion();
       const [maj = 0, min = 0] = v.split(".").map(Number);
-      return maj > 2 || (maj === 2 && min >= 17) ? { ok: true, info: true, detail: `${v} (aod needs ≥ 2.17)` } : { ok: false, detail: `${v}: aod needs glibc ≥ 2.17` };
+      return maj > 2 || (maj === 2 && min >= 17)
+        ? { ok: true, info: true, detail: `${v} (aod needs ≥ 2.17)` }
+        : { ok: false, detail: `${v}: aod needs glibc ≥ 2.17` };
     },
   },
   {
@@ -73,7 +80,9 @@ export const CHECKS: Check[] = [
     run: async () => {
       const l = await libbpf();
       const r = l.probeProgType(l.BPF_PROG_TYPE_TRACEPOINT);
-      return r === 1 ? { ok: true, detail: "tracepoint programs load" } : { ok: false, detail: `cannot load BPF programs (probe returned ${r}); needs root and CONFIG_BPF_SYSCALL` };
+      return r === 1
+        ? { ok: true, detail: "tracepoint programs load" }
+        : { ok: false, detail: `cannot load BPF programs (probe returned ${r}); needs root and CONFIG_BPF_SYSCALL` };
     },
   },
   {
@@ -89,14 +98,19 @@ export const CHECKS: Check[] = [
   {
     name: "kernel BTF",
     required: false,
-    run: () => (existsSync("/sys/kernel/btf/vmlinux") ? { ok: true, detail: "/sys/kernel/btf/vmlinux" } : { ok: false, detail: "no /sys/kernel/btf/vmlinux: CO-RE hooks unavailable, tracepoints only" }),
+    run: () =>
+      existsSync("/sys/kernel/btf/vmlinux")
+        ? { ok: true, detail: "/sys/kernel/btf/vmlinux" }
+        : { ok: false, detail: "no /sys/kernel/btf/vmlinux: CO-RE hooks unavailable, tracepoints only" },
   },
   {
     name: "tracefs",
     required: true,
     run: () => {
       const r = ensureTracefs();
-      return r.ok ? { ok: true, detail: r.mountedNow ? `mounted it at ${TRACEFS}` : TRACEFS } : { ok: false, detail: `${TRACEFS}: ${r.why}` };
+      return r.ok
+        ? { ok: true, detail: r.mountedNow ? `mounted it at ${TRACEFS}` : TRACEFS }
+        : { ok: false, detail: `${TRACEFS}: ${r.why}` };
     },
   },
   {
@@ -113,7 +127,11 @@ export const CHECKS: Check[] = [
     run: () =>
       existsSync("/sys/kernel/btf/cifs")
         ? { ok: true, detail: "/sys/kernel/btf/cifs" }
-        : { ok: true, info: true, detail: cifsLoaded() ? "no module BTF for cifs: tracepoint hooks only" : "appears when cifs loads" },
+        : {
+            ok: true,
+            info: true,
+            detail: cifsLoaded() ? "no module BTF for cifs: tracepoint hooks only" : "appears when cifs loads",
+          },
   },
   {
     // Which hooks aod would attach, and why (probed as `aod run` does).
@@ -121,7 +139,8 @@ export const CHECKS: Check[] = [
     required: true,
     run: async () => {
       const p = await attachPlan();
-      if (!p.cifsLoaded) return { ok: true, info: true, detail: `decided when cifs loads (preference: ${p.order.join(" → ")})` };
+      if (!p.cifsLoaded)
+        return { ok: true, info: true, detail: `decided when cifs loads (preference: ${p.order.join(" → ")})` };
       return { ok: p.hooks !== null, detail: p.reason };
     },
   },
@@ -161,13 +180,17 @@ export const CHECKS: Check[] = [
       const dir = config.aod_output_dir;
       try {
         if (!existsSync(dir)) {
-          if (process.geteuid?.() === 0) return { ok: true, detail: `${dir} does not exist yet; aod run creates it (0700)` };
+          if (process.geteuid?.() === 0)
+            return { ok: true, detail: `${dir} does not exist yet; aod run creates it (0700)` };
           return { ok: false, detail: `${dir} does not exist and only root can create it` };
         }
         if (!statSync(dir).isDirectory()) return { ok: false, detail: `${dir} is not a directory` };
         accessSync(dir, constants.W_OK);
         const free = freeBytes(dir);
-        return { ok: true, detail: `${dir} writable, ${free === undefined ? "?" : (free / 2 ** 30).toFixed(1)} GiB free` };
+        return {
+          ok: true,
+          detail: `${dir} writable, ${free === undefined ? "?" : (free / 2 ** 30).toFixed(1)} GiB free`,
+        };
       } catch (e: any) {
         return { ok: false, detail: `${dir}: ${e.code === "EACCES" ? "not writable" : e.message}` };
       }
@@ -191,4 +214,3 @@ export async function runChecks(config: Config, extra: Check[] = []): Promise<{ 
   }
   return { ok, results };
 }
-

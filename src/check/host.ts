@@ -18,7 +18,8 @@ export function tracefsMounted(): boolean {
 /** Mounts tracefs at /sys/kernel/tracing when missing (root only). */
 export function ensureTracefs(): { ok: boolean; mountedNow: boolean; why?: string } {
   if (tracefsMounted()) return { ok: true, mountedNow: false };
-  if (process.geteuid?.() !== 0) return { ok: false, mountedNow: false, why: "not mounted, and only root can mount it" };
+  if (process.geteuid?.() !== 0)
+    return { ok: false, mountedNow: false, why: "not mounted, and only root can mount it" };
   try {
     mkdirSync(TRACEFS, { recursive: true });
     const r = Bun.spawnSync(["mount", "-t", "tracefs", "tracefs", TRACEFS], { stderr: "pipe" });

@@ -1,8 +1,8 @@
-import { defineCommand } from "citty";
 import { join } from "node:path";
+import { defineCommand } from "citty";
+import { toJson } from "../bundle/anomaly-json";
 import { BATCHES } from "../bundle/output-dir";
 import { listBundles, openBundle } from "../bundle/read";
-import { toJson } from "../bundle/anomaly-json";
 import { loadConfig } from "../config/load";
 import { configArg, examples, jsonArg } from "./_shared";
 import { UsageError } from "./errors";
@@ -12,10 +12,20 @@ const mb = (n: number) => `${(n / 1048576).toFixed(2)} MB`;
 const show = defineCommand({
   meta: {
     name: "show",
-    description: "Print a bundle's anomaly summary and its members, without unpacking it by hand." + examples("aod bundles show /var/log/aod/batches/aod_quick_1764000000000000000.tar.zst", "aod bundles show aod_quick_1764000000000000000.tar.zst --json"),
+    description:
+      "Print a bundle's anomaly summary and its members, without unpacking it by hand." +
+      examples(
+        "aod bundles show /var/log/aod/batches/aod_quick_1764000000000000000.tar.zst",
+        "aod bundles show aod_quick_1764000000000000000.tar.zst --json",
+      ),
   },
   args: {
-    file: { type: "positional", required: true, description: "Bundle path, or a file name in the bundle directory", valueHint: "FILE" },
+    file: {
+      type: "positional",
+      required: true,
+      description: "Bundle path, or a file name in the bundle directory",
+      valueHint: "FILE",
+    },
     ...configArg,
     ...jsonArg,
   },
@@ -29,12 +39,21 @@ const show = defineCommand({
     }
     if (args.json) return console.log(toJson({ file: path, members: b.members, anomaly: b.anomaly }));
     const a = b.anomaly ?? {};
-    console.log(`${path}\n  type:      ${a.type}\n  anomaly:   ${a.name}\n  detected:  ${a.detected_at}\n  reason:    ${a.reason}`);
-    console.log(`  counts:    ${a.counts?.in_window} in window, ${a.counts?.triggers} trigger events kept, repeats ${a.repeats_during_cooldown?.detections ?? 0} (${a.repeats_during_cooldown?.events ?? 0} events)`);
+    console.log(
+      `${path}\n  type:      ${a.type}\n  anomaly:   ${a.name}\n  detected:  ${a.detected_at}\n  reason:    ${a.reason}`,
+    );
+    console.log(
+      `  counts:    ${a.counts?.in_window} in window, ${a.counts?.triggers} trigger events kept, repeats ${a.repeats_during_cooldown?.detections ?? 0} (${a.repeats_during_cooldown?.events ?? 0} events)`,
+    );
     for (const t of (a.triggers ?? []).slice(0, 10))
-      console.log(`    ${t.command} ${t.latency_ms !== undefined ? `${Number(t.latency_ms).toFixed(1)} ms` : ""}${t.errno ? ` ${t.errno} ${t.status ?? ""}` : ""} pid ${t.pid ?? "?"} ${t.comm ?? ""} ${t.share ?? ""}`);
+      console.log(
+        `    ${t.command} ${t.latency_ms !== undefined ? `${Number(t.latency_ms).toFixed(1)} ms` : ""}${t.errno ? ` ${t.errno} ${t.status ?? ""}` : ""} pid ${t.pid ?? "?"} ${t.comm ?? ""} ${t.share ?? ""}`,
+      );
     console.log("  actions:");
-    for (const r of a.actions ?? []) console.log(`    ${r.name.padEnd(12)} ${r.status.padEnd(8)} ${String(r.duration_ms).padStart(6)} ms ${String(r.bytes).padStart(9)} B${r.truncated ? " (truncated)" : ""}${r.error ? `  ${r.error}` : ""}${r.note ? `  (${r.note})` : ""}`);
+    for (const r of a.actions ?? [])
+      console.log(
+        `    ${r.name.padEnd(12)} ${r.status.padEnd(8)} ${String(r.duration_ms).padStart(6)} ms ${String(r.bytes).padStart(9)} B${r.truncated ? " (truncated)" : ""}${r.error ? `  ${r.error}` : ""}${r.note ? `  (${r.note})` : ""}`,
+      );
     console.log("  members:");
     for (const m of b.members) console.log(`    ${m.name.padEnd(20)} ${m.size} B`);
   },
@@ -43,7 +62,9 @@ const show = defineCommand({
 export default defineCommand({
   meta: {
     name: "bundles",
-    description: "List the diagnostics bundles in <aod_output_dir>/batches, newest first (time, type, anomaly, trigger count, size)." + examples("aod bundles", "aod bundles --json", "aod bundles show <file>"),
+    description:
+      "List the diagnostics bundles in <aod_output_dir>/batches, newest first (time, type, anomaly, trigger count, size)." +
+      examples("aod bundles", "aod bundles --json", "aod bundles show <file>"),
   },
   args: { ...configArg, ...jsonArg },
   subCommands: { show: () => show },
@@ -53,12 +74,26 @@ export default defineCommand({
     const dir = join(config.aod_output_dir, BATCHES);
     const rows = [];
     for (const b of listBundles(dir)) {
-      const a = await openBundle(b.path).then((o) => o.anomaly).catch(() => undefined);
-      rows.push({ file: b.path, time: b.time, type: a?.type ?? "?", anomaly: a?.name ?? "?", triggers: a?.counts?.triggers ?? 0, bytes: b.size });
+      const a = await openBundle(b.path)
+        .then((o) => o.anomaly)
+        .catch(() => undefined);
+      rows.push({
+        file: b.path,
+        time: b.time,
+        type: a?.type ?? "?",
+        anomaly: a?.name ?? "?",
+        triggers: a?.counts?.triggers ?? 0,
+        bytes: b.size,
+      });
     }
     if (args.json) return console.log(JSON.stringify(rows, null, 2));
     if (!rows.length) return console.log(`no bundles in ${dir}`);
-    console.log(`${"time (UTC)".padEnd(24)}  ${"type".padEnd(8)}  ${"anomaly".padEnd(12)}  ${"triggers".padStart(8)}  ${"size".padStart(10)}  file`);
-    for (const r of rows) console.log(`${r.time.padEnd(24)}  ${r.type.padEnd(8)}  ${r.anomaly.padEnd(12)}  ${String(r.triggers).padStart(8)}  ${mb(r.bytes).padStart(10)}  ${r.file}`);
+    console.log(
+      `${"time (UTC)".padEnd(24)}  ${"type".padEnd(8)}  ${"anomaly".padEnd(12)}  ${"triggers".padStart(8)}  ${"size".padStart(10)}  file`,
+    );
+    for (const r of rows)
+      console.log(
+        `${r.time.padEnd(24)}  ${r.type.padEnd(8)}  ${r.anomaly.padEnd(12)}  ${String(r.triggers).padStart(8)}  ${mb(r.bytes).padStart(10)}  ${r.file}`,
+      );
   },
 });

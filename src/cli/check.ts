@@ -21,7 +21,9 @@ export default defineCommand({
     else {
       const w = Math.max(...results.map((r) => r.name.length));
       for (const r of results) console.log(`${MARK[r.status]}  ${r.name.padEnd(w)}  ${r.detail}`);
-      console.log(ok ? "\naod run can work on this host." : "\naod run cannot work on this host: fix the FAIL lines above.");
+      console.log(
+        ok ? "\naod run can work on this host." : "\naod run cannot work on this host: fix the FAIL lines above.",
+      );
     }
     process.exitCode = ok ? 0 : 1;
   },

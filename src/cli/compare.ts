@@ -1,8 +1,8 @@
-import { defineCommand } from "citty";
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { AodError, UsageError } from "./errors";
+import { defineCommand } from "citty";
 import { examples, jsonArg } from "./_shared";
+import { AodError, UsageError } from "./errors";
 
 /** A second positional is B when it names an existing file, or looks like one; else it is a COLUMN. */
 function looksLikeFile(arg: string): boolean {
@@ -27,11 +27,26 @@ export default defineCommand({
       ),
   },
   args: {
-    a: { type: "positional", required: true, description: "CSV of the run without aod (or the only file)", valueHint: "A.csv" },
+    a: {
+      type: "positional",
+      required: true,
+      description: "CSV of the run without aod (or the only file)",
+      valueHint: "A.csv",
+    },
     b: { type: "positional", required: false, description: "CSV of the run with aod", valueHint: "B.csv" },
-    column: { type: "positional", required: false, description: "Compare only this column (default: CPU and memory, or disk usage)", valueHint: "COLUMN" },
+    column: {
+      type: "positional",
+      required: false,
+      description: "Compare only this column (default: CPU and memory, or disk usage)",
+      valueHint: "COLUMN",
+    },
     ranges: { type: "string", description: "Time ranges in seconds, e.g. 0-200,200-500,500-800", valueHint: "RANGES" },
-    output: { type: "string", alias: "o", description: "Directory for the PNG/SVG files (default: the current directory)", valueHint: "DIR" },
+    output: {
+      type: "string",
+      alias: "o",
+      description: "Directory for the PNG/SVG files (default: the current directory)",
+      valueHint: "DIR",
+    },
     ...jsonArg,
   },
   async run({ args }) {
@@ -62,7 +77,10 @@ export default defineCommand({
     const files: { path: string; data: string | Uint8Array }[] = [];
     for (const o of outputs) {
       const r = await renderFigure(o.figure);
-      files.push({ path: join(outDir, `${o.name}.png`), data: r.png }, { path: join(outDir, `${o.name}.svg`), data: r.svg });
+      files.push(
+        { path: join(outDir, `${o.name}.png`), data: r.png },
+        { path: join(outDir, `${o.name}.svg`), data: r.svg },
+      );
     }
     try {
       mkdirSync(outDir, { recursive: true });

@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import { stringify } from "yaml";
 import { loadConfig } from "../config/load";
-import { fileShape, type Config } from "../config/validate";
+import { type Config, fileShape } from "../config/validate";
 import { configArg, examples, jsonArg } from "./_shared";
 
 function summary(c: Config): string {
@@ -18,10 +18,18 @@ const validate = defineCommand({
     name: "validate",
     description:
       "Check a config file and print `ok` with a summary, or every problem (key path, line, what is allowed). Exit 2 on problems." +
-      examples("aod config validate /etc/aod/config.yaml", "aod config validate            # the file aod run would use"),
+      examples(
+        "aod config validate /etc/aod/config.yaml",
+        "aod config validate            # the file aod run would use",
+      ),
   },
   args: {
-    file: { type: "positional", required: false, description: "Config file (default: the one aod run would use)", valueHint: "FILE" },
+    file: {
+      type: "positional",
+      required: false,
+      description: "Config file (default: the one aod run would use)",
+      valueHint: "FILE",
+    },
     ...configArg,
   },
   run({ args }) {

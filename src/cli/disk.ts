@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
-import { UsageError } from "./errors";
 import { configArg, examples } from "./_shared";
+import { UsageError } from "./errors";
 
 export default defineCommand({
   meta: {
@@ -15,10 +15,29 @@ export default defineCommand({
       ),
   },
   args: {
-    interval: { type: "positional", required: false, description: "Seconds between samples (default 5)", valueHint: "INTERVAL_SEC" },
-    minutes: { type: "positional", required: false, description: "Minutes to run (default: until stopped)", valueHint: "MINUTES" },
-    path: { type: "string", description: "Directory to measure (default: <aod_output_dir>/batches of the config)", valueHint: "DIR" },
-    output: { type: "string", alias: "o", description: "CSV file to write (default disk_usage_YYYYMMDD_HHMMSS.csv)", valueHint: "FILE" },
+    interval: {
+      type: "positional",
+      required: false,
+      description: "Seconds between samples (default 5)",
+      valueHint: "INTERVAL_SEC",
+    },
+    minutes: {
+      type: "positional",
+      required: false,
+      description: "Minutes to run (default: until stopped)",
+      valueHint: "MINUTES",
+    },
+    path: {
+      type: "string",
+      description: "Directory to measure (default: <aod_output_dir>/batches of the config)",
+      valueHint: "DIR",
+    },
+    output: {
+      type: "string",
+      alias: "o",
+      description: "CSV file to write (default disk_usage_YYYYMMDD_HHMMSS.csv)",
+      valueHint: "FILE",
+    },
     ...configArg,
   },
   async run({ args }) {

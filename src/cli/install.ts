@@ -1,8 +1,8 @@
-import { defineCommand } from "citty";
 import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { defineCommand } from "citty";
 import { parseConfigText } from "../config/load";
+import { configTextFor, copyAtomic, hasSystemd, type Step, systemctl, writeAtomic } from "../install/steps";
 import { BIN_PATH, CONFIG_PATH, UNIT_PATH, unitText } from "../install/unit";
-import { configTextFor, copyAtomic, hasSystemd, systemctl, writeAtomic, type Step } from "../install/steps";
 import { examples } from "./_shared";
 import { AodError, UsageError } from "./errors";
 
@@ -18,27 +18,44 @@ export default defineCommand({
     name: "install",
     description:
       "Install aod as a hardened systemd service: copy this binary to /usr/local/bin/aod, write /etc/aod/config.yaml if absent (never overwrites yours), write /etc/systemd/system/aod.service, reload systemd, enable and start it. Safe to run again." +
-      examples("sudo ./aod install", "sudo ./aod install --config my.yaml --output /data/aod", "sudo ./aod install --dry-run"),
+      examples(
+        "sudo ./aod install",
+        "sudo ./aod install --config my.yaml --output /data/aod",
+        "sudo ./aod install --dry-run",
+      ),
   },
   args: {
-    config: { type: "string", alias: "c", description: "Config to install as /etc/aod/config.yaml when none is there yet", valueHint: "FILE" },
+    config: {
+      type: "string",
+      alias: "c",
+      description: "Config to install as /etc/aod/config.yaml when none is there yet",
+      valueHint: "FILE",
+    },
     output: { type: "string", alias: "o", description: "aod_output_dir for a newly written config", valueHint: "DIR" },
     "dry-run": { type: "boolean", description: "Print what would be done, change nothing", default: false },
   },
   run({ args }) {
     const dry = args["dry-run"];
-    const noSystemd = "systemd is not running on this host (/run/systemd/system is missing): nothing was changed. Run `aod run` under your service manager instead.";
+    const noSystemd =
+      "systemd is not running on this host (/run/systemd/system is missing): nothing was changed. Run `aod run` under your service manager instead.";
     if (!hasSystemd() && !dry) throw new UsageError(noSystemd);
     if (!dry && process.geteuid?.() !== 0) throw new AodError("aod install needs root (sudo ./aod install)", 1);
-    if (args.output && !args.output.startsWith("/")) throw new UsageError(`--output must be an absolute path, found ${args.output}`);
+    if (args.output && !args.output.startsWith("/"))
+      throw new UsageError(`--output must be an absolute path, found ${args.output}`);
     const configExists = existsSync(CONFIG_PATH);
     const text = configExists ? readFileSync(CONFIG_PATH, "utf8") : configTextFor(args.config, args.output);
     const config = parseConfigText(text, configExists ? CONFIG_PATH : (args.config ?? "embedded default config")); // refuse a bad config before changing anything
     const self = realpathSync(process.execPath);
     const steps: Step[] = [];
-    if (self !== BIN_PATH) steps.push({ what: `copy ${self} to ${BIN_PATH} (atomically, mode 0755)`, run: () => copyAtomic(self, BIN_PATH, 0o755) });
+    if (self !== BIN_PATH)
+      steps.push({
+        what: `copy ${self} to ${BIN_PATH} (atomically, mode 0755)`,
+        run: () => copyAtomic(self, BIN_PATH, 0o755),
+      });
     if (configExists) {
-      console.log(`keeping your ${CONFIG_PATH}${args.config || args.output ? " (--config/--output apply only when none exists)" : ""}`);
+      console.log(
+        `keeping your ${CONFIG_PATH}${args.config || args.output ? " (--config/--output apply only when none exists)" : ""}`,
+      );
     } else steps.push({ what: `write ${CONFIG_PATH} (mode 0600)`, run: () => writeAtomic(CONFIG_PATH, text, 0o600) });
     steps.push({ what: `write ${UNIT_PATH}`, run: () => writeAtomic(UNIT_PATH, unitText(config), 0o644) });
     steps.push(systemctl("daemon-reload"), systemctl("enable", "aod.service"), systemctl("restart", "aod.service"));

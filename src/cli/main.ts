@@ -1,6 +1,6 @@
 // The `aod` command tree. Subcommands load lazily so `aod --version` stays fast;
 // a command is listed here only once it works.
-import { defineCommand, renderUsage, runCommand, type CommandDef } from "citty";
+import { type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
 import { VERSION } from "../version";
 import { AodError } from "./errors";
 
@@ -8,7 +8,8 @@ export const main = defineCommand({
   meta: {
     name: "aod",
     version: VERSION,
-    description: "Always-on diagnostics for SMB/CIFS clients: captures evidence seconds after SMB commands turn slow or fail",
+    description:
+      "Always-on diagnostics for SMB/CIFS clients: captures evidence seconds after SMB commands turn slow or fail",
   },
   // `aod` alone means `aod run`.
   default: "run",
@@ -65,7 +66,11 @@ async function withoutExamples(cmd: CommandDef<any>): Promise<CommandDef<any>> {
         ),
       )
     : undefined;
-  return { ...cmd, meta: { ...meta, description: splitDescription(meta?.description).text }, subCommands: strippedSubs };
+  return {
+    ...cmd,
+    meta: { ...meta, description: splitDescription(meta?.description).text },
+    subCommands: strippedSubs,
+  };
 }
 
 async function showHelp(argv: string[]): Promise<void> {
@@ -98,7 +103,13 @@ export async function run(argv: string[]): Promise<number> {
     }
     if (e?.name === "CLIError") {
       const msg = String(e.message).replace(/\x1b\[[0-9;]*m/g, "");
-      const where = e.code === "E_UNKNOWN_COMMAND" ? "aod --help" : `aod ${argv.filter((a) => !a.startsWith("-")).slice(0, 2).join(" ")} --help`;
+      const where =
+        e.code === "E_UNKNOWN_COMMAND"
+          ? "aod --help"
+          : `aod ${argv
+              .filter((a) => !a.startsWith("-"))
+              .slice(0, 2)
+              .join(" ")} --help`;
       console.error(`aod: ${msg} (see: ${where})`);
       return 2;
     }

@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
-import { UsageError } from "./errors";
 import { examples } from "./_shared";
+import { UsageError } from "./errors";
 
 export default defineCommand({
   meta: {
@@ -16,10 +16,29 @@ export default defineCommand({
       ),
   },
   args: {
-    interval: { type: "positional", required: false, description: "Seconds between samples (default 1)", valueHint: "INTERVAL_SEC" },
-    minutes: { type: "positional", required: false, description: "Minutes to run; 0 runs until stopped (default 5)", valueHint: "MINUTES" },
-    output: { type: "string", alias: "o", description: "CSV file to write (default system_usage_YYYYMMDD_HHMMSS.csv)", valueHint: "FILE" },
-    pid: { type: "string", description: "Process to measure as aod (default: the running aod daemon, if any)", valueHint: "PID" },
+    interval: {
+      type: "positional",
+      required: false,
+      description: "Seconds between samples (default 1)",
+      valueHint: "INTERVAL_SEC",
+    },
+    minutes: {
+      type: "positional",
+      required: false,
+      description: "Minutes to run; 0 runs until stopped (default 5)",
+      valueHint: "MINUTES",
+    },
+    output: {
+      type: "string",
+      alias: "o",
+      description: "CSV file to write (default system_usage_YYYYMMDD_HHMMSS.csv)",
+      valueHint: "FILE",
+    },
+    pid: {
+      type: "string",
+      description: "Process to measure as aod (default: the running aod daemon, if any)",
+      valueHint: "PID",
+    },
   },
   async run({ args }) {
     const { positiveSeconds, minutesArg } = await import("../perf/args");
@@ -40,7 +59,11 @@ export default defineCommand({
       const { findDaemon } = await import("../perf/find-daemon");
       const found = findDaemon();
       pid = found?.pid;
-      status(found ? `measuring the aod daemon, process ${pid} (found by ${found.how})` : "no running aod daemon found: system columns only");
+      status(
+        found
+          ? `measuring the aod daemon, process ${pid} (found by ${found.how})`
+          : "no running aod daemon found: system columns only",
+      );
     }
 
     const file = args.output || `system_usage_${fileStamp(new Date())}.csv`;

@@ -1,9 +1,9 @@
-import { defineCommand } from "citty";
 import { readFileSync } from "node:fs";
-import { parseConfigText, loadConfig } from "../config/load";
+import { defineCommand } from "citty";
+import { loadConfig, parseConfigText } from "../config/load";
 import { fileShape } from "../config/validate";
-import { jsonWithBigInts } from "../tools/event";
 import { log } from "../log";
+import { jsonWithBigInts } from "../tools/event";
 import { configArg, examples, jsonArg } from "./_shared";
 import { UsageError } from "./errors";
 
@@ -19,10 +19,25 @@ export default defineCommand({
       ),
   },
   args: {
-    events: { type: "positional", required: true, description: "Recording (JSON lines); - for stdin", valueHint: "EVENTS.jsonl" },
+    events: {
+      type: "positional",
+      required: true,
+      description: "Recording (JSON lines); - for stdin",
+      valueHint: "EVENTS.jsonl",
+    },
     ...configArg,
-    output: { type: "string", alias: "o", description: "Write bundles to DIR/batches instead of aod_output_dir", valueHint: "DIR" },
-    actions: { type: "boolean", description: "Run the anomalies' actions", negativeDescription: "Bundles hold anomaly.json only (no logs collected)", default: true },
+    output: {
+      type: "string",
+      alias: "o",
+      description: "Write bundles to DIR/batches instead of aod_output_dir",
+      valueHint: "DIR",
+    },
+    actions: {
+      type: "boolean",
+      description: "Run the anomalies' actions",
+      negativeDescription: "Bundles hold anomaly.json only (no logs collected)",
+      default: true,
+    },
     strict: { type: "boolean", description: "Refuse the whole recording if any line is malformed", default: false },
     ...jsonArg,
   },
@@ -30,7 +45,10 @@ export default defineCommand({
     let config = loadConfig(args.config);
     if (args.output) {
       if (!args.output.startsWith("/")) args.output = `${process.cwd()}/${args.output}`;
-      config = parseConfigText(JSON.stringify({ ...fileShape(config), aod_output_dir: args.output }), `${config.source} with --output`);
+      config = parseConfigText(
+        JSON.stringify({ ...fileShape(config), aod_output_dir: args.output }),
+        `${config.source} with --output`,
+      );
     }
     let text: string;
     try {
@@ -38,19 +56,33 @@ export default defineCommand({
     } catch (e: any) {
       throw new UsageError(`cannot read ${args.events}: ${e.code === "ENOENT" ? "no such file" : e.message}`);
     }
-    const { parseEventLines, } = await import("../daemon/event-lines");
+    const { parseEventLines } = await import("../daemon/event-lines");
     const { replay, replayStartNs } = await import("../daemon/replay");
     const parsed = parseEventLines(text, replayStartNs());
     const name = args.events === "-" ? "stdin" : args.events;
     for (const e of parsed.errors.slice(0, 20)) console.error(`${name}:${e.line}: ${e.message}`);
     if (parsed.errors.length > 20) console.error(`… and ${parsed.errors.length - 20} more malformed lines`);
-    if (parsed.errors.length && args.strict) throw new UsageError(`${parsed.errors.length} malformed line(s) in ${name}; nothing replayed (--strict)`);
+    if (parsed.errors.length && args.strict)
+      throw new UsageError(`${parsed.errors.length} malformed line(s) in ${name}; nothing replayed (--strict)`);
     if (!parsed.lines.length) throw new UsageError(`${name}: no events to replay`);
     const { results, pipeline } = await replay(config, parsed, {
       noActions: !args.actions,
       onResult: ({ anomaly: a, bundle }) => {
         const when = new Date(Number(a.detectedAtNs / 1_000_000n)).toISOString();
-        if (args.json) console.log(jsonWithBigInts({ type: a.type, name: a.name, detected_at: when, detected_at_ns: a.detectedAtNs, reason: a.reason, count: a.count, triggers: a.triggers.length, repeats: a.repeats, bundle }));
+        if (args.json)
+          console.log(
+            jsonWithBigInts({
+              type: a.type,
+              name: a.name,
+              detected_at: when,
+              detected_at_ns: a.detectedAtNs,
+              reason: a.reason,
+              count: a.count,
+              triggers: a.triggers.length,
+              repeats: a.repeats,
+              bundle,
+            }),
+          );
         else console.log(`${when}  ${a.type.padEnd(7)} ${a.name}: ${a.reason}\n  -> ${bundle}`);
       },
     });

@@ -13,14 +13,27 @@ export default defineCommand({
   },
   args: {
     ...configArg,
-    loadgen: { type: "string", description: "(testing, benchmarks) read events from this load-generator BPF object instead of the SMB tools", valueHint: "OBJ" },
-    "loadgen-pid": { type: "string", description: "(testing) process whose getppid() calls the load generator turns into events", valueHint: "PID" },
-    "loadgen-set": { type: "string", description: "(testing) generator settings, e.g. burst=20,latency_ns=100000000,tool=1,rc=-13", valueHint: "K=V,..." },
+    loadgen: {
+      type: "string",
+      description: "(testing, benchmarks) read events from this load-generator BPF object instead of the SMB tools",
+      valueHint: "OBJ",
+    },
+    "loadgen-pid": {
+      type: "string",
+      description: "(testing) process whose getppid() calls the load generator turns into events",
+      valueHint: "PID",
+    },
+    "loadgen-set": {
+      type: "string",
+      description: "(testing) generator settings, e.g. burst=20,latency_ns=100000000,tool=1,rc=-13",
+      valueHint: "K=V,...",
+    },
   },
   async run({ args }) {
     const config = loadConfig(args.config);
     for (const w of config.warnings) log.warn(`config: ${w}`);
-    if (process.geteuid?.() !== 0) throw new AodError("aod run needs root to load its BPF programs (try: sudo aod run)", 1);
+    if (process.geteuid?.() !== 0)
+      throw new AodError("aod run needs root to load its BPF programs (try: sudo aod run)", 1);
     let source;
     let enrich;
     if (args.loadgen) {
@@ -30,7 +43,8 @@ export default defineCommand({
       const rodata: Record<string, number | bigint> = {};
       for (const kv of (args["loadgen-set"] ?? "").split(",").filter(Boolean)) {
         const [k, v] = kv.split("=");
-        if (!k || v === undefined || !/^-?\d+$/.test(v)) throw new UsageError(`--loadgen-set: expected NAME=INTEGER, found ${JSON.stringify(kv)}`);
+        if (!k || v === undefined || !/^-?\d+$/.test(v))
+          throw new UsageError(`--loadgen-set: expected NAME=INTEGER, found ${JSON.stringify(kv)}`);
         rodata[k] = Number.isSafeInteger(Number(v)) ? Number(v) : BigInt(v);
       }
       source = new LoadgenSource({ objectPath: args.loadgen, targetPid: pid, rodata });

@@ -1,7 +1,7 @@
-import { defineCommand } from "citty";
 import { join } from "node:path";
-import { listBundles, openBundle } from "../bundle/read";
+import { defineCommand } from "citty";
 import { BATCHES } from "../bundle/output-dir";
+import { listBundles, openBundle } from "../bundle/read";
 import { loadConfig } from "../config/load";
 import { readDaemonPid } from "../daemon/lock";
 import { configArg, examples } from "./_shared";
@@ -11,23 +11,34 @@ export default defineCommand({
   meta: {
     name: "snapshot",
     description:
-      "Ask the running daemon to collect every `watcher.actions` action into a bundle of type snapshot now (\"it is slow right now\"), wait for it and print its path. Same as sending SIGUSR1 to the daemon." +
+      'Ask the running daemon to collect every `watcher.actions` action into a bundle of type snapshot now ("it is slow right now"), wait for it and print its path. Same as sending SIGUSR1 to the daemon.' +
       examples("sudo aod snapshot", "sudo aod snapshot --timeout 120"),
   },
   args: {
     ...configArg,
-    timeout: { type: "string", description: "Seconds to wait for the bundle (default: action_timeout_sec + 30)", valueHint: "SEC" },
+    timeout: {
+      type: "string",
+      description: "Seconds to wait for the bundle (default: action_timeout_sec + 30)",
+      valueHint: "SEC",
+    },
   },
   async run({ args }) {
     const config = loadConfig(args.config);
     const pid = readDaemonPid();
-    if (!pid) throw new AodError("no running aod daemon found (/run/aod/aod.pid); start it with `sudo aod run` or `systemctl start aod`", 1);
+    if (!pid)
+      throw new AodError(
+        "no running aod daemon found (/run/aod/aod.pid); start it with `sudo aod run` or `systemctl start aod`",
+        1,
+      );
     const dir = join(config.aod_output_dir, BATCHES);
     const before = new Set(listBundles(dir).map((b) => b.file));
     try {
       process.kill(pid, "SIGUSR1");
     } catch (e: any) {
-      throw new AodError(`cannot signal aod (pid ${pid}): ${e.code === "EPERM" ? "permission denied; run as root" : e.message}`, 1);
+      throw new AodError(
+        `cannot signal aod (pid ${pid}): ${e.code === "EPERM" ? "permission denied; run as root" : e.message}`,
+        1,
+      );
     }
     console.error(`asked aod (pid ${pid}) for a snapshot; waiting for the bundle…`);
     const deadline = Date.now() + 1000 * (Number(args.timeout) || config.collection.action_timeout_sec + 30);

@@ -1,13 +1,14 @@
 // `aod trace`: print slow and failed SMB commands live, as the daemon sees them.
-import { didYouMean } from "../config/problems";
-import { defineCommand } from "citty";
+
 import { closeSync, openSync, writeSync } from "node:fs";
+import { defineCommand } from "citty";
 import { loadConfig } from "../config/load";
+import { didYouMean } from "../config/problems";
 import { SMB2_COMMAND_COUNT, SMB2_COMMANDS, smb2CommandId, smb2CommandName } from "../config/smb2-commands";
 import { log } from "../log";
 import { cifsLoaded } from "../tools/attach-plan";
-import { eventLineJson, toEventLine, TOOL_SMBERR, type EventBatch } from "../tools/event";
-import { diffHistograms, formatHistograms, type CommandHistogram } from "../tools/hist";
+import { type EventBatch, eventLineJson, TOOL_SMBERR, toEventLine } from "../tools/event";
+import { type CommandHistogram, diffHistograms, formatHistograms } from "../tools/hist";
 import { smb1Warnings } from "../tools/mounts";
 import { configErrnos } from "../tools/registry";
 import { ShareResolver } from "../tools/shares";
@@ -19,7 +20,9 @@ function num(name: string, v: string | undefined, opts: { min?: number; int?: bo
   if (v === undefined || v === "") return undefined;
   const n = Number(v);
   if (!Number.isFinite(n) || (opts.int && !Number.isInteger(n)) || (opts.min !== undefined && n < opts.min))
-    throw new UsageError(`--${name} expects ${opts.int ? "a whole number" : "a number"}${opts.min !== undefined ? ` ≥ ${opts.min}` : ""}, got ${JSON.stringify(v)}`);
+    throw new UsageError(
+      `--${name} expects ${opts.int ? "a whole number" : "a number"}${opts.min !== undefined ? ` ≥ ${opts.min}` : ""}, got ${JSON.stringify(v)}`,
+    );
   return n;
 }
 
@@ -28,7 +31,10 @@ export function parseCommands(v: string | undefined): number[] | undefined {
   return v.split(",").map((raw) => {
     const s = raw.trim().toUpperCase();
     const id = smb2CommandId(s) ?? smb2CommandId(`SMB2_${s}`);
-    if (id === undefined) throw new UsageError(`--command: unknown SMB2 command ${JSON.stringify(raw.trim())}${didYouMean(raw.trim(), SMB2_COMMANDS)} (allowed: ${SMB2_COMMANDS.join(", ")})`);
+    if (id === undefined)
+      throw new UsageError(
+        `--command: unknown SMB2 command ${JSON.stringify(raw.trim())}${didYouMean(raw.trim(), SMB2_COMMANDS)} (allowed: ${SMB2_COMMANDS.join(", ")})`,
+      );
     return id;
   });
 }
@@ -78,16 +84,44 @@ export default defineCommand({
       ),
   },
   args: {
-    "min-ms": { type: "string", description: "Report commands at least this slow (ms; 0 = every command). Default: the config's thresholds", valueHint: "N" },
-    command: { type: "string", description: "Only these SMB2 commands (comma-separated, e.g. SMB2_WRITE,SMB2_READ)", valueHint: "LIST" },
-    errors: { type: "boolean", description: "Also report failed commands (errnos tracked by the config)", default: false },
+    "min-ms": {
+      type: "string",
+      description: "Report commands at least this slow (ms; 0 = every command). Default: the config's thresholds",
+      valueHint: "N",
+    },
+    command: {
+      type: "string",
+      description: "Only these SMB2 commands (comma-separated, e.g. SMB2_WRITE,SMB2_READ)",
+      valueHint: "LIST",
+    },
+    errors: {
+      type: "boolean",
+      description: "Also report failed commands (errnos tracked by the config)",
+      default: false,
+    },
     "errors-only": { type: "boolean", description: "Report only failed commands", default: false },
     pid: { type: "string", description: "Only commands issued by this process id", valueHint: "PID" },
     duration: { type: "string", description: "Stop after this many seconds", valueHint: "S" },
-    record: { type: "string", description: "Also write every event as a JSON line to this file", valueHint: "FILE.jsonl" },
-    hist: { type: "boolean", description: "Print per-command latency histograms at the end (every command, slow or not)", default: false },
-    interval: { type: "string", description: "With --hist: print the histograms of the last N seconds every N seconds", valueHint: "N" },
-    wait: { type: "boolean", description: "Wait for the cifs module when it is not loaded (--no-wait: exit 1 instead)", default: true },
+    record: {
+      type: "string",
+      description: "Also write every event as a JSON line to this file",
+      valueHint: "FILE.jsonl",
+    },
+    hist: {
+      type: "boolean",
+      description: "Print per-command latency histograms at the end (every command, slow or not)",
+      default: false,
+    },
+    interval: {
+      type: "string",
+      description: "With --hist: print the histograms of the last N seconds every N seconds",
+      valueHint: "N",
+    },
+    wait: {
+      type: "boolean",
+      description: "Wait for the cifs module when it is not loaded (--no-wait: exit 1 instead)",
+      default: true,
+    },
     ...jsonArg,
     ...configArg,
   },
@@ -98,7 +132,8 @@ export default defineCommand({
     const duration = num("duration", args.duration, { min: 0 });
     const interval = num("interval", args.interval, { min: 1 });
     if (interval !== undefined && !args.hist) throw new UsageError("--interval needs --hist");
-    if (args["errors-only"] && minMs !== undefined) throw new UsageError("--errors-only reports no latency events; drop --min-ms");
+    if (args["errors-only"] && minMs !== undefined)
+      throw new UsageError("--errors-only reports no latency events; drop --min-ms");
     const config = loadConfig(args.config);
     for (const w of config.warnings) log.warn(`config: ${w}`);
     if (process.geteuid?.() !== 0) throw new AodError("aod trace needs root (it loads BPF programs); run it with sudo");
@@ -128,7 +163,10 @@ export default defineCommand({
     const stats = new LatencyStats();
     const errorCounts = new Map<string, number>();
     let events = 0;
-    if (!json) out(`${pad("TIME", 12)} ${pad("COMM", 16)} ${pad("PID", 7)} ${pad("COMMAND", 20)} ${pad("LAT(ms)/ERROR", 30)} ${pad("SESSION", 18)} ${pad("TREE", 10)} ${pad("MID", 8)} SHARE`);
+    if (!json)
+      out(
+        `${pad("TIME", 12)} ${pad("COMM", 16)} ${pad("PID", 7)} ${pad("COMMAND", 20)} ${pad("LAT(ms)/ERROR", 30)} ${pad("SESSION", 18)} ${pad("TREE", 10)} ${pad("MID", 8)} SHARE`,
+      );
     const onBatch = (b: EventBatch) => {
       let chunk = "";
       let rec = "";
@@ -186,14 +224,31 @@ export default defineCommand({
       const lost = source.lost();
       await source.close(); // delivers what is still queued
       if (record !== undefined) closeSync(record);
-      if (args.hist) info(hist.length ? `\nLatency histograms (every completed command):\n${formatHistograms(hist)}` : "\nLatency histograms: no SMB commands completed");
+      if (args.hist)
+        info(
+          hist.length
+            ? `\nLatency histograms (every completed command):\n${formatHistograms(hist)}`
+            : "\nLatency histograms: no SMB commands completed",
+        );
       const lostTotal = Object.values(lost).reduce((a, b) => a + b, 0n);
       const latencyEvents = [...stats.counts.values()].reduce((a, b) => a + b, 0);
-      info(`\n${events} events (${latencyEvents} latency, ${events - latencyEvents} errors), ${lostTotal} lost${lostTotal ? ` (${Object.entries(lost).map(([k, v]) => `${k} ${v}`).join(", ")}: the ring buffer was full)` : ""}`);
+      info(
+        `\n${events} events (${latencyEvents} latency, ${events - latencyEvents} errors), ${lostTotal} lost${
+          lostTotal
+            ? ` (${Object.entries(lost)
+                .map(([k, v]) => `${k} ${v}`)
+                .join(", ")}: the ring buffer was full)`
+            : ""
+        }`,
+      );
       if (stats.counts.size) {
-        info(`${pad("COMMAND", 22)} ${"COUNT".padStart(8)} ${"P50(ms)".padStart(10)} ${"P99(ms)".padStart(10)} ${"MAX(ms)".padStart(10)}`);
+        info(
+          `${pad("COMMAND", 22)} ${"COUNT".padStart(8)} ${"P50(ms)".padStart(10)} ${"P99(ms)".padStart(10)} ${"MAX(ms)".padStart(10)}`,
+        );
         for (const [cmd, n] of [...stats.counts].sort((a, b) => a[0] - b[0]))
-          info(`${pad(smb2CommandName(cmd), 22)} ${String(n).padStart(8)} ${stats.percentile(cmd, 50).toFixed(3).padStart(10)} ${stats.percentile(cmd, 99).toFixed(3).padStart(10)} ${stats.max.get(cmd)!.toFixed(3).padStart(10)}`);
+          info(
+            `${pad(smb2CommandName(cmd), 22)} ${String(n).padStart(8)} ${stats.percentile(cmd, 50).toFixed(3).padStart(10)} ${stats.percentile(cmd, 99).toFixed(3).padStart(10)} ${stats.max.get(cmd)!.toFixed(3).padStart(10)}`,
+          );
       }
       for (const [k, n] of errorCounts) info(`${pad(k, 60)} ${String(n).padStart(8)}`);
     }

@@ -1,8 +1,8 @@
-import { defineCommand } from "citty";
 import { existsSync, readFileSync, rmSync } from "node:fs";
+import { defineCommand } from "citty";
 import { parseConfigText } from "../config/load";
+import { hasSystemd, type Step, systemctl } from "../install/steps";
 import { BIN_PATH, CONFIG_PATH, UNIT_PATH } from "../install/unit";
-import { hasSystemd, systemctl, type Step } from "../install/steps";
 import { examples } from "./_shared";
 import { AodError, UsageError } from "./errors";
 import { runSteps } from "./install";
@@ -20,11 +20,15 @@ export default defineCommand({
   },
   run({ args }) {
     const dry = args["dry-run"];
-    if (!hasSystemd()) throw new UsageError("systemd is not running on this host: nothing to uninstall, nothing was changed");
+    if (!hasSystemd())
+      throw new UsageError("systemd is not running on this host: nothing to uninstall, nothing was changed");
     if (!dry && process.geteuid?.() !== 0) throw new AodError("aod uninstall needs root", 1);
     const steps: Step[] = [];
     if (existsSync(UNIT_PATH)) steps.push({ ...systemctl("disable", "--now", "aod.service") });
-    steps.push({ what: `remove ${UNIT_PATH}`, run: () => rmSync(UNIT_PATH, { force: true }) }, systemctl("daemon-reload"));
+    steps.push(
+      { what: `remove ${UNIT_PATH}`, run: () => rmSync(UNIT_PATH, { force: true }) },
+      systemctl("daemon-reload"),
+    );
     steps.push({ what: `remove ${BIN_PATH}`, run: () => rmSync(BIN_PATH, { force: true }) });
     if (args.purge) {
       let out: string | undefined;

@@ -1,10 +1,10 @@
 // Finds, reads and validates the config: --config, then $AOD_CONFIG, then
 // /etc/aod/config.yaml, then the default embedded in the binary.
 import { lstatSync, readFileSync, statSync } from "node:fs";
-import { isMap, isScalar, LineCounter, parseDocument, type Document } from "yaml";
+import { type Document, isMap, isScalar, LineCounter, parseDocument } from "yaml";
 import defaultConfigText from "../../config/aod.yaml" with { type: "text" };
 import { ConfigError, type Problem } from "./problems";
-import { validateConfig, type Config, type Path } from "./validate";
+import { type Config, type Path, validateConfig } from "./validate";
 
 export const SYSTEM_CONFIG_PATH = "/etc/aod/config.yaml";
 export const EMBEDDED_SOURCE = "embedded default config";
@@ -80,13 +80,16 @@ function checkCommandConfigSafety(path: string, config: Config): void {
   const lst = lstatSync(path);
   const bad: string[] = [];
   if (st.uid !== 0) bad.push(`it is owned by uid ${st.uid}, not root`);
-  if (st.mode & 0o022) bad.push(`it is writable by ${st.mode & 0o002 ? "everyone" : "its group"} (mode ${(st.mode & 0o777).toString(8)})`);
+  if (st.mode & 0o022)
+    bad.push(`it is writable by ${st.mode & 0o002 ? "everyone" : "its group"} (mode ${(st.mode & 0o777).toString(8)})`);
   if (lst.isSymbolicLink() && lst.uid !== 0) bad.push("it is a symlink owned by a non-root user");
   if (bad.length)
-    throw new ConfigError(path, [{
-      path: "custom_actions",
-      message: `defines commands that aod would run as root, but ${bad.join(" and ")}. Fix: chown root:root ${path} && chmod 600 ${path}`,
-    }]);
+    throw new ConfigError(path, [
+      {
+        path: "custom_actions",
+        message: `defines commands that aod would run as root, but ${bad.join(" and ")}. Fix: chown root:root ${path} && chmod 600 ${path}`,
+      },
+    ]);
 }
 
 export function loadConfig(flag?: string, env = process.env): Config {
@@ -96,8 +99,17 @@ export function loadConfig(flag?: string, env = process.env): Config {
   try {
     text = readFileSync(where.path, "utf8");
   } catch (e: any) {
-    const how = e.code === "ENOENT" ? "no such file" : e.code === "EACCES" ? "permission denied" : e.code === "EISDIR" ? "it is a directory" : e.message;
-    throw new ConfigError(where.path, [{ path: "", message: `cannot read the config file (from ${where.why}): ${how}` }]);
+    const how =
+      e.code === "ENOENT"
+        ? "no such file"
+        : e.code === "EACCES"
+          ? "permission denied"
+          : e.code === "EISDIR"
+            ? "it is a directory"
+            : e.message;
+    throw new ConfigError(where.path, [
+      { path: "", message: `cannot read the config file (from ${where.why}): ${how}` },
+    ]);
   }
   const config = parseConfigText(text, where.path);
   checkCommandConfigSafety(where.path, config);

@@ -3,8 +3,7 @@
 // Every key has one home and a default, so a config moves between versions.
 import * as v from "valibot";
 
-const num = (min: number, exclusiveMin = false) =>
-  v.pipe(v.number(), exclusiveMin ? v.gtValue(min) : v.minValue(min));
+const num = (min: number, exclusiveMin = false) => v.pipe(v.number(), exclusiveMin ? v.gtValue(min) : v.minValue(min));
 const int = (min: number) => v.pipe(v.number(), v.integer(), v.minValue(min));
 const names = v.array(v.string());
 
@@ -66,10 +65,9 @@ export const ConfigSchema = v.strictObject({
   watch_interval_sec: v.optional(num(0, true), DEFAULTS.watch_interval_sec),
   aod_output_dir: v.optional(v.pipe(v.string(), v.startsWith("/", "an absolute path")), DEFAULTS.aod_output_dir),
   watcher: v.optional(v.strictObject({ actions: v.optional(v.nullable(names), []) }), { actions: [] }),
-  guardian: v.optional(
-    v.strictObject({ anomalies: v.optional(v.nullable(v.record(v.string(), v.unknown())), {}) }),
-    { anomalies: {} },
-  ),
+  guardian: v.optional(v.strictObject({ anomalies: v.optional(v.nullable(v.record(v.string(), v.unknown())), {}) }), {
+    anomalies: {},
+  }),
   cleanup: v.optional(
     v.strictObject({
       cleanup_interval_sec: v.optional(num(0, true), 60),

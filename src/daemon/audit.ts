@@ -23,5 +23,7 @@ function send(priority: number, msg: string): void {
   libc.syslog(LOG_DAEMON | priority, cstr("%s"), cstr(msg));
 }
 
-export const auditAnomaly = (type: string, n: number) => send(LOG_ALERT, `AOD detected anomaly: ${type} with ${n} events`);
-export const auditRestart = (component: string) => send(LOG_WARNING, `AOD component ${component} restarted due to unexpected exit`);
+export const auditAnomaly = (type: string, n: number) =>
+  send(LOG_ALERT, `AOD detected anomaly: ${type} with ${n} events`);
+export const auditRestart = (component: string) =>
+  send(LOG_WARNING, `AOD component ${component} restarted due to unexpected exit`);

@@ -9,7 +9,7 @@ import type { Config } from "../config/validate";
 import type { Anomaly } from "../detect/anomaly";
 import { log } from "../log";
 import type { EventLine } from "../tools/event";
-import { formatHistograms, histPercentileMs, type CommandHistogram } from "../tools/hist";
+import { type CommandHistogram, formatHistograms, histPercentileMs } from "../tools/hist";
 
 export interface CollectorHooks {
   /** Adds what only the live side knows (shares) to the trigger events. */
@@ -56,13 +56,19 @@ export class Collector {
       return true;
     }
     this.dropped++;
-    log.warn("collection queue full: anomaly not collected", { anomaly: a.name, dropped_total: this.dropped, running: this.running, queued: this.queue.length });
+    log.warn("collection queue full: anomaly not collected", {
+      anomaly: a.name,
+      dropped_total: this.dropped,
+      running: this.running,
+      queued: this.queue.length,
+    });
     return false;
   }
 
   /** Resolves when a new collection could start at once. */
   async waitForSlot(): Promise<void> {
-    while (this.running + this.queue.length >= this.config.collection.max_concurrent) await new Promise<void>((r) => this.slotWaiters.push(r));
+    while (this.running + this.queue.length >= this.config.collection.max_concurrent)
+      await new Promise<void>((r) => this.slotWaiters.push(r));
   }
 
   private start(a: Anomaly): void {
@@ -86,7 +92,11 @@ export class Collector {
 
   private async collect(a: Anomaly): Promise<void> {
     const t0 = performance.now();
-    const names = this.opts.noActions ? [] : a.type === "snapshot" ? this.config.watcher.actions : (a.rule?.actions ?? []);
+    const names = this.opts.noActions
+      ? []
+      : a.type === "snapshot"
+        ? this.config.watcher.actions
+        : (a.rule?.actions ?? []);
     const results = await runActions(names, this.config, Number(a.detectedAtNs / 1_000_000n), this.abort.signal);
     if (this.abort.signal.aborted) throw new Error("stopped before the bundle was written");
     const data = new Map(results.map((r) => [r.name, r.data]));
@@ -96,14 +106,35 @@ export class Collector {
       collectedAtMs: Date.now(),
       lostEvents: this.hooks.lostEvents?.(),
       droppedCollections: this.dropped,
-      latency: hists.map((h) => ({ command: h.command, count: h.count, p50_ms: histPercentileMs(h, 50), p99_ms: histPercentileMs(h, 99) })),
+      latency: hists.map((h) => ({
+        command: h.command,
+        count: h.count,
+        p50_ms: histPercentileMs(h, 50),
+        p99_ms: histPercentileMs(h, 99),
+      })),
     });
-    const members = [...results.map((r) => ({ name: r.file, data: r.data })), { name: "anomaly.json", data: toJson(doc) + "\n" }];
+    const members = [
+      ...results.map((r) => ({ name: r.file, data: r.data })),
+      { name: "anomaly.json", data: toJson(doc) + "\n" },
+    ];
     // Every command's latency since aod attached: what "normal" looked like.
     if (hists.length) members.push({ name: "latency_histograms.log", data: formatHistograms(hists) });
-    const { path, bytes } = await writeBundle(this.batchesDir, a.detectedAtNs, members, this.config.collection.zstd_level, this.abort.signal);
+    const { path, bytes } = await writeBundle(
+      this.batchesDir,
+      a.detectedAtNs,
+      members,
+      this.config.collection.zstd_level,
+      this.abort.signal,
+    );
     this.completed++;
-    log.info("bundle written", { anomaly: a.name, type: a.type, path, bytes, ms: Math.round(performance.now() - t0), triggers: triggers.length });
+    log.info("bundle written", {
+      anomaly: a.name,
+      type: a.type,
+      path,
+      bytes,
+      ms: Math.round(performance.now() - t0),
+      triggers: triggers.length,
+    });
     this.hooks.onBundle?.(a, path, bytes);
   }
 

@@ -8,7 +8,7 @@ import type { Config } from "../config/validate";
 import type { Anomaly } from "../detect/anomaly";
 import { log } from "../log";
 import { removeLeftovers, runRetention } from "../retention/retention";
-import { toEventLine, type EventBatch } from "../tools/event";
+import { type EventBatch, toEventLine } from "../tools/event";
 import type { EventSource } from "../tools/source";
 import { VERSION } from "../version";
 import { auditRestart } from "./audit";
@@ -19,7 +19,10 @@ export interface DaemonOptions {
   config: Config;
   source: EventSource;
   /** Adds shares to trigger events (from DebugData), when the source knows how. */
-  enrich?: (lines: import("../tools/event").EventLine[], actionsData: Map<string, Uint8Array>) => import("../tools/event").EventLine[];
+  enrich?: (
+    lines: import("../tools/event").EventLine[],
+    actionsData: Map<string, Uint8Array>,
+  ) => import("../tools/event").EventLine[];
   lockPath?: string;
   onReady?: () => void;
 }
@@ -117,13 +120,28 @@ export class Daemon {
   /** Collects every watcher action into a bundle of type snapshot. */
   snapshot(why: string): void {
     const ns = BigInt(Date.now()) * 1_000_000n;
-    const a: Anomaly = { name: "snapshot", type: "snapshot", detectedAtNs: ns, reason: `requested (${why})`, windowSec: this.opts.config.watch_interval_sec, count: 0, triggers: [], repeats: { detections: 0, events: 0 } };
+    const a: Anomaly = {
+      name: "snapshot",
+      type: "snapshot",
+      detectedAtNs: ns,
+      reason: `requested (${why})`,
+      windowSec: this.opts.config.watch_interval_sec,
+      count: 0,
+      triggers: [],
+      repeats: { detections: 0, events: 0 },
+    };
     log.info("snapshot requested", { why });
     this.pipeline.collector.submit(a);
   }
 
   stats() {
-    return { events: this.pipeline?.events ?? 0, anomalies: this.pipeline?.anomalies ?? 0, bundles: this.pipeline?.collector.completed ?? 0, dropped: this.pipeline?.collector.dropped ?? 0, lost: this.opts.source.lost() };
+    return {
+      events: this.pipeline?.events ?? 0,
+      anomalies: this.pipeline?.anomalies ?? 0,
+      bundles: this.pipeline?.collector.completed ?? 0,
+      dropped: this.pipeline?.collector.dropped ?? 0,
+      lost: this.opts.source.lost(),
+    };
   }
 
   stop(why: string): Promise<void> {
@@ -152,8 +170,23 @@ export class Daemon {
     const { config, source } = this.opts;
     const rules = config.rules.map((r) =>
       r.type === "latency"
-        ? { name: r.name, type: r.type, acceptable_count: r.acceptable_count, max_latency_ms: r.max_latency_ms, thresholds_ms: summarizeThresholds(r.thresholdsMs), actions: r.actions, cooldown_sec: r.cooldown_sec }
-        : { name: r.name, type: r.type, acceptable_count: r.acceptable_count, errnos: r.errnos.length, actions: r.actions, cooldown_sec: r.cooldown_sec },
+        ? {
+            name: r.name,
+            type: r.type,
+            acceptable_count: r.acceptable_count,
+            max_latency_ms: r.max_latency_ms,
+            thresholds_ms: summarizeThresholds(r.thresholdsMs),
+            actions: r.actions,
+            cooldown_sec: r.cooldown_sec,
+          }
+        : {
+            name: r.name,
+            type: r.type,
+            acceptable_count: r.acceptable_count,
+            errnos: r.errnos.length,
+            actions: r.actions,
+            cooldown_sec: r.cooldown_sec,
+          },
     );
     log.info("aod running", {
       version: VERSION,
@@ -164,7 +197,12 @@ export class Daemon {
       anomalies: rules,
       snapshot_actions: config.watcher.actions,
       output: this.batchesDir,
-      limits: { max_concurrent: config.collection.max_concurrent, queue_size: config.collection.queue_size, max_total_log_size_mb: config.cleanup.max_total_log_size_mb, max_log_age_days: config.cleanup.max_log_age_days },
+      limits: {
+        max_concurrent: config.collection.max_concurrent,
+        queue_size: config.collection.queue_size,
+        max_total_log_size_mb: config.cleanup.max_total_log_size_mb,
+        max_log_age_days: config.cleanup.max_log_age_days,
+      },
     });
   }
 }
@@ -175,6 +213,8 @@ function summarizeThresholds(th: (number | null)[]): string {
   th.forEach((t, i) => t !== null && counts.set(t, [...(counts.get(t) ?? []), i]));
   const [common] = [...counts.entries()].sort((a, b) => b[1].length - a[1].length);
   if (!common) return "none";
-  const rest = [...counts.entries()].filter(([t]) => t !== common[0]).flatMap(([t, ids]) => ids.map((i) => `${smb2CommandName(i)} ${t} ms`));
+  const rest = [...counts.entries()]
+    .filter(([t]) => t !== common[0])
+    .flatMap(([t, ids]) => ids.map((i) => `${smb2CommandName(i)} ${t} ms`));
   return [`${common[0]} ms (${common[1].length} commands)`, ...rest].join(", ");
 }

@@ -3,7 +3,7 @@
 // time_ns and mid exceed 2^53.
 import { errnoNumber } from "../config/errno-names";
 import { smb2CommandId } from "../config/smb2-commands";
-import { EventBatch, TOOL_SMBERR, TOOL_SMBSLOWER, type EventLine } from "../tools/event";
+import { EventBatch, type EventLine, TOOL_SMBERR, TOOL_SMBSLOWER } from "../tools/event";
 
 export interface ParsedLines {
   lines: EventLine[];
@@ -22,19 +22,24 @@ export function parseEventLine(text: string): EventLine {
     throw new Error(`not JSON (${e.message})`);
   }
   if (!o || typeof o !== "object" || Array.isArray(o)) throw new Error("expected a JSON object");
-  if (typeof o.command !== "string" || smb2CommandId(o.command) === undefined) throw new Error(`"command" must be an SMB2 command name such as SMB2_READ, found ${JSON.stringify(o.command)}`);
+  if (typeof o.command !== "string" || smb2CommandId(o.command) === undefined)
+    throw new Error(`"command" must be an SMB2 command name such as SMB2_READ, found ${JSON.stringify(o.command)}`);
   const hasLatency = o.latency_ms !== undefined;
   const hasErrno = o.errno !== undefined;
   if (!hasLatency && !hasErrno) throw new Error(`needs "latency_ms" (a latency event) or "errno" (an error event)`);
-  if (hasLatency && (typeof o.latency_ms !== "number" || !(o.latency_ms >= 0))) throw new Error(`"latency_ms" must be a number >= 0, found ${JSON.stringify(o.latency_ms)}`);
-  if (hasErrno && errnoFromName(o.errno) === undefined) throw new Error(`"errno" must be an errno name such as EACCES (or E<number>), found ${JSON.stringify(o.errno)}`);
+  if (hasLatency && (typeof o.latency_ms !== "number" || !(o.latency_ms >= 0)))
+    throw new Error(`"latency_ms" must be a number >= 0, found ${JSON.stringify(o.latency_ms)}`);
+  if (hasErrno && errnoFromName(o.errno) === undefined)
+    throw new Error(`"errno" must be an errno name such as EACCES (or E<number>), found ${JSON.stringify(o.errno)}`);
   const tool = o.tool ?? (hasErrno ? "smbiosnoop" : "smbslower");
-  if (tool !== "smbslower" && tool !== "smbiosnoop" && tool !== "smberr") throw new Error(`"tool" must be smbslower or smbiosnoop, found ${JSON.stringify(tool)}`);
+  if (tool !== "smbslower" && tool !== "smbiosnoop" && tool !== "smberr")
+    throw new Error(`"tool" must be smbslower or smbiosnoop, found ${JSON.stringify(tool)}`);
   if (tool === "smbslower" && !hasLatency) throw new Error(`a smbslower event needs "latency_ms"`);
   if (tool !== "smbslower" && !hasErrno) throw new Error(`a ${tool} event needs "errno"`);
   let time: bigint | undefined;
   if (o.time_ns !== undefined) {
-    if (!/^\d+$/.test(String(o.time_ns))) throw new Error(`"time_ns" must be a non-negative integer, found ${JSON.stringify(o.time_ns)}`);
+    if (!/^\d+$/.test(String(o.time_ns)))
+      throw new Error(`"time_ns" must be a non-negative integer, found ${JSON.stringify(o.time_ns)}`);
     time = BigInt(o.time_ns);
   }
   const line: EventLine = { ...o, tool: tool === "smberr" ? "smbiosnoop" : tool, time_ns: time ?? -1n };

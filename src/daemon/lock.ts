@@ -1,7 +1,7 @@
 // One daemon per host: an flock()ed pid file in /run/aod. The lock dies with
 // the process, so a crash never leaves a stale lock; the pid inside lets
 // `aod snapshot` and `aod monitor` find the daemon.
-import { closeSync, mkdirSync, openSync, readFileSync, ftruncateSync, writeSync } from "node:fs";
+import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import { AodError } from "../cli/errors";
 import { errno, libc } from "../native/libc";
 
@@ -22,7 +22,10 @@ export class InstanceLock {
       closeSync(fd);
       if (e === EWOULDBLOCK) {
         const pid = readDaemonPid(path);
-        throw new AodError(`another aod is already running${pid ? ` (pid ${pid})` : ""}; stop it first (systemctl stop aod, or kill ${pid ?? "<pid>"})`, 1);
+        throw new AodError(
+          `another aod is already running${pid ? ` (pid ${pid})` : ""}; stop it first (systemctl stop aod, or kill ${pid ?? "<pid>"})`,
+          1,
+        );
       }
       throw new AodError(`cannot lock ${path}: errno ${e}`, 1);
     }

@@ -28,7 +28,12 @@ export class Pipeline {
     private readonly opts: PipelineOptions,
   ) {
     this.detectors = new DetectorSet(config, { describe: opts.describe, wallNs: opts.wallNs });
-    this.collector = new Collector(config, batchesDir, { ...opts.hooks, onAlert: (a) => this.alert(a) }, { noActions: opts.noActions });
+    this.collector = new Collector(
+      config,
+      batchesDir,
+      { ...opts.hooks, onAlert: (a) => this.alert(a) },
+      { noActions: opts.noActions },
+    );
   }
 
   // Anomalies whose cooldown may still collect repeats, with its end (wall ms).
@@ -42,14 +47,20 @@ export class Pipeline {
     this.cooling = this.cooling.filter(({ a, untilMs }) => {
       if (!all && untilMs > nowMs) return true;
       if (a.repeats.events > 0)
-        log.info("cooldown ended: repeats were counted, not collected", { anomaly: a.name, detected_at: new Date(Number(a.detectedAtNs / 1_000_000n)).toISOString(), repeat_detections: a.repeats.detections, repeat_events: a.repeats.events });
+        log.info("cooldown ended: repeats were counted, not collected", {
+          anomaly: a.name,
+          detected_at: new Date(Number(a.detectedAtNs / 1_000_000n)).toISOString(),
+          repeat_detections: a.repeats.detections,
+          repeat_events: a.repeats.events,
+        });
       return false;
     });
   }
 
   private alert(a: Anomaly): void {
     if (a.type !== "snapshot") this.anomalies++;
-    if (a.rule && a.rule.cooldown_sec > 0) this.cooling.push({ a, untilMs: Number(a.detectedAtNs / 1_000_000n) + a.rule.cooldown_sec * 1000 });
+    if (a.rule && a.rule.cooldown_sec > 0)
+      this.cooling.push({ a, untilMs: Number(a.detectedAtNs / 1_000_000n) + a.rule.cooldown_sec * 1000 });
     if (a.type !== "snapshot") {
       log.warn("anomaly detected", { anomaly: a.name, type: a.type, reason: a.reason, count: a.count });
       if (this.config.audit.enabled) auditAnomaly(a.type, a.count);

@@ -13,7 +13,11 @@ export interface ReplayResult {
   bytes: number;
 }
 
-export async function replay(config: Config, parsed: ParsedLines, opts: { noActions?: boolean; onResult?: (r: ReplayResult) => void }): Promise<{ results: ReplayResult[]; pipeline: Pipeline }> {
+export async function replay(
+  config: Config,
+  parsed: ParsedLines,
+  opts: { noActions?: boolean; onResult?: (r: ReplayResult) => void },
+): Promise<{ results: ReplayResult[]; pipeline: Pipeline }> {
   const batchesDir = ensureOutputDir(config.aod_output_dir);
   const results: ReplayResult[] = [];
   let offset = 0;
@@ -31,7 +35,9 @@ export async function replay(config: Config, parsed: ParsedLines, opts: { noActi
   }
   await pipeline.collector.drain();
   // Reported at the end, so the repeats counted during each cooldown are final.
-  results.sort((a, b) => (a.anomaly.detectedAtNs < b.anomaly.detectedAtNs ? -1 : a.anomaly.detectedAtNs > b.anomaly.detectedAtNs ? 1 : 0));
+  results.sort((a, b) =>
+    a.anomaly.detectedAtNs < b.anomaly.detectedAtNs ? -1 : a.anomaly.detectedAtNs > b.anomaly.detectedAtNs ? 1 : 0,
+  );
   for (const r of results) opts.onResult?.(r);
   return { results, pipeline };
 }

@@ -1,8 +1,8 @@
 // Failed SMB commands: an event counts when its errno is tracked;
 // `acceptable_count` of them in the window is an anomaly.
 import type { ErrorRule } from "../config/validate";
-import { TOOL_SMBERR, type EventBatch } from "../tools/event";
-import { WindowDetector, type DetectorContext } from "./anomaly";
+import { type EventBatch, TOOL_SMBERR } from "../tools/event";
+import { type DetectorContext, WindowDetector } from "./anomaly";
 
 export class ErrorDetector extends WindowDetector {
   private readonly tracked = new Uint8Array(4096);

@@ -1,10 +1,11 @@
 // Slow SMB commands: an event counts when its latency reaches its command's
 // threshold; `acceptable_count` of them in the window, or one at the hard
 // limit (max_latency_ms), is an anomaly.
-import type { LatencyRule } from "../config/validate";
+
 import { smb2CommandName } from "../config/smb2-commands";
-import { TOOL_SMBSLOWER, type EventBatch } from "../tools/event";
-import { WindowDetector, type DetectorContext } from "./anomaly";
+import type { LatencyRule } from "../config/validate";
+import { type EventBatch, TOOL_SMBSLOWER } from "../tools/event";
+import { type DetectorContext, WindowDetector } from "./anomaly";
 
 export class LatencyDetector extends WindowDetector {
   private readonly thresholdNs: Float64Array; // per command id; Infinity = untracked

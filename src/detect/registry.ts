@@ -15,7 +15,11 @@ export const DETECTORS: { [T in AnomalyType]: (rule: any, ctx: DetectorContext) 
 export class DetectorSet {
   readonly detectors: Detector[];
   constructor(config: Config, ctx: Omit<DetectorContext, "windowSec" | "maxTriggerEvents">) {
-    const full = { ...ctx, windowSec: config.watch_interval_sec, maxTriggerEvents: config.collection.max_trigger_events };
+    const full = {
+      ...ctx,
+      windowSec: config.watch_interval_sec,
+      maxTriggerEvents: config.collection.max_trigger_events,
+    };
     this.detectors = config.rules.map((r: AnomalyRule) => DETECTORS[r.type](r, full));
   }
   observe(batch: EventBatch): Anomaly[] {

@@ -1,6 +1,15 @@
 // `aod install` / `aod uninstall` as a list of steps: printed by --dry-run,
 // carried out otherwise. Each step is idempotent.
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname } from "node:path";
 import { AodError } from "../cli/errors";
 import { DEFAULT_CONFIG_TEXT } from "../config/load";
@@ -44,7 +53,11 @@ export function systemctl(...args: string[]): Step {
     what: `systemctl ${args.join(" ")}`,
     run() {
       const r = Bun.spawnSync(["systemctl", ...args], { stdout: "pipe", stderr: "pipe" });
-      if (r.exitCode !== 0) throw new AodError(`systemctl ${args.join(" ")} failed: ${r.stderr.toString().trim() || `exit ${r.exitCode}`}`, 1);
+      if (r.exitCode !== 0)
+        throw new AodError(
+          `systemctl ${args.join(" ")} failed: ${r.stderr.toString().trim() || `exit ${r.exitCode}`}`,
+          1,
+        );
     },
   };
 }

@@ -15,7 +15,18 @@ export const CONFIG_PATH = "/etc/aod/config.yaml";
 //   CAP_DAC_READ_SEARCH   read /proc/fs/cifs, the journal and syslog files
 //   CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN  own and fix the output directory
 //   CAP_KILL              stop a timed-out action's process
-const CAPABILITIES = ["CAP_BPF", "CAP_PERFMON", "CAP_SYS_ADMIN", "CAP_SYS_RESOURCE", "CAP_SYSLOG", "CAP_DAC_READ_SEARCH", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_CHOWN", "CAP_KILL"];
+const CAPABILITIES = [
+  "CAP_BPF",
+  "CAP_PERFMON",
+  "CAP_SYS_ADMIN",
+  "CAP_SYS_RESOURCE",
+  "CAP_SYSLOG",
+  "CAP_DAC_READ_SEARCH",
+  "CAP_DAC_OVERRIDE",
+  "CAP_FOWNER",
+  "CAP_CHOWN",
+  "CAP_KILL",
+];
 
 export function unitText(config: Config, configPath = CONFIG_PATH, binPath = BIN_PATH): string {
   const stopSec = Math.ceil(config.collection.stop_grace_sec + 15);

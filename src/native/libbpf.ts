@@ -1,7 +1,7 @@
 // Typed bun:ffi bindings for the part of libbpf aod uses, with ownership:
 // a BpfObject owns its programs' links and its own handle; close() frees all,
 // and open objects are closed on exit (normal, signal or exception).
-import { FFIType, JSCallback, ptr, read, toArrayBuffer, type Pointer } from "bun:ffi";
+import { FFIType, JSCallback, type Pointer, ptr, read, toArrayBuffer } from "bun:ffi";
 import { log } from "../log";
 import { openEmbedded } from "./embedded-libs";
 import { NativeError } from "./errors";
@@ -66,7 +66,10 @@ function check(call: string, rc: number): number {
 /** libbpf's warnings since the last reset: they say why a load or attach failed. */
 function explain(): string {
   if (!warnings.length) return "";
-  const lines = warnings.splice(0).flatMap((w) => w.split("\n")).filter((l) => l.trim());
+  const lines = warnings
+    .splice(0)
+    .flatMap((w) => w.split("\n"))
+    .filter((l) => l.trim());
   return `\n  libbpf: ${lines.slice(-12).join("\n  libbpf: ")}`;
 }
 /** Throws for a NULL pointer result (libbpf sets errno). */
@@ -172,7 +175,10 @@ export class BpfMap {
     check(`bpf_map__set_max_entries(${this.name})`, lib.bpf_map__set_max_entries(this.handle, n));
   }
   update(key: ArrayBufferView, value: ArrayBufferView, flags = 0): void {
-    check(`bpf_map_update_elem(${this.name})`, lib.bpf_map_update_elem(this.fd, key as any, value as any, BigInt(flags)));
+    check(
+      `bpf_map_update_elem(${this.name})`,
+      lib.bpf_map_update_elem(this.fd, key as any, value as any, BigInt(flags)),
+    );
   }
   /** Fills `value`; false when the key is absent. */
   lookup(key: ArrayBufferView, value: ArrayBufferView): boolean {
@@ -202,11 +208,16 @@ export class BpfProgram {
     return lib.bpf_program__autoload(this.handle);
   }
   setAttachTarget(func: string): void {
-    check(`bpf_program__set_attach_target(${this.name}, ${func})`, lib.bpf_program__set_attach_target(this.handle, 0, cstr(func)));
+    check(
+      `bpf_program__set_attach_target(${this.name}, ${func})`,
+      lib.bpf_program__set_attach_target(this.handle, 0, cstr(func)),
+    );
   }
   /** Attaches as declared by the program's SEC() name. */
   attach(): BpfLink {
-    return this.owner.adopt(new BpfLink(checkPtr(`bpf_program__attach(${this.name})`, lib.bpf_program__attach(this.handle)), this.name));
+    return this.owner.adopt(
+      new BpfLink(checkPtr(`bpf_program__attach(${this.name})`, lib.bpf_program__attach(this.handle)), this.name),
+    );
   }
   attachTracepoint(category: string, event: string): BpfLink {
     const p = lib.bpf_program__attach_tracepoint(this.handle, cstr(category), cstr(event));
@@ -248,7 +259,11 @@ export class BpfObject {
   }
 
   program(name: string): BpfProgram {
-    return new BpfProgram(this, checkPtr(`find program ${name} in ${this.name}`, lib.bpf_object__find_program_by_name(this.h, cstr(name))), name);
+    return new BpfProgram(
+      this,
+      checkPtr(`find program ${name} in ${this.name}`, lib.bpf_object__find_program_by_name(this.h, cstr(name))),
+      name,
+    );
   }
 
   programs(): BpfProgram[] {
@@ -259,7 +274,11 @@ export class BpfObject {
   }
 
   map(name: string): BpfMap {
-    return new BpfMap(this, checkPtr(`find map ${name} in ${this.name}`, lib.bpf_object__find_map_by_name(this.h, cstr(name))), name);
+    return new BpfMap(
+      this,
+      checkPtr(`find map ${name} in ${this.name}`, lib.bpf_object__find_map_by_name(this.h, cstr(name))),
+      name,
+    );
   }
 
   /** Layout of a struct in this object's BTF (to check a decoder against the C header). */
@@ -275,23 +294,36 @@ export class BpfObject {
   setRodata(values: Record<string, number | bigint | boolean | ArrayBufferView>): void {
     if (this.loaded) throw new Error(`${this.name}: rodata can only be set before load`);
     const btf = checkPtr("bpf_object__btf", lib.bpf_object__btf(this.h));
-    const secId = check(`find .rodata in ${this.name}`, lib.btf__find_by_name_kind(btf, cstr(".rodata"), BTF_KIND_DATASEC));
+    const secId = check(
+      `find .rodata in ${this.name}`,
+      lib.btf__find_by_name_kind(btf, cstr(".rodata"), BTF_KIND_DATASEC),
+    );
     const sec = checkPtr("btf__type_by_id", lib.btf__type_by_id(btf, secId));
     const vars = new Map<string, { offset: number; size: number }>();
     for (let i = 0, { vlen } = btfKindVlen(sec); i < vlen; i++) {
       const m = BTF_TYPE_SIZE + i * 12;
       const varType = checkPtr("btf__type_by_id", lib.btf__type_by_id(btf, read.u32(sec, m)));
-      vars.set(String(lib.btf__name_by_offset(btf, read.u32(varType, 0))), { offset: read.u32(sec, m + 4), size: read.u32(sec, m + 8) });
+      vars.set(String(lib.btf__name_by_offset(btf, read.u32(varType, 0))), {
+        offset: read.u32(sec, m + 4),
+        size: read.u32(sec, m + 8),
+      });
     }
     const sizeBuf = new BigUint64Array(1);
-    const data = checkPtr("bpf_map__initial_value(.rodata)", lib.bpf_map__initial_value(this.map(".rodata").handle, sizeBuf));
+    const data = checkPtr(
+      "bpf_map__initial_value(.rodata)",
+      lib.bpf_map__initial_value(this.map(".rodata").handle, sizeBuf),
+    );
     const view = new DataView(toArrayBuffer(data, 0, Number(sizeBuf[0])));
     for (const [name, value] of Object.entries(values)) {
       const slot = vars.get(name);
-      if (!slot) throw new Error(`${this.name}: no const volatile variable "${name}" (have: ${[...vars.keys()].join(", ")})`);
+      if (!slot)
+        throw new Error(`${this.name}: no const volatile variable "${name}" (have: ${[...vars.keys()].join(", ")})`);
       if (ArrayBuffer.isView(value)) {
-        if (value.byteLength !== slot.size) throw new Error(`${this.name}: ${name} is ${slot.size} bytes, got ${value.byteLength}`);
-        new Uint8Array(view.buffer, view.byteOffset + slot.offset, slot.size).set(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+        if (value.byteLength !== slot.size)
+          throw new Error(`${this.name}: ${name} is ${slot.size} bytes, got ${value.byteLength}`);
+        new Uint8Array(view.buffer, view.byteOffset + slot.offset, slot.size).set(
+          new Uint8Array(value.buffer, value.byteOffset, value.byteLength),
+        );
       } else {
         const n = typeof value === "boolean" ? Number(value) : value;
         if (slot.size === 8) view.setBigUint64(slot.offset, BigInt(n), true);

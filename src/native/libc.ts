@@ -1,7 +1,7 @@
 // The few libc functions aod calls directly. glibc is the one library every host
 // has; its symbols used here exist since GLIBC_2.2.5 (memfd_create goes through
 // syscall(2), since the wrapper needs 2.27).
-import { dlopen, FFIType, read, type Pointer } from "bun:ffi";
+import { dlopen, FFIType, type Pointer, read } from "bun:ffi";
 
 const { symbols: libc } = dlopen("libc.so.6", {
   __errno_location: { args: [], returns: FFIType.ptr },
@@ -23,6 +23,7 @@ const { symbols: libc } = dlopen("libc.so.6", {
   openlog: { args: [FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.void },
   syslog: { args: [FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.void },
 });
+
 export { libc };
 
 /** errno of the last failed libc/libbpf call on this thread (read right after it). */

@@ -1,6 +1,6 @@
 // Streaming zstd compression through the embedded libzstd. One worker thread
 // inside libzstd (nbWorkers=1) keeps compression off the JS thread.
-import { FFIType, ptr, type Pointer } from "bun:ffi";
+import { FFIType, type Pointer, ptr } from "bun:ffi";
 import { openEmbedded } from "./embedded-libs";
 import { NativeError } from "./errors";
 
@@ -59,7 +59,8 @@ export class ZstdCompressor {
       check("set zstd level", z.ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level));
       check("set zstd checksum", z.ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1));
       // A libzstd built without threads refuses workers: then compress inline.
-      if (workers > 0 && z.ZSTD_isError(z.ZSTD_CCtx_setParameter(c, ZSTD_c_nbWorkers, workers))) {}
+      if (workers > 0 && z.ZSTD_isError(z.ZSTD_CCtx_setParameter(c, ZSTD_c_nbWorkers, workers))) {
+      }
     } catch (e) {
       this.free();
       throw e;

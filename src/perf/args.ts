@@ -11,6 +11,7 @@ export function positiveSeconds(text: string | undefined, fallback: number, name
 export function minutesArg(text: string | undefined, fallback: number | undefined, name: string): number | undefined {
   if (text === undefined || text === "") return fallback;
   const v = Number(text);
-  if (!Number.isFinite(v) || v < 0) throw new UsageError(`${name} must be a number of minutes, 0 or more, not "${text}"`);
+  if (!Number.isFinite(v) || v < 0)
+    throw new UsageError(`${name} must be a number of minutes, 0 or more, not "${text}"`);
   return v;
 }

@@ -41,7 +41,9 @@ const available = (t: PerfTable) => [...t.columns.keys()].join(", ");
  */
 export function pickColumns(a: PerfTable, asked?: string): string[] {
   if (asked) {
-    const name = [...a.columns.keys()].find((c) => c === asked) ?? [...a.columns.keys()].find((c) => c.toLowerCase() === asked.toLowerCase());
+    const name =
+      [...a.columns.keys()].find((c) => c === asked) ??
+      [...a.columns.keys()].find((c) => c.toLowerCase() === asked.toLowerCase());
     if (!name) throw new UsageError(`${a.path}: no column "${asked}" (columns: ${available(a)})`);
     return [name];
   }
@@ -49,9 +51,13 @@ export function pickColumns(a: PerfTable, asked?: string): string[] {
   const picked =
     a.kind === "disk"
       ? names.filter((n) => roleOf(n) === "disk").slice(0, 1)
-      : [names.find((n) => roleOf(n) === "cpu"), names.find((n) => roleOf(n) === "mem")].filter((n): n is string => !!n);
+      : [names.find((n) => roleOf(n) === "cpu"), names.find((n) => roleOf(n) === "mem")].filter(
+          (n): n is string => !!n,
+        );
   if (!picked.length) {
-    throw new UsageError(`${a.path}: no usable columns: no CPU or memory column besides aod's own (columns: ${available(a)})`);
+    throw new UsageError(
+      `${a.path}: no usable columns: no CPU or memory column besides aod's own (columns: ${available(a)})`,
+    );
   }
   return picked;
 }

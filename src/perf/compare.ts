@@ -7,7 +7,15 @@ import { aodColumns, axisTitle, matchColumn, panelTitle, pickColumns } from "./c
 import type { PerfTable } from "./csv";
 import type { Figure, Panel, Series } from "./plot";
 import type { TimeRange } from "./ranges";
-import { difference, diskSummary, pickRange, summarize, type Difference, type DiskSummary, type Summary } from "./stats";
+import {
+  type Difference,
+  type DiskSummary,
+  difference,
+  diskSummary,
+  pickRange,
+  type Summary,
+  summarize,
+} from "./stats";
 
 export const LABEL_A = "Without AOD";
 export const LABEL_B = "With AOD";
@@ -43,9 +51,19 @@ export interface RangeStats {
 }
 
 export type Report =
-  | { mode: "system"; runs: Run[]; columns: Record<string, ColumnStats>; aod: Record<string, { run: string; stats: Summary }[]> }
+  | {
+      mode: "system";
+      runs: Run[];
+      columns: Record<string, ColumnStats>;
+      aod: Record<string, { run: string; stats: Summary }[]>;
+    }
   | { mode: "ranges"; kind: "system" | "disk"; runs: Run[]; ranges: RangeStats[] }
-  | { mode: "disk"; runs: Run[]; column: string; disk: { A: DiskSummary; B?: DiskSummary; growthDifference?: Difference } };
+  | {
+      mode: "disk";
+      runs: Run[];
+      column: string;
+      disk: { A: DiskSummary; B?: DiskSummary; growthDifference?: Difference };
+    };
 
 export interface Output {
   name: string;
@@ -67,7 +85,11 @@ function runOf(t: PerfTable, label: string): Run {
 /** File-name-safe form of a column name. */
 export const fileSafe = (name: string) => name.replace(/[^A-Za-z0-9_.-]+/g, "_");
 
-export function analyze(a: PerfTable, b: PerfTable | undefined, opts: { column?: string; ranges?: TimeRange[] }): Analysis {
+export function analyze(
+  a: PerfTable,
+  b: PerfTable | undefined,
+  opts: { column?: string; ranges?: TimeRange[] },
+): Analysis {
   if (b && a.kind !== b.kind) {
     throw new UsageError(`cannot compare ${a.path}, ${KIND_NAME[a.kind]}, with ${b.path}, ${KIND_NAME[b.kind]}`);
   }
@@ -134,7 +156,13 @@ export function analyze(a: PerfTable, b: PerfTable | undefined, opts: { column?:
   };
 }
 
-function analyzeDisk(a: PerfTable, b: PerfTable | undefined, runs: Run[], col: { a: string; b?: string }, series: Series[]): Analysis {
+function analyzeDisk(
+  a: PerfTable,
+  b: PerfTable | undefined,
+  runs: Run[],
+  col: { a: string; b?: string },
+  series: Series[],
+): Analysis {
   const A = diskSummary(a.columns.get(col.a)!);
   const B = b ? diskSummary(b.columns.get(col.b!)!) : undefined;
   const title = b ? `aod bundle disk usage: ${LABEL_A} vs ${LABEL_B}` : `aod bundle disk usage: ${runs[0]!.label}`;

@@ -124,15 +124,17 @@ function panelSpec(p: Panel, names: string[]): any {
   const spec: any = { title: p.title, width: PLOT_WIDTH, height: PLOT_HEIGHT };
   if (p.right) {
     // Two units: left and right y axes, each scaled on its own.
-    return { ...spec, layer: [{ layer: layers }, line(p.right.series, p.right.yTitle, "right")], resolve: { scale: { y: "independent" } } };
+    return {
+      ...spec,
+      layer: [{ layer: layers }, line(p.right.series, p.right.yTitle, "right")],
+      resolve: { scale: { y: "independent" } },
+    };
   }
   return { ...spec, layer: layers };
 }
 
 export function figureSpec(fig: Figure): any {
-  const names = [
-    ...new Set(fig.panels.flatMap((p) => [...p.series, ...(p.right?.series ?? [])].map((s) => s.name))),
-  ];
+  const names = [...new Set(fig.panels.flatMap((p) => [...p.series, ...(p.right?.series ?? [])].map((s) => s.name)))];
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title: { text: fig.title, fontSize: 18, anchor: "middle", offset: 14 },

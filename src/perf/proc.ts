@@ -16,11 +16,18 @@ export interface CpuTimes {
 export function parseCpuTimes(stat: string): CpuTimes {
   const line = stat.split("\n").find((l) => l.startsWith("cpu "));
   if (!line) throw new Error("/proc/stat has no aggregate cpu line");
-  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0, guest = 0, guestNice = 0] = line
-    .trim()
-    .split(/\s+/)
-    .slice(1)
-    .map(Number);
+  const [
+    user = 0,
+    nice = 0,
+    system = 0,
+    idle = 0,
+    iowait = 0,
+    irq = 0,
+    softirq = 0,
+    steal = 0,
+    guest = 0,
+    guestNice = 0,
+  ] = line.trim().split(/\s+/).slice(1).map(Number);
   const all = user + nice + system + idle + iowait + irq + softirq + steal + guest + guestNice;
   return { total: all - guest - guestNice, idle: idle + iowait };
 }

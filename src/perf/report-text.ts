@@ -1,6 +1,6 @@
 // The text form of an `aod compare` report: tables for a terminal.
 import type { Report, Run } from "./compare";
-import { difference, type Difference, type Summary } from "./stats";
+import { type Difference, difference, type Summary } from "./stats";
 
 const num = (x: number | null | undefined, digits = 2) => (x === null || x === undefined ? "-" : x.toFixed(digits));
 const signed = (x: number | null, digits = 2) => (x === null ? "-" : `${x >= 0 ? "+" : ""}${x.toFixed(digits)}`);
@@ -11,7 +11,12 @@ const diff = (d: Difference | undefined, digits = 2) =>
 export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
   return rows
-    .map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ").trimEnd())
+    .map((r) =>
+      r
+        .map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
+        .join("  ")
+        .trimEnd(),
+    )
     .join("\n");
 }
 
@@ -35,7 +40,9 @@ export function formatReport(report: Report): string {
   const out: string[] = [runs(report.runs), ""];
   const two = report.runs.length > 1;
   if (report.mode === "system") {
-    const head = two ? ["column", "A avg", "A max", "B avg", "B max", "impact avg (B−A)", "impact max (B−A)"] : ["column", "avg", "max"];
+    const head = two
+      ? ["column", "A avg", "A max", "B avg", "B max", "impact avg (B−A)", "impact max (B−A)"]
+      : ["column", "avg", "max"];
     const rows = Object.entries(report.columns).map(([name, c]) =>
       two
         ? [name, num(c.A.avg), num(c.A.max), num(c.B?.avg), num(c.B?.max), diff(c.impact?.avg), diff(c.impact?.max)]
@@ -48,7 +55,9 @@ export function formatReport(report: Report): string {
       out.push(
         table([
           ["column", "run", "samples", "avg", "max"],
-          ...aod.flatMap(([name, per]) => per.map((p) => [name, p.run, String(p.stats.samples), num(p.stats.avg), num(p.stats.max)])),
+          ...aod.flatMap(([name, per]) =>
+            per.map((p) => [name, p.run, String(p.stats.samples), num(p.stats.avg), num(p.stats.max)]),
+          ),
         ]),
       );
     }
@@ -72,9 +81,20 @@ export function formatReport(report: Report): string {
     for (const r of report.ranges) {
       out.push(`Range ${r.range} s`);
       for (const [name, c] of Object.entries(r.columns)) {
-        const rows = [[`  ${name}`, "samples", "avg", "max", "min", "std"], summaryRow(`    ${report.runs[0]!.label}`, c.A, digits)];
+        const rows = [
+          [`  ${name}`, "samples", "avg", "max", "min", "std"],
+          summaryRow(`    ${report.runs[0]!.label}`, c.A, digits),
+        ];
         if (c.B) rows.push(summaryRow(`    ${report.runs[1]!.label}`, c.B, digits));
-        if (c.diff) rows.push(["    difference (B−A)", "", diff(c.diff.avg, digits), diff(c.diff.max, digits), diff(c.diff.min, digits), diff(c.diff.std, digits)]);
+        if (c.diff)
+          rows.push([
+            "    difference (B−A)",
+            "",
+            diff(c.diff.avg, digits),
+            diff(c.diff.max, digits),
+            diff(c.diff.min, digits),
+            diff(c.diff.std, digits),
+          ]);
         out.push(table(rows));
         const empty = [c.A, c.B].flatMap((s, i) => (s && !s.samples ? [report.runs[i]!.label] : []));
         if (empty.length) out.push(`    no samples in this range for ${empty.join(" and ")}`);

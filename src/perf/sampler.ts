@@ -47,7 +47,7 @@ export async function runSampler(opts: SamplerOptions): Promise<SamplerResult> {
   const first = opts.sampleAtStart ? 0 : 1;
   // Ticks k = first, first+1, ... at start + k·interval: while k·interval ≤ run
   // length for rates (each sample closes an interval), < run length otherwise.
-  const ticks = (totalSec ?? 0) * 1000 / intervalMs;
+  const ticks = ((totalSec ?? 0) * 1000) / intervalMs;
   const lastTick =
     totalSec === undefined ? Infinity : opts.sampleAtStart ? Math.ceil(ticks - 1e-9) - 1 : Math.floor(ticks + 1e-9);
   const tty = !!process.stderr.isTTY;

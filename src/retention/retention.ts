@@ -5,8 +5,8 @@
 // of a crash, removed once at start.
 import { readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import { listBundles, type BundleInfo } from "../bundle/read";
 import { TEMP_RE } from "../bundle/names";
+import { type BundleInfo, listBundles } from "../bundle/read";
 import type { Config } from "../config/validate";
 import { log } from "../log";
 
@@ -16,13 +16,17 @@ export interface RetentionResult {
 }
 
 /** Decides what to delete (pure: for tests and dry runs). */
-export function planRetention(bundles: BundleInfo[], cleanup: Config["cleanup"], nowMs: number): { delete: { b: BundleInfo; why: "size" | "age" }[]; remainingBytes: number } {
+export function planRetention(
+  bundles: BundleInfo[],
+  cleanup: Config["cleanup"],
+  nowMs: number,
+): { delete: { b: BundleInfo; why: "size" | "age" }[]; remainingBytes: number } {
   const maxAgeMs = cleanup.max_log_age_days * 86_400_000;
   const limit = cleanup.max_total_log_size_mb * 1024 * 1024;
   const oldestFirst = [...bundles].sort((a, b) => a.mtimeMs - b.mtimeMs || (a.ns < b.ns ? -1 : 1));
   const del: { b: BundleInfo; why: "size" | "age" }[] = [];
   const keep: BundleInfo[] = [];
-  for (const b of oldestFirst) (nowMs - b.mtimeMs > maxAgeMs ? del.push({ b, why: "age" }) : keep.push(b));
+  for (const b of oldestFirst) nowMs - b.mtimeMs > maxAgeMs ? del.push({ b, why: "age" }) : keep.push(b);
   let total = keep.reduce((n, b) => n + b.size, 0);
   if (total > 0.9 * limit) {
     while (keep.length && total > 0.5 * limit) {
@@ -45,7 +49,13 @@ export function runRetention(batchesDir: string, cleanup: Config["cleanup"], now
       if (e.code !== "ENOENT") log.warn("retention: cannot delete bundle", { file: b.file, error: e.message });
     }
   }
-  if (deleted.length) log.info("retention deleted bundles", { count: deleted.length, by_size: deleted.filter((d) => d.why === "size").length, by_age: deleted.filter((d) => d.why === "age").length, remaining_mb: +(plan.remainingBytes / 1048576).toFixed(2) });
+  if (deleted.length)
+    log.info("retention deleted bundles", {
+      count: deleted.length,
+      by_size: deleted.filter((d) => d.why === "size").length,
+      by_age: deleted.filter((d) => d.why === "age").length,
+      remaining_mb: +(plan.remainingBytes / 1048576).toFixed(2),
+    });
   return { deleted, remainingBytes: plan.remainingBytes };
 }
 

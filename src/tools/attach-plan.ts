@@ -14,10 +14,10 @@
 // cifs:smb3_connect_err and the per-operation cifs:smb3_*_err events (see
 // bpf/smberr.bpf.c). `aod check` prints describeAttachPlan().
 import { existsSync, readFileSync } from "node:fs";
+import { smb2CommandId } from "../config/smb2-commands";
 import { BPF_PROG_TYPE_TRACING, probeProgType } from "../native/libbpf";
 import { ModuleBtf } from "./native-extra";
-import { readEventFormat, tracefsRoot, type TraceField } from "./tracefs";
-import { smb2CommandId } from "../config/smb2-commands";
+import { readEventFormat, type TraceField, tracefsRoot } from "./tracefs";
 
 export const HOOK_VARIANTS = ["fentry", "kprobe", "tracepoint"] as const;
 export type HookVariant = (typeof HOOK_VARIANTS)[number];
@@ -206,7 +206,11 @@ export function cifsLoaded(): boolean {
   try {
     return readFileSync("/sys/module/cifs/initstate", "utf8").trim() === "live";
   } catch {
-    return existsSync("/sys/module/cifs/parameters") && !existsSync("/sys/module/cifs/initstate") && existsSync("/proc/fs/cifs");
+    return (
+      existsSync("/sys/module/cifs/parameters") &&
+      !existsSync("/sys/module/cifs/initstate") &&
+      existsSync("/proc/fs/cifs")
+    );
   }
 }
 
@@ -260,7 +264,9 @@ export function describeAttachPlan(prefer?: HookVariant[]): AttachPlan {
   const loaded = cifsLoaded();
   const root = tracefsRoot();
   const formats = TP_EVENTS.map((e) => readEventFormat("cifs", e, root));
-  const tpOffsets = formats.map((f) => TP_FIELDS.map((name, i) => (f?.[name] as TraceField | undefined)?.offset ?? TP_DEFAULT_OFFSETS[i]!));
+  const tpOffsets = formats.map((f) =>
+    TP_FIELDS.map((name, i) => (f?.[name] as TraceField | undefined)?.offset ?? TP_DEFAULT_OFFSETS[i]!),
+  );
 
   const connect = readEventFormat("cifs", CONNECT_EVENT, root);
   const connectRcOff = connect ? (connect.rc?.offset ?? CONNECT_RC_DEFAULT_OFFSET) : null;
@@ -311,7 +317,11 @@ export function describeAttachPlan(prefer?: HookVariant[]): AttachPlan {
       ]);
       return lack
         ? { name: "fentry", ok: false, why: lack }
-        : { name: "fentry", ok: true, why: `${ALLOC_FN}(${allocParams!.map((p) => p.type).join(", ")}) → ${DONE_FN}(${doneParams!.map((p) => p.type).join(", ")}); the kernel may still refuse trampolines at load (then the next is tried)` };
+        : {
+            name: "fentry",
+            ok: true,
+            why: `${ALLOC_FN}(${allocParams!.map((p) => p.type).join(", ")}) → ${DONE_FN}(${doneParams!.map((p) => p.type).join(", ")}); the kernel may still refuse trampolines at load (then the next is tried)`,
+          };
     })(),
     kprobe: (() => {
       if (!loaded) return { name: "kprobe", ok: false, why: notLoaded };
@@ -321,35 +331,74 @@ export function describeAttachPlan(prefer?: HookVariant[]): AttachPlan {
         !syms.has(DONE_FN) ? `${DONE_FN} not in /proc/kallsyms` : "",
         !hasMid ? "struct mid_q_entry not in cifs BTF (needed to read the mid, CO-RE)" : "",
       ]);
-      return lack ? { name: "kprobe", ok: false, why: lack } : { name: "kprobe", ok: true, why: `kprobes on ${ALLOC_FN} and ${DONE_FN}` };
+      return lack
+        ? { name: "kprobe", ok: false, why: lack }
+        : { name: "kprobe", ok: true, why: `kprobes on ${ALLOC_FN} and ${DONE_FN}` };
     })(),
     tracepoint: (() => {
       if (!root) return { name: "tracepoint", ok: false, why: "tracefs not mounted (and could not mount it)" };
       const lack = TP_EVENTS.filter((_, i) => !formats[i]);
-      if (lack.length) return { name: "tracepoint", ok: false, why: loaded ? `no cifs:${lack.join(", cifs:")} in tracefs` : notLoaded };
-      return { name: "tracepoint", ok: true, why: "cifs:smb3_cmd_enter → smb3_cmd_done/err (done/err do not pair 1:1 with enter: ~93% of commands measured)" };
+      if (lack.length)
+        return {
+          name: "tracepoint",
+          ok: false,
+          why: loaded ? `no cifs:${lack.join(", cifs:")} in tracefs` : notLoaded,
+        };
+      return {
+        name: "tracepoint",
+        ok: true,
+        why: "cifs:smb3_cmd_enter → smb3_cmd_done/err (done/err do not pair 1:1 with enter: ~93% of commands measured)",
+      };
     })(),
   };
   const errors: HookCheck = formats[2]
-    ? { name: "errors", ok: true, why: `cifs:smb3_cmd_err; ${describeLocalErrorHooks(connectRcOff !== null, opErrs, opErrsMissing)}` }
+    ? {
+        name: "errors",
+        ok: true,
+        why: `cifs:smb3_cmd_err; ${describeLocalErrorHooks(connectRcOff !== null, opErrs, opErrsMissing)}`,
+      }
     : { name: "errors", ok: false, why: loaded ? "no cifs:smb3_cmd_err tracepoint" : notLoaded };
 
   const order = prefer ?? preferenceFromEnv() ?? [...HOOK_VARIANTS];
   const hooks = order.find((v) => checks[v].ok) ?? null;
   const reason = hooks
-    ? `${hooks}: ${checks[hooks].why}` + (order.indexOf(hooks) > 0 ? ` (not ${order.slice(0, order.indexOf(hooks)).map((v) => `${v}: ${checks[v].why}`).join("; ")})` : "")
+    ? `${hooks}: ${checks[hooks].why}` +
+      (order.indexOf(hooks) > 0
+        ? ` (not ${order
+            .slice(0, order.indexOf(hooks))
+            .map((v) => `${v}: ${checks[v].why}`)
+            .join("; ")})`
+        : "")
     : loaded
       ? `no usable hooks: ${order.map((v) => `${v}: ${checks[v].why}`).join("; ")}`
       : "cifs module not loaded: waiting for it";
-  return { order, hooks, reason, available: HOOK_VARIANTS.map((v) => checks[v]), errors, cifsLoaded: loaded, args, release, tpOffsets, connectRcOff, opErrs, opErrsMissing };
+  return {
+    order,
+    hooks,
+    reason,
+    available: HOOK_VARIANTS.map((v) => checks[v]),
+    errors,
+    cifsLoaded: loaded,
+    args,
+    release,
+    tpOffsets,
+    connectRcOff,
+    opErrs,
+    opErrsMissing,
+  };
 }
 
 /** The `errors` check's text about the connection-level hooks (present or not). */
-export function describeLocalErrorHooks(connect: boolean, opErrs: readonly OpErrHook[], missing: readonly string[]): string {
+export function describeLocalErrorHooks(
+  connect: boolean,
+  opErrs: readonly OpErrHook[],
+  missing: readonly string[],
+): string {
   const c = connect ? `cifs:${CONNECT_EVENT} (failed connects)` : `no cifs:${CONNECT_EVENT} (failed connects not seen)`;
   const total = opErrs.length + missing.length;
   const ops = opErrs.length
-    ? `${opErrs.length}/${total} per-operation cifs:smb3_*_err events for local failures (${LOCAL_ERRNOS_TEXT})` + (missing.length ? `; not on this kernel: ${missing.join(", ")}` : "")
+    ? `${opErrs.length}/${total} per-operation cifs:smb3_*_err events for local failures (${LOCAL_ERRNOS_TEXT})` +
+      (missing.length ? `; not on this kernel: ${missing.join(", ")}` : "")
     : "no per-operation cifs:smb3_*_err events (local failures while the server is down not seen)";
   return `${c}; ${ops}`;
 }

@@ -56,7 +56,8 @@ export class EventBatch {
     const i = this.count++;
     // Two 32-bit halves: no BigInt per event (the hot path at 1M events/s).
     this.timeNs[i] = src.getUint32(off + OFF.time_ns + 4, true) * 4294967296 + src.getUint32(off + OFF.time_ns, true);
-    this.latencyNs[i] = src.getUint32(off + OFF.latency_ns + 4, true) * 4294967296 + src.getUint32(off + OFF.latency_ns, true);
+    this.latencyNs[i] =
+      src.getUint32(off + OFF.latency_ns + 4, true) * 4294967296 + src.getUint32(off + OFF.latency_ns, true);
     this.command[i] = src.getUint16(off + OFF.command, true);
     this.tool[i] = src.getUint8(off + OFF.tool);
     this.rc[i] = src.getInt32(off + OFF.rc, true);
@@ -150,7 +151,10 @@ export function toEventLine(e: DecodedEvent, share?: string): EventLine {
 
 /** JSON with bigints written as exact integers (time_ns and mid exceed 2^53). */
 export function jsonWithBigInts(value: unknown, indent?: number): string {
-  return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? `__BIG__${v}` : v), indent).replace(/"__BIG__(-?\d+)"/g, "$1");
+  return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? `__BIG__${v}` : v), indent).replace(
+    /"__BIG__(-?\d+)"/g,
+    "$1",
+  );
 }
 
 /** One event line, as `aod trace --json` prints it. */

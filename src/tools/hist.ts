@@ -2,7 +2,7 @@
 // summed over CPUs, and printed. Bucket i counts latencies in [2^i, 2^(i+1)) us
 // (bucket 0 also holds < 1 us).
 import { SMB2_COMMAND_COUNT, smb2CommandName } from "../config/smb2-commands";
-import { numPossibleCpus, type BpfMap } from "../native/libbpf";
+import { type BpfMap, numPossibleCpus } from "../native/libbpf";
 
 export const HIST_SLOTS = 32; // AOD_HIST_SLOTS in bpf/aod_event.h
 
@@ -75,7 +75,9 @@ const range = (i: number): string => {
 export function formatHistograms(hs: CommandHistogram[], width = 40): string {
   const lines: string[] = [];
   for (const h of hs) {
-    lines.push(`${h.command}: ${h.count} commands, p50 ≤ ${histPercentileMs(h, 50)} ms, p99 ≤ ${histPercentileMs(h, 99)} ms`);
+    lines.push(
+      `${h.command}: ${h.count} commands, p50 ≤ ${histPercentileMs(h, 50)} ms, p99 ≤ ${histPercentileMs(h, 99)} ms`,
+    );
     const first = h.counts.findIndex((n) => n > 0);
     const last = h.counts.length - 1 - [...h.counts].reverse().findIndex((n) => n > 0);
     const max = Math.max(...h.counts);

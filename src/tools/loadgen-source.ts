@@ -4,7 +4,7 @@
 // path — kernel ring → reader → decode → detectors — without SMB.
 import { readFileSync } from "node:fs";
 import { BpfObject } from "../native/libbpf";
-import { TOOL_IDS, type EventBatch } from "./event";
+import { type EventBatch, TOOL_IDS } from "./event";
 import { readPercpuU64 } from "./hist";
 import { RingReader } from "./ring-reader";
 import { currentClockOffset, type EventSource } from "./source";

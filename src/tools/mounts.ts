@@ -39,5 +39,8 @@ export const isSmb1 = (m: CifsMount) => m.version === "1.0" || m.version === "1"
 export function smb1Warnings(text?: string): string[] {
   return cifsMounts(text)
     .filter(isSmb1)
-    .map((m) => `${m.mountpoint} (${m.source}) uses SMB1 (vers=${m.version}): aod traces SMB2/3 only; its commands are not traced`);
+    .map(
+      (m) =>
+        `${m.mountpoint} (${m.source}) uses SMB1 (vers=${m.version}): aod traces SMB2/3 only; its commands are not traced`,
+    );
 }

@@ -2,11 +2,11 @@
 // a map between two objects (bpf_map__reuse_fd) and reading function
 // signatures from a module's BTF (to pick argument positions at load time).
 // Same embedded libbpf, opened again (dlopen shares the mapping).
-import { FFIType, read, type Pointer } from "bun:ffi";
+import { FFIType, type Pointer, read } from "bun:ffi";
 import { openEmbedded } from "../native/embedded-libs";
 import { NativeError } from "../native/errors";
-import { cstr } from "../native/libc";
 import type { BpfMap } from "../native/libbpf";
+import { cstr } from "../native/libc";
 
 const { ptr: P, i32, u32, cstring, void: v } = FFIType;
 const lib = openEmbedded("libbpf.so.1", {
@@ -26,7 +26,18 @@ export function reuseMap(map: BpfMap, from: BpfMap): void {
 }
 
 // BTF kinds (include/uapi/linux/btf.h).
-const KIND = { INT: 1, PTR: 2, STRUCT: 4, TYPEDEF: 8, VOLATILE: 9, CONST: 10, RESTRICT: 11, FUNC: 12, FUNC_PROTO: 13, TYPE_TAG: 18 } as const;
+const KIND = {
+  INT: 1,
+  PTR: 2,
+  STRUCT: 4,
+  TYPEDEF: 8,
+  VOLATILE: 9,
+  CONST: 10,
+  RESTRICT: 11,
+  FUNC: 12,
+  FUNC_PROTO: 13,
+  TYPE_TAG: 18,
+} as const;
 
 export interface FuncParam {
   name: string;

@@ -2,9 +2,9 @@
 // maps, and how the config fills them. smb-source.ts does the loading.
 import smberrObj from "../../build/bpf/smberr.bpf.o" with { type: "file" };
 import smbslowerObj from "../../build/bpf/smbslower.bpf.o" with { type: "file" };
-import type { Config } from "../config/validate";
 import { SMB2_COMMAND_COUNT } from "../config/smb2-commands";
-import { OP_ERR_EVENTS, opErrProgram, type HookVariant } from "./attach-plan";
+import type { Config } from "../config/validate";
+import { type HookVariant, OP_ERR_EVENTS, opErrProgram } from "./attach-plan";
 
 export type SmbToolName = "smbslower" | "smbiosnoop";
 
@@ -36,7 +36,10 @@ export const TOOLS: Record<SmbToolName, ToolSpec> = {
       kprobe: ["smbslower_alloc_kprobe", "smbslower_done_kprobe"],
       tracepoint: ["smbslower_enter_tp", "smbslower_done_tp", "smbslower_err_tp"],
     },
-    releasePrograms: { fentry: ["smbslower_release_fentry", "smbslower_release1_fentry"], kprobe: ["smbslower_release_kprobe", "smbslower_release_kprobe"] },
+    releasePrograms: {
+      fentry: ["smbslower_release_fentry", "smbslower_release1_fentry"],
+      kprobe: ["smbslower_release_kprobe", "smbslower_release_kprobe"],
+    },
     sharedMaps: [],
     lostIndex: 0,
   },
@@ -45,7 +48,11 @@ export const TOOLS: Record<SmbToolName, ToolSpec> = {
     object: smberrObj,
     source: "bpf/smberr.bpf.c",
     // any: always; connect: cifs:smb3_connect_err; opErr: one per per-operation cifs:smb3_*_err event (loaded when present).
-    programs: { any: ["smberr_cmd_err"], connect: ["smberr_connect_err"], opErr: Object.keys(OP_ERR_EVENTS).map(opErrProgram) },
+    programs: {
+      any: ["smberr_cmd_err"],
+      connect: ["smberr_connect_err"],
+      opErr: Object.keys(OP_ERR_EVENTS).map(opErrProgram),
+    },
     sharedMaps: SHARED_MAPS,
     lostIndex: 1,
   },
@@ -74,7 +81,10 @@ export function configErrnos(config: Config): number[] {
 }
 
 /** Contents of smbslower's `thresholds` map (ns; UNTRACKED = never report). `commands` restricts. */
-export function thresholdMapValues(thresholdsMs: readonly (number | null)[], commands?: readonly number[]): BigUint64Array {
+export function thresholdMapValues(
+  thresholdsMs: readonly (number | null)[],
+  commands?: readonly number[],
+): BigUint64Array {
   const out = new BigUint64Array(SMB2_COMMAND_COUNT).fill(UNTRACKED);
   for (let i = 0; i < SMB2_COMMAND_COUNT; i++) {
     const t = thresholdsMs[i];

@@ -8,9 +8,9 @@
 // keeps coming it polls every `lagMs` itself and re-arms the waiter only once a
 // poll finds nothing, so wakeups stay at most 1000/lagMs per second however
 // high the rate (measured: wakeups, not events, are what costs CPU).
-import { toArrayBuffer, type Pointer } from "bun:ffi";
-import type { BpfMap } from "../native/libbpf";
+import { type Pointer, toArrayBuffer } from "bun:ffi";
 import { NativeError } from "../native/errors";
+import type { BpfMap } from "../native/libbpf";
 import { errno, libc } from "../native/libc";
 import { EVENT_SIZE, EventBatch } from "./event";
 
@@ -88,9 +88,17 @@ export class RingReader {
     this.mask = this.size - 1;
     const fd = map.fd;
     const cons = libc.mmap(null, BigInt(this.pageSize), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0n);
-    if (!cons || (cons as unknown as number) === -1) throw new NativeError(`mmap consumer page of ${map.name}`, errno());
+    if (!cons || (cons as unknown as number) === -1)
+      throw new NativeError(`mmap consumer page of ${map.name}`, errno());
     // Producer page, then the data area mapped twice so records never wrap.
-    const prod = libc.mmap(null, BigInt(this.pageSize + 2 * this.size), PROT_READ, MAP_SHARED, fd, BigInt(this.pageSize));
+    const prod = libc.mmap(
+      null,
+      BigInt(this.pageSize + 2 * this.size),
+      PROT_READ,
+      MAP_SHARED,
+      fd,
+      BigInt(this.pageSize),
+    );
     if (!prod || (prod as unknown as number) === -1) {
       libc.munmap(cons, BigInt(this.pageSize));
       throw new NativeError(`mmap data of ${map.name}`, errno());

@@ -6,9 +6,19 @@ import { readFileSync } from "node:fs";
 import type { Config } from "../config/validate";
 import { log } from "../log";
 import { BpfObject, numPossibleCpus } from "../native/libbpf";
-import { cifsInstance, cifsLoaded, CONNECT_EVENT, describeAttachPlan, localErrnoMask, opDescValue, opErrProgram, type AttachPlan, type HookVariant } from "./attach-plan";
+import {
+  type AttachPlan,
+  CONNECT_EVENT,
+  cifsInstance,
+  cifsLoaded,
+  describeAttachPlan,
+  type HookVariant,
+  localErrnoMask,
+  opDescValue,
+  opErrProgram,
+} from "./attach-plan";
 import type { EventBatch } from "./event";
-import { readHistograms, readPercpuU64, type CommandHistogram } from "./hist";
+import { type CommandHistogram, readHistograms, readPercpuU64 } from "./hist";
 import { reuseMap } from "./native-extra";
 import {
   commandMask,
@@ -16,9 +26,9 @@ import {
   configThresholdsMs,
   errnoMapValues,
   SHARED_MAPS,
-  thresholdMapValues,
-  TOOLS,
   type SmbToolName,
+  TOOLS,
+  thresholdMapValues,
 } from "./registry";
 import { RingReader } from "./ring-reader";
 import { currentClockOffset, type EventSource } from "./source";
@@ -157,7 +167,11 @@ export class SmbSource implements EventSource {
         slower = this.loadSlower(v, plan, release);
         variant = v;
         this.releaseWhy =
-          v === "tracepoint" ? "" : release ? `release hook ${release}` : `no release hook (${plan.release ? `${plan.release.fn} not in /proc/kallsyms` : "no known release function in the cifs BTF"})`;
+          v === "tracepoint"
+            ? ""
+            : release
+              ? `release hook ${release}`
+              : `no release hook (${plan.release ? `${plan.release.fn} not in /proc/kallsyms` : "no known release function in the cifs BTF"})`;
         break;
       } catch (e: any) {
         log.debug(`smbslower: ${v}${release ? ` with release hook ${release}` : ""} failed: ${e.message}`);
@@ -175,7 +189,10 @@ export class SmbSource implements EventSource {
         this.attempts.push({ variant: v, error: e.message });
       }
     }
-    if (!slower || !variant) throw new Error(`no usable hooks (${this.attempts.map((a) => `${a.variant}: ${a.error.split("\n")[0]}`).join("; ")})`);
+    if (!slower || !variant)
+      throw new Error(
+        `no usable hooks (${this.attempts.map((a) => `${a.variant}: ${a.error.split("\n")[0]}`).join("; ")})`,
+      );
 
     let err: BpfObject | undefined;
     let errorsWhy = "errors not requested";
@@ -185,7 +202,10 @@ export class SmbSource implements EventSource {
       else
         try {
           err = this.loadErr(plan, slower);
-          const extra = [plan.connectRcOff !== null ? `cifs:${CONNECT_EVENT}` : "", plan.opErrs.length ? `${plan.opErrs.length} cifs:smb3_*_err events` : ""].filter(Boolean);
+          const extra = [
+            plan.connectRcOff !== null ? `cifs:${CONNECT_EVENT}` : "",
+            plan.opErrs.length ? `${plan.opErrs.length} cifs:smb3_*_err events` : "",
+          ].filter(Boolean);
           errorsWhy = `smbiosnoop via cifs:smb3_cmd_err${extra.length ? ` + ${extra.join(" + ")}` : ""}`;
         } catch (e: any) {
           errorsWhy = `errors not traced: ${e.message}`;
@@ -202,7 +222,9 @@ export class SmbSource implements EventSource {
       throw e;
     }
     this.att = { slower, err, reader, variant, plan, errorsWhy, instance: cifsInstance() };
-    const skipped = this.attempts.length ? ` (skipped ${this.attempts.map((a) => `${a.variant}: ${a.error.split("\n")[0]}`).join("; ")})` : "";
+    const skipped = this.attempts.length
+      ? ` (skipped ${this.attempts.map((a) => `${a.variant}: ${a.error.split("\n")[0]}`).join("; ")})`
+      : "";
     const rel = variant === "tracepoint" ? "" : `, ${this.releaseWhy}`;
     log.info(`cifs: attached smbslower via ${variant}${rel}${skipped}; ${errorsWhy}`);
   }
@@ -321,7 +343,13 @@ export class SmbSource implements EventSource {
     if (!this.att) return undefined;
     const m = this.att.slower.map("counters");
     const cpus = numPossibleCpus();
-    return { starts: readPercpuU64(m, 0, cpus), done: readPercpuU64(m, 1, cpus), noStart: readPercpuU64(m, 2, cpus), emitted: readPercpuU64(m, 3, cpus), released: readPercpuU64(m, 4, cpus) };
+    return {
+      starts: readPercpuU64(m, 0, cpus),
+      done: readPercpuU64(m, 1, cpus),
+      noStart: readPercpuU64(m, 2, cpus),
+      emitted: readPercpuU64(m, 3, cpus),
+      released: readPercpuU64(m, 4, cpus),
+    };
   }
 
   /** Per-command latency histograms of every completed command since attach. */

@@ -10,7 +10,10 @@ export const TRACEFS_CANDIDATES = ["/sys/kernel/tracing", "/sys/kernel/debug/tra
 export function tracefsRoot(mount = true): string | undefined {
   for (const d of TRACEFS_CANDIDATES) if (existsSync(`${d}/events`)) return d;
   if (!mount || process.geteuid?.() !== 0 || !existsSync("/sys/kernel/tracing")) return undefined;
-  const r = Bun.spawnSync(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"], { stdout: "ignore", stderr: "pipe" });
+  const r = Bun.spawnSync(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"], {
+    stdout: "ignore",
+    stderr: "pipe",
+  });
   if (r.exitCode === 0 && existsSync("/sys/kernel/tracing/events")) {
     log.info("mounted tracefs at /sys/kernel/tracing");
     return "/sys/kernel/tracing";
@@ -35,7 +38,11 @@ export function parseFormat(text: string): Record<string, TraceField> {
 }
 
 /** The fields of one event, or undefined when it does not exist. */
-export function readEventFormat(category: string, event: string, root = tracefsRoot()): Record<string, TraceField> | undefined {
+export function readEventFormat(
+  category: string,
+  event: string,
+  root = tracefsRoot(),
+): Record<string, TraceField> | undefined {
   if (!root) return undefined;
   try {
     return parseFormat(readFileSync(`${root}/events/${category}/${event}/format`, "utf8"));

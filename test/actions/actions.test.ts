@@ -33,7 +33,9 @@ describe("actions", () => {
     expect(r!.status).toBe("ok");
   });
   test("a timed-out action is recorded and does not stop the others", async () => {
-    const c = config(`custom_actions:\n  - name: sleepy\n    command: [sleep, "30"]\n    timeout_sec: 0.3\n  - name: quick\n    command: [echo, hi]\n`);
+    const c = config(
+      `custom_actions:\n  - name: sleepy\n    command: [sleep, "30"]\n    timeout_sec: 0.3\n  - name: quick\n    command: [echo, hi]\n`,
+    );
     const t0 = performance.now();
     const [slow, quick] = await runActions(["sleepy", "quick"], c, Date.now());
     expect(performance.now() - t0).toBeLessThan(5000);
@@ -42,7 +44,9 @@ describe("actions", () => {
     expect(quick!.status).toBe("ok");
   });
   test("a failing action records its exit status and stderr", async () => {
-    const c = config(`custom_actions:\n  - name: bad\n    command: [ls, /nonexistent-dir]\n  - name: missing\n    command: [no-such-binary-aod]\n`);
+    const c = config(
+      `custom_actions:\n  - name: bad\n    command: [ls, /nonexistent-dir]\n  - name: missing\n    command: [no-such-binary-aod]\n`,
+    );
     const [bad, missing] = await runActions(["bad", "missing"], c, Date.now());
     expect(bad!.status).toBe("failed");
     expect(bad!.exit_status).not.toBe(0);

@@ -17,11 +17,27 @@ describe("dist/aod", () => {
 
   test("runs with the host's libbpf, libelf, libz and libzstd hidden", () => {
     if (needsBinary()) return;
-    const hostLibs = LIBS.map((l) => join(LIBDIR, l)).filter(existsSync).map((p) => realpathSync(p));
-    if (skipReason({ "needs root for unshare -m and bind mounts": !isRoot, "unshare not installed": !Bun.which("unshare") })) return;
+    const hostLibs = LIBS.map((l) => join(LIBDIR, l))
+      .filter(existsSync)
+      .map((p) => realpathSync(p));
+    if (
+      skipReason({
+        "needs root for unshare -m and bind mounts": !isRoot,
+        "unshare not installed": !Bun.which("unshare"),
+      })
+    )
+      return;
     // Bind /dev/null over the real files the sonames point to, in a private mount namespace.
-    const script = [...hostLibs.map((p) => `mount --bind /dev/null ${p}`), ...hostLibs.map((p) => `test ! -s ${p}`), `exec ${AOD} check --json`].join(" && ");
-    const r = Bun.spawnSync(["unshare", "-m", "--propagation", "private", "sh", "-c", script], { stdout: "pipe", stderr: "pipe", env: { ...process.env, AOD_LOG_LEVEL: "warn" } });
+    const script = [
+      ...hostLibs.map((p) => `mount --bind /dev/null ${p}`),
+      ...hostLibs.map((p) => `test ! -s ${p}`),
+      `exec ${AOD} check --json`,
+    ].join(" && ");
+    const r = Bun.spawnSync(["unshare", "-m", "--propagation", "private", "sh", "-c", script], {
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, AOD_LOG_LEVEL: "warn" },
+    });
     const out = r.stdout.toString();
     expect(r.stderr.toString()).not.toContain("error while loading");
     const checks = JSON.parse(out).checks as { name: string; status: string; detail: string }[];

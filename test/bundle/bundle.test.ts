@@ -1,5 +1,14 @@
 import { describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { ensureOutputDir } from "../../src/bundle/output-dir";
 import { listBundles, openBundle } from "../../src/bundle/read";
@@ -16,7 +25,15 @@ function untar(path: string): Record<string, string> {
 describe("bundles", () => {
   test("members at the archive root, readable with the zstd CLI and tar, mode 0600", async () => {
     const dir = ensureOutputDir(tempDir());
-    const { path, bytes } = await writeBundle(dir, 1764000000123456789n, [{ name: "dmesg.log", data: "kernel says hi\n" }, { name: "anomaly.json", data: '{"type":"latency"}' }], 3);
+    const { path, bytes } = await writeBundle(
+      dir,
+      1764000000123456789n,
+      [
+        { name: "dmesg.log", data: "kernel says hi\n" },
+        { name: "anomaly.json", data: '{"type":"latency"}' },
+      ],
+      3,
+    );
     expect(path).toEndWith("aod_quick_1764000000123456789.tar.zst");
     expect(statSync(path).size).toBe(bytes);
     expect(statSync(path).mode & 0o777).toBe(0o600);
@@ -29,7 +46,10 @@ describe("bundles", () => {
 
   test("two bundles in the same nanosecond get different names", async () => {
     const dir = ensureOutputDir(tempDir());
-    const [a, b] = await Promise.all([writeBundle(dir, 5n, [{ name: "x", data: "1" }], 1), writeBundle(dir, 5n, [{ name: "x", data: "2" }], 1)]);
+    const [a, b] = await Promise.all([
+      writeBundle(dir, 5n, [{ name: "x", data: "1" }], 1),
+      writeBundle(dir, 5n, [{ name: "x", data: "2" }], 1),
+    ]);
     expect(a.path).not.toBe(b.path);
     expect(listBundles(dir).length).toBe(2);
   });
@@ -38,7 +58,9 @@ describe("bundles", () => {
     const dir = ensureOutputDir(tempDir());
     const ac = new AbortController();
     ac.abort();
-    await expect(writeBundle(dir, 7n, [{ name: "big", data: new Uint8Array(3 << 20) }], 1, ac.signal)).rejects.toThrow(/aborted/);
+    await expect(writeBundle(dir, 7n, [{ name: "big", data: new Uint8Array(3 << 20) }], 1, ac.signal)).rejects.toThrow(
+      /aborted/,
+    );
     expect(readdirSync(dir)).toEqual([]);
   });
 

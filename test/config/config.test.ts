@@ -1,12 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { errnoNumber } from "../../src/config/errno-names";
 import { DEFAULT_CONFIG_TEXT, loadConfig, parseConfigText } from "../../src/config/load";
 import { ConfigError } from "../../src/config/problems";
 import { smb2CommandId } from "../../src/config/smb2-commands";
-import { errnoNumber } from "../../src/config/errno-names";
 import { fileShape } from "../../src/config/validate";
-import { SHARED, skipReason, tempDir, isRoot } from "../helpers";
+import { isRoot, SHARED, skipReason, tempDir } from "../helpers";
 
 function problems(yaml: string): string[] {
   try {
@@ -82,7 +82,12 @@ describe("config: defaults and the embedded default", () => {
 
 describe("config: modes", () => {
   test("trackonly: only the tracked commands, each at its threshold or the default", () => {
-    const c = parseConfigText(lat("      mode: trackonly\n      default_threshold_ms: 7\n      track_commands:\n        - command: SMB2_READ\n        - command: SMB2_WRITE\n          threshold: 40\n      exclude_commands: [SMB2_CLOSE]\n"), "t");
+    const c = parseConfigText(
+      lat(
+        "      mode: trackonly\n      default_threshold_ms: 7\n      track_commands:\n        - command: SMB2_READ\n        - command: SMB2_WRITE\n          threshold: 40\n      exclude_commands: [SMB2_CLOSE]\n",
+      ),
+      "t",
+    );
     const r = c.rules[0]!;
     if (r.type !== "latency") throw new Error();
     expect(r.thresholdsMs.filter((t) => t !== null).length).toBe(2);
@@ -91,7 +96,12 @@ describe("config: modes", () => {
     expect(c.warnings.join()).toContain("trackonly ignores exclude_commands");
   });
   test("excludeonly: all but the excluded, at the default", () => {
-    const c = parseConfigText(lat("      mode: excludeonly\n      exclude_commands: [SMB2_CLOSE, SMB2_ECHO]\n      track_commands:\n        - command: SMB2_READ\n          threshold: 99\n"), "t");
+    const c = parseConfigText(
+      lat(
+        "      mode: excludeonly\n      exclude_commands: [SMB2_CLOSE, SMB2_ECHO]\n      track_commands:\n        - command: SMB2_READ\n          threshold: 99\n",
+      ),
+      "t",
+    );
     const r = c.rules[0]!;
     if (r.type !== "latency") throw new Error();
     expect(r.thresholdsMs[smb2CommandId("SMB2_CLOSE")!]).toBeNull();
@@ -107,7 +117,10 @@ describe("config: modes", () => {
     expect(only.type === "error" && only.errnos).toEqual([5, 28]);
   });
   test("type and mode are case-insensitive; smberr is smbiosnoop", () => {
-    const c = parseConfigText(err("      tool: smberr\n      mode: TrackOnly\n      track_codes: [EIO]\n").replace("Error", "ERROR"), "t");
+    const c = parseConfigText(
+      err("      tool: smberr\n      mode: TrackOnly\n      track_codes: [EIO]\n").replace("Error", "ERROR"),
+      "t",
+    );
     expect(c.rules[0]!.tool).toBe("smbiosnoop");
     expect(c.rules[0]!.mode).toBe("trackonly");
   });
@@ -120,28 +133,84 @@ describe("config: modes", () => {
 
 describe("config: bad input names the key, says what is allowed, suggests", () => {
   const cases: [string, string, RegExp][] = [
-    ["YAML syntax error with line and column", "watcher:\n  actions: [dmesg\nguardian: {}\n", /^\d+:: YAML syntax error/],
+    [
+      "YAML syntax error with line and column",
+      "watcher:\n  actions: [dmesg\nguardian: {}\n",
+      /^\d+:: YAML syntax error/,
+    ],
     ["wrong type", "watch_interval_sec: fast\n", /watch_interval_sec: expected number, found "fast"/],
     ["negative threshold", lat("      default_threshold_ms: -5\n"), /lat\.default_threshold_ms: expected a number >=0/],
-    ["threshold not a number", lat("      track_commands:\n        - command: SMB2_READ\n          threshold: slow\n"), /track_commands\[0\]\.threshold: expected number, found "slow"/],
-    ["unknown command with suggestion", lat("      track_commands:\n        - command: SMB2_WRTE\n"), /track_commands\[0\]\.command: unknown SMB2 command "SMB2_WRTE" — did you mean SMB2_WRITE\?/],
-    ["unknown errno with suggestion", err("      track_codes: [EACESS]\n"), /track_codes\[0\]: unknown errno name "EACESS" — did you mean EACCES\?/],
-    ["unknown action", err("      actions: [dmseg]\n"), /err\.actions\[0\]: unknown action "dmseg" — did you mean dmesg\?/],
+    [
+      "threshold not a number",
+      lat("      track_commands:\n        - command: SMB2_READ\n          threshold: slow\n"),
+      /track_commands\[0\]\.threshold: expected number, found "slow"/,
+    ],
+    [
+      "unknown command with suggestion",
+      lat("      track_commands:\n        - command: SMB2_WRTE\n"),
+      /track_commands\[0\]\.command: unknown SMB2 command "SMB2_WRTE" — did you mean SMB2_WRITE\?/,
+    ],
+    [
+      "unknown errno with suggestion",
+      err("      track_codes: [EACESS]\n"),
+      /track_codes\[0\]: unknown errno name "EACESS" — did you mean EACCES\?/,
+    ],
+    [
+      "unknown action",
+      err("      actions: [dmseg]\n"),
+      /err\.actions\[0\]: unknown action "dmseg" — did you mean dmesg\?/,
+    ],
     ["unknown tool", lat("      tool: smbslowr\n"), /lat\.tool: unknown tool "smbslowr" — did you mean smbslower\?/],
     ["tool of the wrong type", lat("      tool: smbiosnoop\n"), /lat\.tool: tool "smbiosnoop" measures error/],
-    ["unknown anomaly type", "guardian:\n  anomalies:\n    x:\n      type: Latancy\n", /x\.type: unknown anomaly type "Latancy" — did you mean latency\?/],
-    ["a command both tracked and excluded", lat("      track_commands:\n        - command: SMB2_READ\n      exclude_commands: [SMB2_READ]\n"), /exclude_commands\[0\]: SMB2_READ is both tracked/],
-    ["an errno both tracked and excluded", err("      track_codes: [EIO]\n      exclude_codes: [EIO]\n"), /exclude_codes\[0\]: EIO is both tracked/],
+    [
+      "unknown anomaly type",
+      "guardian:\n  anomalies:\n    x:\n      type: Latancy\n",
+      /x\.type: unknown anomaly type "Latancy" — did you mean latency\?/,
+    ],
+    [
+      "a command both tracked and excluded",
+      lat("      track_commands:\n        - command: SMB2_READ\n      exclude_commands: [SMB2_READ]\n"),
+      /exclude_commands\[0\]: SMB2_READ is both tracked/,
+    ],
+    [
+      "an errno both tracked and excluded",
+      err("      track_codes: [EIO]\n      exclude_codes: [EIO]\n"),
+      /exclude_codes\[0\]: EIO is both tracked/,
+    ],
     ["a tracked set that ends up empty", lat("      mode: trackonly\n"), /lat: no SMB2 command is left to track/],
     ["an empty errno set", err("      mode: trackonly\n"), /err: no errno is left to track/],
     ["acceptable_count below 1", lat("      acceptable_count: 0\n"), /lat\.acceptable_count: expected a number >=1/],
-    ["max_total_log_size_mb zero", "cleanup:\n  max_total_log_size_mb: 0\n", /cleanup\.max_total_log_size_mb: expected a number >0/],
-    ["unknown key with suggestion", "cleanup:\n  max_log_age_day: 3\n", /cleanup\.max_log_age_day: unknown key "max_log_age_day" — did you mean max_log_age_days\?/],
-    ["unknown top-level key", "watch_interval: 3\n", /unknown key "watch_interval" — did you mean watch_interval_sec\?/],
+    [
+      "max_total_log_size_mb zero",
+      "cleanup:\n  max_total_log_size_mb: 0\n",
+      /cleanup\.max_total_log_size_mb: expected a number >0/,
+    ],
+    [
+      "unknown key with suggestion",
+      "cleanup:\n  max_log_age_day: 3\n",
+      /cleanup\.max_log_age_day: unknown key "max_log_age_day" — did you mean max_log_age_days\?/,
+    ],
+    [
+      "unknown top-level key",
+      "watch_interval: 3\n",
+      /unknown key "watch_interval" — did you mean watch_interval_sec\?/,
+    ],
     ["unknown mode", lat("      mode: tracked\n"), /lat\.mode: unknown mode "tracked"/],
-    ["a key of the other anomaly type", err("      default_threshold_ms: 5\n"), /err\.default_threshold_ms: unknown key/],
-    ["custom action with both command and file", "custom_actions:\n  - name: x\n    command: [ls]\n    file: /etc/hosts\n", /custom_actions\[0\]: give exactly one of/],
-    ["custom action shadowing a built-in", "custom_actions:\n  - name: dmesg\n    file: /etc/hosts\n", /custom_actions\[0\]\.name: "dmesg" is a built-in action/],
+    [
+      "a key of the other anomaly type",
+      err("      default_threshold_ms: 5\n"),
+      /err\.default_threshold_ms: unknown key/,
+    ],
+    [
+      "custom action with both command and file",
+      "custom_actions:\n  - name: x\n    command: [ls]\n    file: /etc/hosts\n",
+      /custom_actions\[0\]: give exactly one of/,
+    ],
+    [
+      "custom action shadowing a built-in",
+      "custom_actions:\n  - name: dmesg\n    file: /etc/hosts\n",
+      /custom_actions\[0\]\.name: "dmesg" is a built-in action/,
+    ],
     ["relative output dir", "aod_output_dir: logs\n", /aod_output_dir: expected an absolute path/],
   ];
   for (const [what, yaml, pattern] of cases) {
@@ -151,13 +220,18 @@ describe("config: bad input names the key, says what is allowed, suggests", () =
     });
   }
   test("every problem is listed in one run, with line numbers", () => {
-    const ps = problems("watch_interval_sec: -1\nclenup: {}\n" + lat("      acceptable_count: 0\n").replace("guardian:", "guardian:"));
+    const ps = problems(
+      "watch_interval_sec: -1\nclenup: {}\n" + lat("      acceptable_count: 0\n").replace("guardian:", "guardian:"),
+    );
     expect(ps.length).toBe(3);
     expect(ps[0]).toStartWith("1:");
     expect(ps.some((p) => p.startsWith("2:clenup"))).toBe(true);
   });
   test("a custom action name may be used in actions lists", () => {
-    const c = parseConfigText("custom_actions:\n  - name: ss\n    command: [ss, -tin]\n    timeout_sec: 5\nwatcher:\n  actions: [ss, mounts]\n", "t");
+    const c = parseConfigText(
+      "custom_actions:\n  - name: ss\n    command: [ss, -tin]\n    timeout_sec: 5\nwatcher:\n  actions: [ss, mounts]\n",
+      "t",
+    );
     expect(c.watcher.actions).toEqual(["ss", "mounts"]);
   });
 });

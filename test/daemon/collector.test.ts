@@ -6,7 +6,16 @@ import { Collector } from "../../src/daemon/collector";
 import type { Anomaly } from "../../src/detect/anomaly";
 import { tempDir } from "../helpers";
 
-const anomaly = (i: number): Anomaly => ({ name: "slow", type: "latency", detectedAtNs: BigInt(1e18 + i), reason: "test", windowSec: 1, count: 1, triggers: [], repeats: { detections: 0, events: 0 } });
+const anomaly = (i: number): Anomaly => ({
+  name: "slow",
+  type: "latency",
+  detectedAtNs: BigInt(1e18 + i),
+  reason: "test",
+  windowSec: 1,
+  count: 1,
+  triggers: [],
+  repeats: { detections: 0, events: 0 },
+});
 
 function setup(maxConcurrent: number, queue: number, sleep = "0.4") {
   const dir = tempDir();

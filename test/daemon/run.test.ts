@@ -1,24 +1,43 @@
 // `aod run` on this host, fed by the load-generator BPF object through a real
 // ring buffer into detection and a bundle (no SMB needed).
-import { describe, expect, test } from "bun:test";
+
 import { dlopen, FFIType } from "bun:ffi";
+import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openBundle } from "../../src/bundle/read";
-import { AOD, ROOT, isRoot, skipReason, tempDir } from "../helpers";
+import { AOD, isRoot, ROOT, skipReason, tempDir } from "../helpers";
 
 const OBJ = join(ROOT, "build/test/ringtest.bpf.o");
 const { symbols: libc } = dlopen("libc.so.6", { getppid: { args: [], returns: FFIType.i32 } });
 
 function cannotRun() {
-  return skipReason({ "needs root (BPF)": !isRoot, "dist/aod not built": !existsSync(AOD), "build/test/ringtest.bpf.o missing": !existsSync(OBJ) });
+  return skipReason({
+    "needs root (BPF)": !isRoot,
+    "dist/aod not built": !existsSync(AOD),
+    "build/test/ringtest.bpf.o missing": !existsSync(OBJ),
+  });
 }
 
 async function startDaemon(configYaml: string) {
   const dir = tempDir();
   const cfg = join(dir, "config.yaml");
   writeFileSync(cfg, `aod_output_dir: ${dir}/out\n${configYaml}`, { mode: 0o600 });
-  const proc = Bun.spawn([AOD, "run", "--config", cfg, "--loadgen", OBJ, "--loadgen-pid", String(process.pid), "--loadgen-set", "burst=20,latency_ns=100000000"], { stdout: "pipe", stderr: "pipe", env: { ...process.env, AOD_LOG_LEVEL: "info" } });
+  const proc = Bun.spawn(
+    [
+      AOD,
+      "run",
+      "--config",
+      cfg,
+      "--loadgen",
+      OBJ,
+      "--loadgen-pid",
+      String(process.pid),
+      "--loadgen-set",
+      "burst=20,latency_ns=100000000",
+    ],
+    { stdout: "pipe", stderr: "pipe", env: { ...process.env, AOD_LOG_LEVEL: "info" } },
+  );
   let log = "";
   const reader = (async () => {
     for await (const chunk of proc.stderr) log += new TextDecoder().decode(chunk);
@@ -79,7 +98,13 @@ custom_actions:
       expect(b.anomaly.name).toBe("slow");
       expect(b.anomaly.counts.in_window).toBe(10);
       expect(b.anomaly.triggers.length).toBe(10);
-      expect(b.anomaly.triggers[0]).toMatchObject({ tool: "smbslower", latency_ms: 100, pid: process.pid, session_id: "0x1234", tree_id: "0x5" });
+      expect(b.anomaly.triggers[0]).toMatchObject({
+        tool: "smbslower",
+        latency_ms: 100,
+        pid: process.pid,
+        session_id: "0x1234",
+        tree_id: "0x5",
+      });
       expect(Math.abs(Number(BigInt(b.anomaly.triggers[0].time_ns) / 1_000_000n) - Date.now())).toBeLessThan(10_000);
       expect(b.anomaly.lost_events).toEqual({ smbslower: 0, smbiosnoop: 0 });
     } finally {
@@ -90,7 +115,9 @@ custom_actions:
 
   test("aod snapshot finds the daemon, which collects watcher.actions into a snapshot bundle", async () => {
     if (cannotRun()) return;
-    const d = await startDaemon(cfg.replace("watch_interval_sec: 1", "watch_interval_sec: 1\nwatcher:\n  actions: [mounts, stats]"));
+    const d = await startDaemon(
+      cfg.replace("watch_interval_sec: 1", "watch_interval_sec: 1\nwatcher:\n  actions: [mounts, stats]"),
+    );
     try {
       const r = Bun.spawn([AOD, "snapshot", "--config", d.cfg, "--timeout", "10"], { stdout: "pipe", stderr: "pipe" });
       const [out, code] = [await new Response(r.stdout).text(), await r.exited];

@@ -3,7 +3,7 @@ import { parseConfigText } from "../../src/config/load";
 import { smb2CommandId } from "../../src/config/smb2-commands";
 import { DetectorSet } from "../../src/detect/registry";
 import { SlidingWindow } from "../../src/detect/window";
-import { EventBatch, TOOL_SMBERR, TOOL_SMBSLOWER, type EventLine } from "../../src/tools/event";
+import { EventBatch, type EventLine, TOOL_SMBERR, TOOL_SMBSLOWER } from "../../src/tools/event";
 
 type Ev = { t: number; cmd?: string; ms?: number; errno?: number };
 const MS = 1e6;
@@ -28,7 +28,12 @@ function batchOf(events: Ev[]): EventBatch {
 function detectors(yaml: string) {
   const config = parseConfigText(yaml, "t");
   return new DetectorSet(config, {
-    describe: (b, i): EventLine => ({ time_ns: BigInt(b.timeNs[i]!), tool: "smbslower", command: String(b.command[i]), latency_ms: b.latencyNs[i]! / MS }),
+    describe: (b, i): EventLine => ({
+      time_ns: BigInt(b.timeNs[i]!),
+      tool: "smbslower",
+      command: String(b.command[i]),
+      latency_ms: b.latencyNs[i]! / MS,
+    }),
     wallNs: (t) => BigInt(t),
   });
 }
@@ -63,7 +68,14 @@ describe("sliding window", () => {
 describe("latency detector", () => {
   test("fires at exactly acceptable_count events at or above the threshold", () => {
     const d = detectors(latencyCfg());
-    expect(d.observe(batchOf([{ t: 0, ms: 20 }, { t: 1, ms: 25 }])).length).toBe(0);
+    expect(
+      d.observe(
+        batchOf([
+          { t: 0, ms: 20 },
+          { t: 1, ms: 25 },
+        ]),
+      ).length,
+    ).toBe(0);
     const a = d.observe(batchOf([{ t: 2, ms: 21 }]));
     expect(a.length).toBe(1);
     expect(a[0]!.count).toBe(3);
@@ -71,12 +83,37 @@ describe("latency detector", () => {
   });
   test("below the threshold does not count; per-command thresholds apply", () => {
     const d = detectors(latencyCfg());
-    expect(d.observe(batchOf([{ t: 0, ms: 19.9 }, { t: 1, ms: 19 }, { t: 2, cmd: "SMB2_WRITE", ms: 49 }, { t: 3, cmd: "SMB2_WRITE", ms: 45 }])).length).toBe(0);
-    expect(d.observe(batchOf([{ t: 4, cmd: "SMB2_WRITE", ms: 50 }, { t: 5, ms: 20 }, { t: 6, ms: 20 }])).length).toBe(1);
+    expect(
+      d.observe(
+        batchOf([
+          { t: 0, ms: 19.9 },
+          { t: 1, ms: 19 },
+          { t: 2, cmd: "SMB2_WRITE", ms: 49 },
+          { t: 3, cmd: "SMB2_WRITE", ms: 45 },
+        ]),
+      ).length,
+    ).toBe(0);
+    expect(
+      d.observe(
+        batchOf([
+          { t: 4, cmd: "SMB2_WRITE", ms: 50 },
+          { t: 5, ms: 20 },
+          { t: 6, ms: 20 },
+        ]),
+      ).length,
+    ).toBe(1);
   });
   test("events outside the window do not count (window edge)", () => {
     const d = detectors(latencyCfg());
-    expect(d.observe(batchOf([{ t: 0, ms: 30 }, { t: 0.5e9, ms: 30 }, { t: 1e9, ms: 30 }])).length).toBe(0); // first expired at the edge
+    expect(
+      d.observe(
+        batchOf([
+          { t: 0, ms: 30 },
+          { t: 0.5e9, ms: 30 },
+          { t: 1e9, ms: 30 },
+        ]),
+      ).length,
+    ).toBe(0); // first expired at the edge
     expect(d.observe(batchOf([{ t: 1e9 + 1, ms: 30 }])).length).toBe(1);
   });
   test("one command at max_latency_ms fires on its own", () => {
@@ -109,7 +146,15 @@ guardian:
 `;
   test("counts only tracked errnos", () => {
     const d = detectors(cfg);
-    expect(d.observe(batchOf([{ t: 0, errno: 2 }, { t: 1, errno: 5 }, { t: 2, errno: 13 }])).length).toBe(0);
+    expect(
+      d.observe(
+        batchOf([
+          { t: 0, errno: 2 },
+          { t: 1, errno: 5 },
+          { t: 2, errno: 13 },
+        ]),
+      ).length,
+    ).toBe(0);
     const a = d.observe(batchOf([{ t: 3, errno: 28 }]));
     expect(a.length).toBe(1);
     expect(a[0]!.type).toBe("error");
@@ -143,6 +188,13 @@ guardian:
 `);
     expect(d.observe(batchOf([{ t: 0, ms: 50 }])).map((a) => a.name)).toEqual(["a"]);
     expect(d.observe(batchOf([{ t: 1, errno: 13 }])).map((a) => a.name)).toEqual(["b"]);
-    expect(d.observe(batchOf([{ t: 2, ms: 50 }, { t: 3, errno: 13 }])).length).toBe(0);
+    expect(
+      d.observe(
+        batchOf([
+          { t: 2, ms: 50 },
+          { t: 3, errno: 13 },
+        ]),
+      ).length,
+    ).toBe(0);
   });
 });

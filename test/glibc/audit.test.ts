@@ -5,25 +5,47 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AOD, ROOT, tempDir } from "../helpers";
-import { cmpVersion, ffiGlibcImports, FLOOR, glibcNeeds, glibcSymbols, hostLibc, printTable, skipUnlessCI } from "./glibc";
+import {
+  cmpVersion,
+  FLOOR,
+  ffiGlibcImports,
+  glibcNeeds,
+  glibcSymbols,
+  hostLibc,
+  printTable,
+  skipUnlessCI,
+} from "./glibc";
 
 const LIBS = ["libz.so.1", "libelf.so.1", "libbpf.so.1", "libzstd.so.1"];
 const LIBDIR = join(ROOT, "build/lib");
 
 describe("glibc floor " + FLOOR, () => {
   test("dist/aod and its embedded libraries need no GLIBC newer than the floor", () => {
-    if (skipUnlessCI({ "dist/aod not built (make build)": !existsSync(AOD), "objdump not installed (binutils)": !Bun.which("objdump") })) return;
+    if (
+      skipUnlessCI({
+        "dist/aod not built (make build)": !existsSync(AOD),
+        "objdump not installed (binutils)": !Bun.which("objdump"),
+      })
+    )
+      return;
     const aod = readFileSync(AOD);
     const rows: string[][] = [];
     const over: string[] = [];
     for (const [name, file] of [["dist/aod", AOD], ...LIBS.map((l) => [l, join(LIBDIR, l)])] as const) {
       expect(existsSync(file)).toBe(true);
       // What is audited must be what is embedded: build/lib/X byte for byte inside dist/aod.
-      const embedded = name === "dist/aod" ? "-" : aod.indexOf(readFileSync(file)) >= 0 ? "yes" : "NO (stale dist/aod?)";
+      const embedded =
+        name === "dist/aod" ? "-" : aod.indexOf(readFileSync(file)) >= 0 ? "yes" : "NO (stale dist/aod?)";
       const { max, symbols } = glibcNeeds(file);
       const ok = cmpVersion(max, FLOOR) <= 0;
       if (!ok) over.push(`${name} needs GLIBC_${max} (${symbols.join(", ")})`);
-      rows.push([name, `GLIBC_${max}`, ok ? "ok" : `> ${FLOOR}`, embedded, symbols.slice(0, 6).join(" ") + (symbols.length > 6 ? " ..." : "")]);
+      rows.push([
+        name,
+        `GLIBC_${max}`,
+        ok ? "ok" : `> ${FLOOR}`,
+        embedded,
+        symbols.slice(0, 6).join(" ") + (symbols.length > 6 ? " ..." : ""),
+      ]);
     }
     printTable(`glibc needed (floor ${FLOOR}):`, ["file", "max", "", "embedded", "symbols at max"], rows);
     expect(rows.filter((r) => r[3]!.startsWith("NO")).map((r) => r[0])).toEqual([]);
@@ -32,7 +54,8 @@ describe("glibc floor " + FLOOR, () => {
 
   test("every libc function called through bun:ffi exists in glibc <= the floor", () => {
     const libc = hostLibc();
-    if (skipUnlessCI({ "objdump not installed (binutils)": !Bun.which("objdump"), "no libc.so.6 found": !libc })) return;
+    if (skipUnlessCI({ "objdump not installed (binutils)": !Bun.which("objdump"), "no libc.so.6 found": !libc }))
+      return;
     const imports = ffiGlibcImports(join(ROOT, "src"));
     // The scan must see the known tables (a refactor must not hide them from it).
     expect(imports.some((i) => i.file === "native/libc.ts" && i.symbol === "syscall")).toBe(true);
@@ -66,11 +89,22 @@ describe("glibc floor " + FLOOR, () => {
       let why = "";
       if (v === undefined) why = "not in libc.so.6";
       else if (cmpVersion(v, FLOOR) > 0) why = `only since GLIBC_${v}`;
-      else if (d === undefined || cmpVersion(d, FLOOR) > 0) why = `default version ${d ? `GLIBC_${d}` : "none"} > ${FLOOR}`;
+      else if (d === undefined || cmpVersion(d, FLOOR) > 0)
+        why = `default version ${d ? `GLIBC_${d}` : "none"} > ${FLOOR}`;
       if (why) bad.push(`${sym}: ${why}`);
-      rows.push([sym, v ? `GLIBC_${v}` : "missing", d ? `GLIBC_${d}` : "-", why ? `FAIL ${why}` : "ok", [...files].join(" ")]);
+      rows.push([
+        sym,
+        v ? `GLIBC_${v}` : "missing",
+        d ? `GLIBC_${d}` : "-",
+        why ? `FAIL ${why}` : "ok",
+        [...files].join(" "),
+      ]);
     }
-    printTable(`libc.so.6 functions called through bun:ffi (oldest version in ${libc}):`, ["symbol", "oldest", "default", "", "used in"], rows);
+    printTable(
+      `libc.so.6 functions called through bun:ffi (oldest version in ${libc}):`,
+      ["symbol", "oldest", "default", "", "used in"],
+      rows,
+    );
     expect(bad).toEqual([]);
   });
 

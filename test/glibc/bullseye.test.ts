@@ -45,7 +45,9 @@ function setup(): string | undefined {
     const proto = join(SHARED, "prototype/config.yaml");
     copyFileSync(existsSync(proto) ? proto : join(ROOT, "config/aod.yaml"), join(dir, "work/config.yaml"));
     const fixtures = join(SHARED, "fixtures");
-    if (existsSync(fixtures)) for (const f of readdirSync(fixtures).filter((n) => n.endsWith(".csv"))) copyFileSync(join(fixtures, f), join(dir, "work/fixtures", f));
+    if (existsSync(fixtures))
+      for (const f of readdirSync(fixtures).filter((n) => n.endsWith(".csv")))
+        copyFileSync(join(fixtures, f), join(dir, "work/fixtures", f));
     rootfs = dir;
     return dir;
   } catch (e) {
@@ -72,7 +74,13 @@ function runIn(dir: string, args: string[]) {
   const r = Bun.spawnSync(["unshare", "-m", "--propagation", "private", "sh", "-c", script], {
     stdout: "pipe",
     stderr: "pipe",
-    env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/root", TMPDIR: "/tmp", AOD_LOG_LEVEL: "warn", NO_COLOR: "1" },
+    env: {
+      PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      HOME: "/root",
+      TMPDIR: "/tmp",
+      AOD_LOG_LEVEL: "warn",
+      NO_COLOR: "1",
+    },
   });
   const res = { code: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
   // A missing symbol version is the failure this test is about: say so plainly.
@@ -99,7 +107,12 @@ describe(`dist/aod on Debian ${SUITE} (glibc ${GLIBC})`, () => {
     const r = runIn(dir, ["check", "--json"]);
     const checks = JSON.parse(r.stdout).checks as { name: string; status: string; detail: string }[];
     const by = Object.fromEntries(checks.map((c) => [c.name, c]));
-    console.log(checks.filter((c) => /glibc|embedded|BPF/.test(c.name)).map((c) => `  ${c.name}: ${c.status} ${c.detail}`).join("\n"));
+    console.log(
+      checks
+        .filter((c) => /glibc|embedded|BPF/.test(c.name))
+        .map((c) => `  ${c.name}: ${c.status} ${c.detail}`)
+        .join("\n"),
+    );
     expect(by["glibc"]?.detail).toStartWith(GLIBC); // really bullseye's, not the host's
     expect(by["libbpf (embedded)"]!.status).toBe("ok");
     expect(by["libbpf (embedded)"]!.detail).toMatch(/^v1\./);

@@ -58,7 +58,12 @@ export function glibcNeeds(file: string): { max: string; symbols: string[] } {
 /** The host's libc.so.6 (the one objdump should read symbol versions from). */
 export function hostLibc(): string | undefined {
   const multiarch = process.arch === "arm64" ? "aarch64-linux-gnu" : "x86_64-linux-gnu";
-  return [`/lib/${multiarch}/libc.so.6`, `/usr/lib/${multiarch}/libc.so.6`, "/lib64/libc.so.6", "/usr/lib64/libc.so.6"].find(existsSync);
+  return [
+    `/lib/${multiarch}/libc.so.6`,
+    `/usr/lib/${multiarch}/libc.so.6`,
+    "/lib64/libc.so.6",
+    "/usr/lib64/libc.so.6",
+  ].find(existsSync);
 }
 
 export interface FfiImport {

@@ -10,7 +10,13 @@ const config = parseConfigText(DEFAULT_CONFIG_TEXT, "default");
 
 describe("systemd unit", () => {
   test("systemd-analyze verify accepts it", () => {
-    if (skipReason({ "systemd-analyze not installed": !Bun.which("systemd-analyze"), "dist/aod not built": !existsSync(AOD) })) return;
+    if (
+      skipReason({
+        "systemd-analyze not installed": !Bun.which("systemd-analyze"),
+        "dist/aod not built": !existsSync(AOD),
+      })
+    )
+      return;
     const f = join(tempDir(), "aod.service");
     writeFileSync(f, unitText(config, "/etc/aod/config.yaml", AOD));
     const r = Bun.spawnSync(["systemd-analyze", "verify", "--man=no", f], { stderr: "pipe" });
@@ -19,7 +25,19 @@ describe("systemd unit", () => {
   });
   test("restart policy, stop timeout covering collections, OOM score, hardening, output dir writable", () => {
     const u = unitText(config);
-    for (const line of ["Restart=on-failure", "StartLimitBurst=5", "KillMode=mixed", `TimeoutStopSec=${10 + 15}`, "OOMScoreAdjust=500", "ProtectSystem=strict", "ReadWritePaths=/var/log/aod", "ProtectHome=read-only", "PrivateTmp=yes", "NoNewPrivileges=yes", "UMask=0077"])
+    for (const line of [
+      "Restart=on-failure",
+      "StartLimitBurst=5",
+      "KillMode=mixed",
+      `TimeoutStopSec=${10 + 15}`,
+      "OOMScoreAdjust=500",
+      "ProtectSystem=strict",
+      "ReadWritePaths=/var/log/aod",
+      "ProtectHome=read-only",
+      "PrivateTmp=yes",
+      "NoNewPrivileges=yes",
+      "UMask=0077",
+    ])
       expect(u).toContain(line);
     expect(u).toMatch(/^CapabilityBoundingSet=.*CAP_BPF.*CAP_PERFMON.*CAP_SYS_ADMIN.*CAP_SYSLOG.*CAP_DAC_READ_SEARCH/m);
     expect(u).not.toContain("MemoryDenyWriteExecute=yes"); // the JIT and memfd-loaded libraries need W+X

@@ -1,12 +1,12 @@
-import { describe, expect, test } from "bun:test";
 import { dlopen, FFIType } from "bun:ffi";
+import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { NativeError } from "../../src/native/errors";
 import { BpfObject, libbpfVersion, numPossibleCpus } from "../../src/native/libbpf";
 import { ClockOffset, type EventBatch } from "../../src/tools/event";
 import { RingReader } from "../../src/tools/ring-reader";
-import { ROOT, needsRoot, skipReason } from "../helpers";
+import { needsRoot, ROOT, skipReason } from "../helpers";
 
 const OBJ = join(ROOT, "build/test/ringtest.bpf.o");
 const { symbols: libc } = dlopen("libc.so.6", { getppid: { args: [], returns: FFIType.i32 } });

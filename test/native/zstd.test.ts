@@ -19,14 +19,21 @@ describe("zstd (embedded libzstd)", () => {
   });
   test("one-shot round trip through the zstd CLI", () => {
     if (skipReason({ "zstd CLI not installed": !zstdCli })) return;
-    const input = Buffer.from(Array.from({ length: 5000 }, (_, i) => `line ${i} CIFS: VFS: \\\\srv\\share reconnect\n`).join(""));
+    const input = Buffer.from(
+      Array.from({ length: 5000 }, (_, i) => `line ${i} CIFS: VFS: \\\\srv\\share reconnect\n`).join(""),
+    );
     const out = zstdCompress(input, { level: 3 });
     expect(out.length).toBeLessThan(input.length / 5);
     expect(decompressWithCli(out).equals(input)).toBe(true);
   });
   test("streaming in pieces, with flush, equals the input (random data too)", () => {
     if (skipReason({ "zstd CLI not installed": !zstdCli })) return;
-    const parts = [Buffer.from("header\n"), Buffer.from(crypto.getRandomValues(new Uint8Array(300_000))), Buffer.alloc(2_000_000, 97), Buffer.from("end\n")];
+    const parts = [
+      Buffer.from("header\n"),
+      Buffer.from(crypto.getRandomValues(new Uint8Array(300_000))),
+      Buffer.alloc(2_000_000, 97),
+      Buffer.from("end\n"),
+    ];
     const c = new ZstdCompressor({ level: 5, workers: 1 });
     const chunks: Uint8Array[] = [];
     for (const p of parts) chunks.push(...c.push(p));

@@ -41,7 +41,12 @@ export interface RunResult {
 }
 
 export function aod(args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): RunResult {
-  const r = Bun.spawnSync([BIN, ...args], { cwd: opts.cwd, stdout: "pipe", stderr: "pipe", timeout: opts.timeoutMs ?? 60_000 });
+  const r = Bun.spawnSync([BIN, ...args], {
+    cwd: opts.cwd,
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: opts.timeoutMs ?? 60_000,
+  });
   return { code: r.exitCode ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 
@@ -57,7 +62,10 @@ export function pngSize(path: string): { width: number; height: number } {
 
 /** Rows of a CSV as the tests read it, independently of src/perf/csv.ts. */
 export function readCsv(path: string): { header: string[]; rows: string[][] } {
-  const lines = readFileSync(path, "utf8").split("\n").map((l) => l.replace(/\r$/, "")).filter((l) => l !== "");
+  const lines = readFileSync(path, "utf8")
+    .split("\n")
+    .map((l) => l.replace(/\r$/, ""))
+    .filter((l) => l !== "");
   return { header: lines[0]!.split(","), rows: lines.slice(1).map((l) => l.split(",")) };
 }
 

@@ -4,7 +4,17 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LOCAL_FIXTURES, aod, binaryMissing, mean, pngSize, readCsv, sampleStd, shared, sharedMissing } from "./_helpers";
+import {
+  aod,
+  binaryMissing,
+  LOCAL_FIXTURES,
+  mean,
+  pngSize,
+  readCsv,
+  sampleStd,
+  shared,
+  sharedMissing,
+} from "./_helpers";
 
 const noBinary = binaryMissing();
 const skipShared = !!noBinary || !!sharedMissing;
@@ -64,7 +74,9 @@ describe.skipIf(skipShared)("aod compare on the prototype's files", () => {
     const cwd = mkdtempSync(join(dir, "cwd-"));
     const r = aod(["compare", shared("system_usage_baseline.csv"), shared("system_usage_with_aod.csv")], { cwd });
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^CPU_Percent\s+\d+\.\d\d\s+\d+\.\d\d\s+\d+\.\d\d\s+\d+\.\d\d\s+[+-]\d+\.\d\d \([+-]\d+\.\d%\)/m);
+    expect(r.stdout).toMatch(
+      /^CPU_Percent\s+\d+\.\d\d\s+\d+\.\d\d\s+\d+\.\d\d\s+\d+\.\d\d\s+[+-]\d+\.\d\d \([+-]\d+\.\d%\)/m,
+    );
     expect(r.stdout).toContain("wrote comparison_graph.png, comparison_graph.svg");
     expect(readdirSync(cwd).sort()).toEqual(["comparison_graph.png", "comparison_graph.svg"]);
     expectPng(join(cwd, "comparison_graph.png"), 1200, 600);
@@ -105,13 +117,25 @@ describe.skipIf(skipShared)("aod compare on the prototype's files", () => {
 
   test("a named COLUMN and a range without samples", () => {
     const r = aod(
-      ["compare", shared("system_usage_baseline.csv"), shared("system_usage_with_aod.csv"), "memory_percent", "--ranges", "0-100,700-800", "-o", out("col")],
+      [
+        "compare",
+        shared("system_usage_baseline.csv"),
+        shared("system_usage_with_aod.csv"),
+        "memory_percent",
+        "--ranges",
+        "0-100,700-800",
+        "-o",
+        out("col"),
+      ],
       { cwd: dir },
     );
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("Range 700-800 s");
     expect(r.stdout).toContain("no samples in this range for Without AOD and With AOD");
-    expect(readdirSync(out("col")).sort()).toEqual(["range_comparison_Memory_Percent.png", "range_comparison_Memory_Percent.svg"]);
+    expect(readdirSync(out("col")).sort()).toEqual([
+      "range_comparison_Memory_Percent.png",
+      "range_comparison_Memory_Percent.svg",
+    ]);
     expectPng(out("col/range_comparison_Memory_Percent.png"), 1200, 600);
   });
 
@@ -144,15 +168,25 @@ describe.skipIf(skipShared)("aod compare on the prototype's files", () => {
 describe.skipIf(!!noBinary)("aod compare", () => {
   test("aod's own columns get a third panel and their statistics", () => {
     const a = out("no_aod.csv");
-    writeFileSync(a, "Timestamp,CPU_Percent,Memory_Percent\r\n2025-01-14 10:00:00,5.0,30.0\r\n2025-01-14 10:00:01,7.0,30.5\r\n2025-01-14 10:00:02,9.0,31.0\r\n");
-    const r = aod(["compare", a, join(LOCAL_FIXTURES, "iso_zones_with_aod.csv"), "-o", out("aod"), "--json"], { cwd: dir });
+    writeFileSync(
+      a,
+      "Timestamp,CPU_Percent,Memory_Percent\r\n2025-01-14 10:00:00,5.0,30.0\r\n2025-01-14 10:00:01,7.0,30.5\r\n2025-01-14 10:00:02,9.0,31.0\r\n",
+    );
+    const r = aod(["compare", a, join(LOCAL_FIXTURES, "iso_zones_with_aod.csv"), "-o", out("aod"), "--json"], {
+      cwd: dir,
+    });
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.columns.CPU_Percent.A.avg).toBe(7);
     expect(j.columns.CPU_Percent.B.avg).toBe(25);
     expect(j.columns.CPU_Percent.impact.avg).toEqual({ abs: 18, pct: (18 / 7) * 100 });
     // One empty AOD cell: three samples.
-    expect(j.aod.AOD_RSS_MB).toEqual([{ run: "With AOD", stats: { samples: 3, avg: 41.166666666666664, max: 42, min: 40, std: j.aod.AOD_RSS_MB[0].stats.std } }]);
+    expect(j.aod.AOD_RSS_MB).toEqual([
+      {
+        run: "With AOD",
+        stats: { samples: 3, avg: 41.166666666666664, max: 42, min: 40, std: j.aod.AOD_RSS_MB[0].stats.std },
+      },
+    ]);
     expect(j.aod.AOD_RSS_MB[0].stats.std).toBeCloseTo(sampleStd([40, 42, 41.5]), 12);
     expect(j.aod.AOD_CPU_Percent[0].stats.max).toBe(3);
     expectPng(out("aod/comparison_graph.png"), 1200, 870);
@@ -185,18 +219,48 @@ describe.skipIf(!!noBinary)("aod compare", () => {
       writeFileSync(p, text);
       return p;
     };
-    const good = () => bad("good.csv", "Timestamp,CPU_Percent,Memory_Percent\r\n2025-01-14 10:00:00,5.0,30.0\r\n2025-01-14 10:00:01,6.0,30.0\r\n");
+    const good = () =>
+      bad(
+        "good.csv",
+        "Timestamp,CPU_Percent,Memory_Percent\r\n2025-01-14 10:00:00,5.0,30.0\r\n2025-01-14 10:00:01,6.0,30.0\r\n",
+      );
     const disk = () => bad("disk.csv", "Timestamp,Disk_Usage_MB\r\n2025-01-14T10:00:00.000001,0.5\r\n");
     const cases: [string, () => string[], RegExp][] = [
       ["missing file", () => [out("nope.csv")], /nope\.csv: no such file$/],
       ["missing B", () => [good(), out("nope.csv")], /nope\.csv: no such file$/],
       ["unreadable file (a directory)", () => [dir], /is a directory, not a CSV file$/],
       ["empty file", () => [bad("empty.csv", "")], /empty\.csv: empty file$/],
-      ["no usable columns", () => [bad("cols.csv", "Timestamp,Foo,Bar\r\n2025-01-14 10:00:00,1,2\r\n")], /cols\.csv: no usable columns/],
-      ["only aod's own columns", () => [bad("own.csv", "Timestamp,AOD_CPU_Percent\r\n2025-01-14 10:00:00,1\r\n")], /own\.csv: no usable columns/],
-      ["unparsable row", () => [good(), bad("row.csv", "Timestamp,CPU_Percent,Memory_Percent\r\n2025-01-14 10:00:00,1,2\r\n2025-01-14 10:00:01,1,2\r\n2025-01-14 10:00:02,oops,2\r\n")], /row\.csv:4: CPU_Percent value "oops" is not a number$/],
-      ["unparsable timestamp", () => [bad("ts.csv", "Timestamp,CPU_Percent\r\n14.01.2025,1\r\n")], /ts\.csv:2: cannot parse timestamp "14\.01\.2025"/],
-      ["disk vs system", () => [disk(), good()], /cannot compare .*disk\.csv, a disk-usage file \(aod disk\), with .*good\.csv, a system-usage file/],
+      [
+        "no usable columns",
+        () => [bad("cols.csv", "Timestamp,Foo,Bar\r\n2025-01-14 10:00:00,1,2\r\n")],
+        /cols\.csv: no usable columns/,
+      ],
+      [
+        "only aod's own columns",
+        () => [bad("own.csv", "Timestamp,AOD_CPU_Percent\r\n2025-01-14 10:00:00,1\r\n")],
+        /own\.csv: no usable columns/,
+      ],
+      [
+        "unparsable row",
+        () => [
+          good(),
+          bad(
+            "row.csv",
+            "Timestamp,CPU_Percent,Memory_Percent\r\n2025-01-14 10:00:00,1,2\r\n2025-01-14 10:00:01,1,2\r\n2025-01-14 10:00:02,oops,2\r\n",
+          ),
+        ],
+        /row\.csv:4: CPU_Percent value "oops" is not a number$/,
+      ],
+      [
+        "unparsable timestamp",
+        () => [bad("ts.csv", "Timestamp,CPU_Percent\r\n14.01.2025,1\r\n")],
+        /ts\.csv:2: cannot parse timestamp "14\.01\.2025"/,
+      ],
+      [
+        "disk vs system",
+        () => [disk(), good()],
+        /cannot compare .*disk\.csv, a disk-usage file \(aod disk\), with .*good\.csv, a system-usage file/,
+      ],
       ["inverted range", () => [good(), good(), "--ranges", "0-100,300-200"], /range "300-200" is inverted/],
       ["malformed range", () => [good(), "--ranges", "0:100"], /malformed range "0:100"/],
       ["unknown column", () => [good(), good(), "Swap"], /no column "Swap" \(columns: CPU_Percent, Memory_Percent\)$/],

@@ -12,7 +12,10 @@ describe("timestamps", () => {
   });
 
   test("ISO 8601 with microseconds, no zone (the prototype's disk style)", () => {
-    expect(parseTimestamp("2025-01-14T10:00:05.126334")! - Date.UTC(2025, 0, 14, 10, 0, 5) / 1000).toBeCloseTo(0.126334, 6);
+    expect(parseTimestamp("2025-01-14T10:00:05.126334")! - Date.UTC(2025, 0, 14, 10, 0, 5) / 1000).toBeCloseTo(
+      0.126334,
+      6,
+    );
   });
 
   test("ISO 8601 with Z and offsets in every form", () => {
@@ -25,7 +28,14 @@ describe("timestamps", () => {
   });
 
   test("not timestamps", () => {
-    for (const s of ["", "yesterday", "2025-13-01 00:00:00", "2025-01-14", "14/01/2025 10:00:00", "2025-01-14 25:00:00"]) {
+    for (const s of [
+      "",
+      "yesterday",
+      "2025-13-01 00:00:00",
+      "2025-01-14",
+      "14/01/2025 10:00:00",
+      "2025-01-14 25:00:00",
+    ]) {
       expect(parseTimestamp(s)).toBeUndefined();
     }
   });
@@ -72,7 +82,10 @@ describe("CSV files", () => {
   });
 
   test("a trailing newline and a BOM are fine; LF alone too", () => {
-    const t = parsePerfCsv("\uFEFFTimestamp,Disk_Usage_MB\n2025-01-14T10:00:00,1.5\n2025-01-14T10:00:05,2\n\n", "x.csv");
+    const t = parsePerfCsv(
+      "\uFEFFTimestamp,Disk_Usage_MB\n2025-01-14T10:00:00,1.5\n2025-01-14T10:00:05,2\n\n",
+      "x.csv",
+    );
     expect(t.kind).toBe("disk");
     expect(Array.from(t.t)).toEqual([0, 5]);
   });
@@ -94,9 +107,15 @@ describe("CSV files", () => {
     fails("\r\n\r\n", /^f\.csv: empty file$/);
     fails("Timestamp,Foo\r\n2025-01-14 10:00:00,1\r\n", /^f\.csv: no usable columns/);
     fails("Timestamp,CPU_Percent\r\n", /^f\.csv: no data rows/);
-    fails("Timestamp,CPU_Percent\r\n2025-01-14 10:00:00,1\r\nnot a time,2\r\n", /^f\.csv:3: cannot parse timestamp "not a time"/);
+    fails(
+      "Timestamp,CPU_Percent\r\n2025-01-14 10:00:00,1\r\nnot a time,2\r\n",
+      /^f\.csv:3: cannot parse timestamp "not a time"/,
+    );
     fails("Timestamp,CPU_Percent\r\n2025-01-14 10:00:00,abc\r\n", /^f\.csv:2: CPU_Percent value "abc" is not a number/);
-    fails("Timestamp,CPU_Percent\r\n2025-01-14 10:00:00,1,2\r\n", /^f\.csv:2: expected 2 fields as in the header, found 3/);
+    fails(
+      "Timestamp,CPU_Percent\r\n2025-01-14 10:00:00,1,2\r\n",
+      /^f\.csv:2: expected 2 fields as in the header, found 3/,
+    );
     fails("Timestamp,CPU_Percent\r\n2025-01-14 10:00:00,1\r\n\r\n2025-01-14 10:00:01,1\r\n", /^f\.csv:3: empty row/);
   });
 

@@ -36,8 +36,14 @@ describe("find-daemon", () => {
       30: ["/usr/sbin/aod", "run"],
       40: ["aod"],
     });
-    expect(findDaemon({ procDir: proc, pidFile: join(dir, "none.pid"), exclude: [] })).toEqual({ pid: 30, how: "process scan" });
-    expect(findDaemon({ procDir: proc, pidFile: join(dir, "none.pid"), exclude: [30] })).toEqual({ pid: 40, how: "process scan" });
+    expect(findDaemon({ procDir: proc, pidFile: join(dir, "none.pid"), exclude: [] })).toEqual({
+      pid: 30,
+      how: "process scan",
+    });
+    expect(findDaemon({ procDir: proc, pidFile: join(dir, "none.pid"), exclude: [30] })).toEqual({
+      pid: 40,
+      how: "process scan",
+    });
     expect(findDaemon({ procDir: proc, pidFile: join(dir, "none.pid"), exclude: [30, 40] })).toBeUndefined();
   });
 

@@ -4,8 +4,16 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cpuBusyPercent, parseCpuTimes, parseMemoryPercent, parseProcessTicks, parseRssMb, processCpuPercent, readMemoryPercent } from "../../src/perf/proc";
-import { BIN, aod, binaryMissing, mean, readCsv } from "./_helpers";
+import {
+  cpuBusyPercent,
+  parseCpuTimes,
+  parseMemoryPercent,
+  parseProcessTicks,
+  parseRssMb,
+  processCpuPercent,
+  readMemoryPercent,
+} from "../../src/perf/proc";
+import { aod, BIN, binaryMissing, mean, readCsv } from "./_helpers";
 
 const noBinary = binaryMissing();
 const dir = mkdtempSync(join(tmpdir(), "aod-monitor-"));

@@ -8,7 +8,14 @@ import { tempDir } from "../helpers";
 
 const MB = 1024 * 1024;
 const now = Date.parse("2026-11-26T12:00:00Z");
-const bundle = (ns: number, sizeMb: number, ageH = 0): BundleInfo => ({ path: `/x/${ns}`, file: `aod_quick_${ns}.tar.zst`, ns: BigInt(ns), time: "", size: sizeMb * MB, mtimeMs: now - ageH * 3600e3 - (1000 - ns) });
+const bundle = (ns: number, sizeMb: number, ageH = 0): BundleInfo => ({
+  path: `/x/${ns}`,
+  file: `aod_quick_${ns}.tar.zst`,
+  ns: BigInt(ns),
+  time: "",
+  size: sizeMb * MB,
+  mtimeMs: now - ageH * 3600e3 - (1000 - ns),
+});
 
 describe("retention plan", () => {
   const cleanup = { cleanup_interval_sec: 60, max_log_age_days: 2, max_total_log_size_mb: 10 };
@@ -17,7 +24,10 @@ describe("retention plan", () => {
   });
   test("above 90%: oldest first until at most 50% remains", () => {
     const p = planRetention([bundle(3, 2), bundle(1, 3), bundle(2, 3), bundle(4, 2)], cleanup, now); // 10 MB > 9
-    expect(p.delete.map((d) => [Number(d.b.ns), d.why])).toEqual([[1, "size"], [2, "size"]]);
+    expect(p.delete.map((d) => [Number(d.b.ns), d.why])).toEqual([
+      [1, "size"],
+      [2, "size"],
+    ]);
     expect(p.remainingBytes).toBe(4 * MB);
   });
   test("bundles older than max_log_age_days go, whatever the size", () => {

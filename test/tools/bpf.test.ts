@@ -4,8 +4,9 @@
 // (ringtest load generator), and SmbSource waiting for cifs. What needs cifs
 // (fentry/kprobe variants, attaching) is covered by test/vm (02-trace) and
 // skipped here with the reason printed.
-import { describe, expect, test } from "bun:test";
+
 import { dlopen, FFIType } from "bun:ffi";
+import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BpfObject } from "../../src/native/libbpf";
@@ -14,13 +15,14 @@ import { LoadgenSource } from "../../src/tools/loadgen-source";
 import { reuseMap } from "../../src/tools/native-extra";
 import { SHARED_MAPS, TOOLS } from "../../src/tools/registry";
 import { SmbSource } from "../../src/tools/smb-source";
-import { ROOT, needsRoot, skipReason } from "../helpers";
+import { needsRoot, ROOT, skipReason } from "../helpers";
 
 const SLOWER = join(ROOT, "build/bpf/smbslower.bpf.o");
 const ERR = join(ROOT, "build/bpf/smberr.bpf.o");
 const RINGTEST = join(ROOT, "build/test/ringtest.bpf.o");
 const { symbols: libc } = dlopen("libc.so.6", { getppid: { args: [], returns: FFIType.i32 } });
-const noObjects = () => skipReason({ "build/bpf/*.bpf.o missing (make build)": !existsSync(SLOWER) || !existsSync(ERR) });
+const noObjects = () =>
+  skipReason({ "build/bpf/*.bpf.o missing (make build)": !existsSync(SLOWER) || !existsSync(ERR) });
 
 function openSlower(variant: "fentry" | "kprobe" | "tracepoint"): BpfObject {
   const obj = BpfObject.openMem(readFileSync(SLOWER), "smbslower");
@@ -35,13 +37,41 @@ describe("smbslower / smberr objects", () => {
     const slower = BpfObject.openMem(readFileSync(SLOWER), "smbslower");
     const err = BpfObject.openMem(readFileSync(ERR), "smberr");
     try {
-      const listed = [...Object.values(TOOLS.smbslower.programs).flat(), ...new Set(Object.values(TOOLS.smbslower.releasePrograms!).flat())].sort();
-      expect(slower.programs().map((p) => p.name).sort()).toEqual(listed);
-      expect(err.programs().map((p) => p.name).sort()).toEqual(Object.values(TOOLS.smbiosnoop.programs).flat().sort());
+      const listed = [
+        ...Object.values(TOOLS.smbslower.programs).flat(),
+        ...new Set(Object.values(TOOLS.smbslower.releasePrograms!).flat()),
+      ].sort();
+      expect(
+        slower
+          .programs()
+          .map((p) => p.name)
+          .sort(),
+      ).toEqual(listed);
+      expect(
+        err
+          .programs()
+          .map((p) => p.name)
+          .sort(),
+      ).toEqual(Object.values(TOOLS.smbiosnoop.programs).flat().sort());
       for (const m of [...SHARED_MAPS, "thresholds", "hist", "counters"]) expect(slower.map(m).name).toBe(m);
-      for (const m of [...SHARED_MAPS, "errnos", "op_desc", "op_xid_seen", "thread_err"]) expect(err.map(m).name).toBe(m);
-      slower.setRodata({ alloc_arg_shdr: 0, alloc_arg_server: 1, done_arg_mid: 1, rel_mode: 2, rel_arg: 0, filter_tgid: 7, tp_off: new Uint16Array(18) });
-      err.setRodata({ tp_off: new Uint16Array(6), filter_tgid: 7, command_mask: 1, connect_rc_off: 152, local_errnos: 1n << 48n });
+      for (const m of [...SHARED_MAPS, "errnos", "op_desc", "op_xid_seen", "thread_err"])
+        expect(err.map(m).name).toBe(m);
+      slower.setRodata({
+        alloc_arg_shdr: 0,
+        alloc_arg_server: 1,
+        done_arg_mid: 1,
+        rel_mode: 2,
+        rel_arg: 0,
+        filter_tgid: 7,
+        tp_off: new Uint16Array(18),
+      });
+      err.setRodata({
+        tp_off: new Uint16Array(6),
+        filter_tgid: 7,
+        command_mask: 1,
+        connect_rc_off: 152,
+        local_errnos: 1n << 48n,
+      });
     } finally {
       slower.close();
       err.close();
@@ -83,7 +113,11 @@ describe("smbslower / smberr objects", () => {
       if (skipReason({ [`${v} variant: ${c.why} (verified in the VM: test/vm 02-trace)`]: !c.ok })) continue;
       const obj = openSlower(v);
       try {
-        obj.setRodata({ alloc_arg_shdr: plan.args.allocShdr, alloc_arg_server: plan.args.allocServer, done_arg_mid: plan.args.doneMid });
+        obj.setRodata({
+          alloc_arg_shdr: plan.args.allocShdr,
+          alloc_arg_server: plan.args.allocServer,
+          done_arg_mid: plan.args.doneMid,
+        });
         obj.load();
       } finally {
         obj.close();
@@ -94,7 +128,11 @@ describe("smbslower / smberr objects", () => {
 
 describe("lost events", () => {
   test("a full ring counts every record it drops: delivered + lost = generated", async () => {
-    if (needsRoot() || skipReason({ "build/test/ringtest.bpf.o missing (make test-unit builds it)": !existsSync(RINGTEST) })) return;
+    if (
+      needsRoot() ||
+      skipReason({ "build/test/ringtest.bpf.o missing (make test-unit builds it)": !existsSync(RINGTEST) })
+    )
+      return;
     const burst = 400;
     const rounds = 3;
     let delivered = 0;
@@ -142,6 +180,10 @@ describe("SmbSource", () => {
     expect(plan.reason).toContain("cifs module not loaded");
     expect(plan.available.map((c) => c.name)).toEqual(["fentry", "kprobe", "tracepoint"]);
     expect(plan.available.every((c) => !c.ok && c.why.length > 0)).toBe(true);
-    expect(plan.tpOffsets).toEqual([[8, 16, 24, 32, 40, 44], [8, 16, 24, 32, 40, 44], [8, 16, 24, 32, 40, 44]]);
+    expect(plan.tpOffsets).toEqual([
+      [8, 16, 24, 32, 40, 44],
+      [8, 16, 24, 32, 40, 44],
+      [8, 16, 24, 32, 40, 44],
+    ]);
   });
 });

@@ -5,7 +5,21 @@ import { smb2CommandId, smb2CommandName } from "../../src/config/smb2-commands";
 import { ClockOffset, EVENT_SIZE, EventBatch, eventLineJson, OFF, toEventLine } from "../../src/tools/event";
 import { ntStatusName } from "../../src/tools/nt-status";
 
-function record(f: { time: bigint; lat: bigint; ses: bigint; mid: bigint; tree: number; pid: number; tid: number; rc: number; status: number; cmd: number; tool: number; flags: number; comm: string }) {
+function record(f: {
+  time: bigint;
+  lat: bigint;
+  ses: bigint;
+  mid: bigint;
+  tree: number;
+  pid: number;
+  tid: number;
+  rc: number;
+  status: number;
+  cmd: number;
+  tool: number;
+  flags: number;
+  comm: string;
+}) {
   const b = new Uint8Array(EVENT_SIZE);
   const v = new DataView(b.buffer);
   v.setBigUint64(OFF.time_ns, f.time, true);
@@ -25,7 +39,16 @@ function record(f: { time: bigint; lat: bigint; ses: bigint; mid: bigint; tree: 
 }
 
 describe("decoding", () => {
-  const base = { time: 5_000_000_000n, ses: 0x6f5ad9adn, mid: 42n, tree: 5, pid: 1234, tid: 1235, flags: 0, comm: "dd" };
+  const base = {
+    time: 5_000_000_000n,
+    ses: 0x6f5ad9adn,
+    mid: 42n,
+    tree: 5,
+    pid: 1234,
+    tid: 1235,
+    flags: 0,
+    comm: "dd",
+  };
   const clock = new ClockOffset(1_700_000_000_000_000_000n);
 
   test("a latency event → event line", () => {
@@ -58,7 +81,16 @@ describe("decoding", () => {
   });
 
   test("an error event → errno and NT status names", () => {
-    const raw = record({ ...base, lat: 0n, rc: -13, status: 0xc0000022, cmd: smb2CommandId("SMB2_CREATE")!, tool: 1, flags: 2, comm: "cat" });
+    const raw = record({
+      ...base,
+      lat: 0n,
+      rc: -13,
+      status: 0xc0000022,
+      cmd: smb2CommandId("SMB2_CREATE")!,
+      tool: 1,
+      flags: 2,
+      comm: "cat",
+    });
     const b = new EventBatch(1);
     b.push(new DataView(raw.buffer), raw, 0);
     const line = toEventLine(b.decode(0, clock));

@@ -1,9 +1,9 @@
 // How the config fills the BPF filter maps: per-command thresholds (each mode),
 // tracked errnos, command masks.
 import { describe, expect, test } from "bun:test";
-import { parseConfigText, DEFAULT_CONFIG_TEXT } from "../../src/config/load";
-import { SMB2_COMMAND_COUNT, smb2CommandId } from "../../src/config/smb2-commands";
 import { errnoNumber } from "../../src/config/errno-names";
+import { DEFAULT_CONFIG_TEXT, parseConfigText } from "../../src/config/load";
+import { SMB2_COMMAND_COUNT, smb2CommandId } from "../../src/config/smb2-commands";
 import {
   commandMask,
   configErrnos,
@@ -18,7 +18,8 @@ const id = (n: string) => smb2CommandId(n)!;
 const cfg = (anomalies: string) => parseConfigText(`guardian:\n  anomalies:\n${anomalies}`, "t.yaml");
 const lat = (mode: string, extra = "") =>
   `    lat:\n      type: Latency\n      mode: ${mode}\n      default_threshold_ms: 20\n${extra}`;
-const TRACK = "      track_commands:\n        - command: SMB2_WRITE\n          threshold: 50\n        - command: SMB2_READ\n";
+const TRACK =
+  "      track_commands:\n        - command: SMB2_WRITE\n          threshold: 50\n        - command: SMB2_READ\n";
 const EXCLUDE = "      exclude_commands: [SMB2_CHANGE_NOTIFY, SMB2_OPLOCK_BREAK]\n";
 
 describe("latency thresholds → thresholds map", () => {
@@ -52,7 +53,10 @@ describe("latency thresholds → thresholds map", () => {
   });
 
   test("several latency rules: the lowest threshold per command wins", () => {
-    const c = cfg(lat("all") + "    lat2:\n      type: Latency\n      mode: trackonly\n      track_commands:\n        - command: SMB2_WRITE\n          threshold: 5\n");
+    const c = cfg(
+      lat("all") +
+        "    lat2:\n      type: Latency\n      mode: trackonly\n      track_commands:\n        - command: SMB2_WRITE\n          threshold: 5\n",
+    );
     const th = configThresholdsMs(c);
     expect(th[id("SMB2_WRITE")]).toBe(5);
     expect(th[id("SMB2_READ")]).toBe(20);

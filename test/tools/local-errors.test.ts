@@ -4,8 +4,16 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { describeLocalErrorHooks, LOCAL_ERRNOS, localErrnoMask, OP_ERR_EVENTS, opDescValue, opErrHook, opErrProgram } from "../../src/tools/attach-plan";
 import { SMB2_COMMANDS, smb2CommandId } from "../../src/config/smb2-commands";
+import {
+  describeLocalErrorHooks,
+  LOCAL_ERRNOS,
+  localErrnoMask,
+  OP_ERR_EVENTS,
+  opDescValue,
+  opErrHook,
+  opErrProgram,
+} from "../../src/tools/attach-plan";
 import { TOOLS } from "../../src/tools/registry";
 import { parseFormat } from "../../src/tools/tracefs";
 
@@ -19,8 +27,18 @@ describe("format files → op_desc", () => {
   test("smb3_write_err moved its fields in 6.12: offsets follow the format file", () => {
     const h61 = hook("6.1", "smb3_write_err")!;
     const h612 = hook("6.12", "smb3_write_err")!;
-    expect({ rc: h61.rcOff, xid: h61.xidOff, tid: h61.tidOff, ses: h61.sesidOff }).toEqual({ rc: 52, xid: 8, tid: 24, ses: 32 });
-    expect({ rc: h612.rcOff, xid: h612.xidOff, tid: h612.tidOff, ses: h612.sesidOff }).toEqual({ rc: 60, xid: 16, tid: 32, ses: 40 });
+    expect({ rc: h61.rcOff, xid: h61.xidOff, tid: h61.tidOff, ses: h61.sesidOff }).toEqual({
+      rc: 52,
+      xid: 8,
+      tid: 24,
+      ses: 32,
+    });
+    expect({ rc: h612.rcOff, xid: h612.xidOff, tid: h612.tidOff, ses: h612.sesidOff }).toEqual({
+      rc: 60,
+      xid: 16,
+      tid: 32,
+      ses: 40,
+    });
     expect(h612.command).toBe(smb2CommandId("SMB2_WRITE")!);
     expect(h612.ids).toBe(true);
   });
@@ -28,9 +46,23 @@ describe("format files → op_desc", () => {
   test("open and the compound query-info: same layout on both kernels, mapped commands", () => {
     for (const k of ["6.1", "6.12"]) {
       const open = hook(k, "smb3_open_err")!;
-      expect(open).toMatchObject({ rcOff: 32, xidOff: 8, tidOff: 12, sesidOff: 16, command: smb2CommandId("SMB2_CREATE"), ids: true });
+      expect(open).toMatchObject({
+        rcOff: 32,
+        xidOff: 8,
+        tidOff: 12,
+        sesidOff: 16,
+        command: smb2CommandId("SMB2_CREATE"),
+        ids: true,
+      });
       const qi = hook(k, "smb3_query_info_compound_err")!;
-      expect(qi).toMatchObject({ rcOff: 24, xidOff: 8, tidOff: 12, sesidOff: 16, command: smb2CommandId("SMB2_QUERY_INFO"), ids: false });
+      expect(qi).toMatchObject({
+        rcOff: 24,
+        xidOff: 8,
+        tidOff: 12,
+        sesidOff: 16,
+        command: smb2CommandId("SMB2_QUERY_INFO"),
+        ids: false,
+      });
     }
   });
 
@@ -47,15 +79,43 @@ describe("format files → op_desc", () => {
   });
 
   test("op_desc value: struct op_desc (12 bytes, little endian)", () => {
-    const v = opDescValue({ event: "smb3_write_err", index: 5, rcOff: 60, xidOff: 16, tidOff: 32, sesidOff: 40, command: 9, ids: true });
+    const v = opDescValue({
+      event: "smb3_write_err",
+      index: 5,
+      rcOff: 60,
+      xidOff: 16,
+      tidOff: 32,
+      sesidOff: 40,
+      command: 9,
+      ids: true,
+    });
     expect([...v]).toEqual([60, 0, 16, 0, 32, 0, 40, 0, 9, 0, 1, 0]);
-    expect(opDescValue({ event: "x", index: 1, rcOff: 24, xidOff: 8, tidOff: 12, sesidOff: 16, command: 16, ids: false })[10]).toBe(0);
+    expect(
+      opDescValue({
+        event: "x",
+        index: 1,
+        rcOff: 24,
+        xidOff: 8,
+        tidOff: 12,
+        sesidOff: 16,
+        command: 16,
+        ids: false,
+      })[10],
+    ).toBe(0);
   });
 
   test("BPF struct op_desc matches (field order in bpf/smberr.bpf.c)", () => {
     const src = readFileSync(join(import.meta.dir, "../../bpf/smberr.bpf.c"), "utf8");
     const body = /struct op_desc \{([^}]*)\}/.exec(src)![1]!;
-    expect([...body.matchAll(/__u(\d+) (\w+);/g)].map((m) => `${m[2]}:${m[1]}`)).toEqual(["rc_off:16", "xid_off:16", "tid_off:16", "sesid_off:16", "command:16", "flags:8", "_pad:8"]);
+    expect([...body.matchAll(/__u(\d+) (\w+);/g)].map((m) => `${m[2]}:${m[1]}`)).toEqual([
+      "rc_off:16",
+      "xid_off:16",
+      "tid_off:16",
+      "sesid_off:16",
+      "command:16",
+      "flags:8",
+      "_pad:8",
+    ]);
     expect(src).toContain("#define OPD_IDS 1");
   });
 
@@ -108,7 +168,16 @@ describe("tables", () => {
   });
 
   test("`errors` check text lists the extra attach points, present or not", () => {
-    const h = { event: "smb3_open_err", index: 0, rcOff: 32, xidOff: 8, tidOff: 12, sesidOff: 16, command: 5, ids: true };
+    const h = {
+      event: "smb3_open_err",
+      index: 0,
+      rcOff: 32,
+      xidOff: 8,
+      tidOff: 12,
+      sesidOff: 16,
+      command: 5,
+      ids: true,
+    };
     const t = describeLocalErrorHooks(true, [h], ["smb3_mknod_err"]);
     expect(t).toContain("cifs:smb3_connect_err");
     expect(t).toContain("1/2 per-operation");

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { moduleSymbols } from "../../src/tools/attach-plan";
 import { parseCmdStats } from "../../src/tools/cifs-stats";
-import { diffHistograms, formatHistograms, histPercentileMs, type CommandHistogram } from "../../src/tools/hist";
+import { type CommandHistogram, diffHistograms, formatHistograms, histPercentileMs } from "../../src/tools/hist";
 import { cifsMounts, smb1Warnings } from "../../src/tools/mounts";
 import { enrichWithShares, parseDebugData, ShareResolver } from "../../src/tools/shares";
 import { parseFormat } from "../../src/tools/tracefs";
@@ -81,8 +81,12 @@ describe("tracepoint formats and kallsyms", () => {
     expect(f.rc).toEqual({ offset: 44, size: 4, signed: true });
   });
   test("module text symbols from kallsyms", () => {
-    const ks = "ffffffffc0a01000 t smb2_mid_entry_alloc\t[cifs]\nffffffffc0a02000 T dequeue_mid\t[cifs]\nffffffff81000000 T dequeue_mid_x\nffffffffc0b00000 d smb2_mid_entry_alloc\t[other]";
-    expect([...moduleSymbols(["smb2_mid_entry_alloc", "dequeue_mid"], "cifs", ks)].sort()).toEqual(["dequeue_mid", "smb2_mid_entry_alloc"]);
+    const ks =
+      "ffffffffc0a01000 t smb2_mid_entry_alloc\t[cifs]\nffffffffc0a02000 T dequeue_mid\t[cifs]\nffffffff81000000 T dequeue_mid_x\nffffffffc0b00000 d smb2_mid_entry_alloc\t[other]";
+    expect([...moduleSymbols(["smb2_mid_entry_alloc", "dequeue_mid"], "cifs", ks)].sort()).toEqual([
+      "dequeue_mid",
+      "smb2_mid_entry_alloc",
+    ]);
   });
 });
 

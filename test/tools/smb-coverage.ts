@@ -33,7 +33,14 @@ await src.start((b) => {
     }
   }
 });
-const out: Record<string, unknown> = { hooks, attached: src.attached, variant: src.variant, status: src.status(), release: src.releaseWhy, attempts: src.attempts };
+const out: Record<string, unknown> = {
+  hooks,
+  attached: src.attached,
+  variant: src.variant,
+  status: src.status(),
+  release: src.releaseWhy,
+  attempts: src.attempts,
+};
 if (!src.attached) {
   console.log(JSON.stringify(out));
   await src.close();
@@ -59,7 +66,9 @@ Object.assign(out, {
   measured: seen,
   coverage: kernel ? seen / kernel : null,
   perCommand: Object.fromEntries(
-    seenByCmd.map((n, i) => [smb2CommandName(i), { seen: n, kernel: kernelByCmd?.[i] }]).filter(([, v]: any) => v.seen || v.kernel),
+    seenByCmd
+      .map((n, i) => [smb2CommandName(i), { seen: n, kernel: kernelByCmd?.[i] }])
+      .filter(([, v]: any) => v.seen || v.kernel),
   ),
   counters: Object.fromEntries(Object.entries(counters).map(([k, v]) => [k, Number(v)])),
   events,

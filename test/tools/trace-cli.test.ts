@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { parseCommands } from "../../src/cli/trace";
 import { cifsLoaded } from "../../src/tools/attach-plan";
-import { ROOT, isRoot, skipReason } from "../helpers";
+import { isRoot, ROOT, skipReason } from "../helpers";
 
 const BUN = join(ROOT, "node_modules/.bin/bun");
 function trace(...args: string[]) {
@@ -21,7 +21,9 @@ describe("aod trace", () => {
   test("--command accepts names with or without SMB2_, rejects others with the list", () => {
     expect(parseCommands("SMB2_WRITE,read")).toEqual([9, 8]);
     expect(parseCommands(undefined)).toBeUndefined();
-    expect(() => parseCommands("SMB2_WRTIE")).toThrow(/unknown SMB2 command "SMB2_WRTIE" — did you mean SMB2_WRITE\? \(allowed: SMB2_NEGOTIATE/);
+    expect(() => parseCommands("SMB2_WRTIE")).toThrow(
+      /unknown SMB2 command "SMB2_WRTIE" — did you mean SMB2_WRITE\? \(allowed: SMB2_NEGOTIATE/,
+    );
   });
 
   test("usage errors exit 2", () => {

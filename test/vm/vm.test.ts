@@ -118,7 +118,8 @@ const checks: Record<string, (dir: string) => void> = {
     expect(by["tracefs"]?.status).toBe("ok");
     expect(by["SMB hooks"], "the preferred hooks").toMatchObject({ status: "ok" });
     expect(by["SMB hooks"].detail).toStartWith("fentry:");
-    for (const v of ["fentry", "kprobe", "tracepoint"]) expect(by[v]?.detail, `${v} attach points`).toStartWith("available:");
+    for (const v of ["fentry", "kprobe", "tracepoint"])
+      expect(by[v]?.detail, `${v} attach points`).toStartWith("available:");
     expect(by["errors"]?.status, "cifs:smb3_cmd_err").toBe("ok");
     expect(by["libbpf (embedded)"]?.detail).toMatch(/^v1\./);
   },
@@ -167,7 +168,9 @@ function bundlesIn(dir: string, sub = "bundles"): Bundle[] {
     expect(last.show.members.map((m: { name: string }) => m.name).sort()).toEqual([...last.members].sort());
     // `aod bundles --json` lists every bundle.
     const list = JSON.parse(read(dir, "bundles.json"));
-    expect(list.map((r: { file: string }) => r.file.split("/").pop()).sort(), "aod bundles --json").toEqual(bs.map((b) => `${b.id}.tar.zst`));
+    expect(list.map((r: { file: string }) => r.file.split("/").pop()).sort(), "aod bundles --json").toEqual(
+      bs.map((b) => `${b.id}.tar.zst`),
+    );
   }
   return bs;
 }
@@ -185,25 +188,38 @@ function stopped(dir: string, log = "aod.log", rc = "aod.rc"): LogLine {
 /** The evidence every latency/error bundle of these scenarios must carry. */
 function expectEvidence(b: Bundle, dir: string): void {
   const what = `bundle ${b.id} (${b.a.name})`;
-  for (const m of ["anomaly.json", "debug_data.log", "cifsstats.log", "mounts.log", "dmesg.log"]) expect(b.members, `${what}: members`).toContain(m);
+  for (const m of ["anomaly.json", "debug_data.log", "cifsstats.log", "mounts.log", "dmesg.log"])
+    expect(b.members, `${what}: members`).toContain(m);
   expect(b.file("debug_data.log"), `${what}: debug_data.log names the share`).toContain(SHARE);
   expect(b.file("cifsstats.log"), `${what}: cifsstats.log has the share's counters`).toMatch(/^SMBs: *\d+/m);
-  expect(b.file("mounts.log"), `${what}: mounts.log has the cifs mount`).toMatch(/^\/\/127\.0\.0\.1\/share \/mnt\/smb cifs /m);
-  expect(b.file("dmesg.log"), `${what}: dmesg.log holds the marker the scenario wrote to /dev/kmsg`).toContain(read(dir, "marker").trim());
+  expect(b.file("mounts.log"), `${what}: mounts.log has the cifs mount`).toMatch(
+    /^\/\/127\.0\.0\.1\/share \/mnt\/smb cifs /m,
+  );
+  expect(b.file("dmesg.log"), `${what}: dmesg.log holds the marker the scenario wrote to /dev/kmsg`).toContain(
+    read(dir, "marker").trim(),
+  );
   for (const act of ["dmesg", "debugdata", "stats", "mounts"]) {
     const r = b.a.actions.find((x: any) => x.name === act);
     expect(r?.status, `${what}: action ${act} status (${JSON.stringify(r)})`).toBe("ok");
   }
   for (const t of b.a.triggers) {
     expect(t.command, `${what}: trigger command`).toMatch(/^SMB2_[A-Z_]+$/);
-    expect(t.share, `${what}: trigger ${t.command} mid ${t.mid} has no share (tree ${t.tree_id}); the daemon's enrich hook should add it from DebugData`).toBe(SHARE);
+    expect(
+      t.share,
+      `${what}: trigger ${t.command} mid ${t.mid} has no share (tree ${t.tree_id}); the daemon's enrich hook should add it from DebugData`,
+    ).toBe(SHARE);
   }
 }
 
 checks["02-trace"] = (dir) => {
   const j = (f: string) => JSON.parse(read(dir, f));
   // Coverage: what aod measured vs what the kernel counted (/proc/fs/cifs/Stats).
-  for (const f of ["coverage-fentry.json", "coverage-kprobe.json", "coverage-reconnect-fentry.json", "coverage-reconnect-kprobe.json"]) {
+  for (const f of [
+    "coverage-fentry.json",
+    "coverage-kprobe.json",
+    "coverage-reconnect-fentry.json",
+    "coverage-reconnect-kprobe.json",
+  ]) {
     const c = j(f);
     expect(c.attached, `${f}: ${c.status}`).toBe(true);
     expect(c.release, f).toMatch(/^release hook /);
@@ -215,7 +231,10 @@ checks["02-trace"] = (dir) => {
   for (const h of ["fentry", "kprobe"]) {
     const r = j(`coverage-reconnect-${h}.json`);
     expect(r.counters.released, "mids freed without a response").toBeGreaterThan(0);
-    expect(Object.keys(r.errors).some((k) => k.endsWith(":11")), "EAGAIN from the reconnect").toBe(true);
+    expect(
+      Object.keys(r.errors).some((k) => k.endsWith(":11")),
+      "EAGAIN from the reconnect",
+    ).toBe(true);
   }
   const tp = j("coverage-tracepoint.json");
   expect(tp.attached).toBe(true);
@@ -224,10 +243,19 @@ checks["02-trace"] = (dir) => {
   // aod trace: --json on stdout is exactly the --record file; names, ids, latencies.
   expect(read(dir, "trace.rc").trim()).toBe("0");
   expect(read(dir, "trace.stdout")).toBe(read(dir, "trace.jsonl"));
-  const ev = read(dir, "trace.jsonl").trim().split("\n").map((l) => JSON.parse(l));
+  const ev = read(dir, "trace.jsonl")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
   const acc = ev.filter((e) => e.errno === "EACCES");
   expect(acc.length).toBeGreaterThan(0);
-  expect(acc[0]).toMatchObject({ tool: "smbiosnoop", command: "SMB2_CREATE", status: "STATUS_ACCESS_DENIED", comm: "cat", share: SHARE });
+  expect(acc[0]).toMatchObject({
+    tool: "smbiosnoop",
+    command: "SMB2_CREATE",
+    status: "STATUS_ACCESS_DENIED",
+    comm: "cat",
+    share: SHARE,
+  });
   const nospc = ev.filter((e) => e.errno === "ENOSPC");
   expect(nospc.length).toBeGreaterThan(0);
   expect(nospc.every((e) => e.comm === "dd" && e.latency_ms > 0)).toBe(true);
@@ -252,7 +280,12 @@ checks["02-trace"] = (dir) => {
   expect(rl).toContain("cifs module unloaded: detached");
   expect(rl.match(/attached smbslower via kprobe/g)?.length).toBe(2);
   const t0 = Number(read(dir, "reload.workload-start-ns"));
-  expect(read(dir, "reload.stdout").trim().split("\n").filter((l) => JSON.parse(l).time_ns > t0).length).toBeGreaterThan(0);
+  expect(
+    read(dir, "reload.stdout")
+      .trim()
+      .split("\n")
+      .filter((l) => JSON.parse(l).time_ns > t0).length,
+  ).toBeGreaterThan(0);
 };
 
 checks["03-slow"] = (dir) => {
@@ -271,7 +304,10 @@ checks["03-slow"] = (dir) => {
   expect(a.a.reason).toMatch(/^5 commands at or above their latency threshold within 5 s \(acceptable_count 5\)/);
   expect(a.a.counts.in_window).toBe(5);
   expect(a.a.triggers.length).toBe(5);
-  expect(BigInt(a.a.detected_at_ns) > phaseA && BigInt(a.a.detected_at_ns) < phaseB, "latency detected during phase A").toBe(true);
+  expect(
+    BigInt(a.a.detected_at_ns) > phaseA && BigInt(a.a.detected_at_ns) < phaseB,
+    "latency detected during phase A",
+  ).toBe(true);
   for (const t of a.a.triggers) {
     expect(t.tool).toBe("smbslower");
     expect(t.latency_ms, `${t.command}: >= threshold 300 ms`).toBeGreaterThanOrEqual(300);
@@ -293,8 +329,12 @@ checks["03-slow"] = (dir) => {
   const s = stopped(dir);
   expect(s.anomalies, "detections submitted (latency once, stall once)").toBe(2);
   expect(s.bundles).toBe(2);
-  expect(s.events, "slow events seen: >= 3x acceptable_count, so the cooldown folded repeats").toBeGreaterThanOrEqual(15);
-  console.log(`vm 03-slow: latency ${a.a.counts.in_window} in window (repeats ${JSON.stringify(a.a.repeats_during_cooldown.events)} events), stall: ${b.a.reason}; ${s.events} slow events, ${s.bundles} bundles`);
+  expect(s.events, "slow events seen: >= 3x acceptable_count, so the cooldown folded repeats").toBeGreaterThanOrEqual(
+    15,
+  );
+  console.log(
+    `vm 03-slow: latency ${a.a.counts.in_window} in window (repeats ${JSON.stringify(a.a.repeats_during_cooldown.events)} events), stall: ${b.a.reason}; ${s.events} slow events, ${s.bundles} bundles`,
+  );
 };
 
 checks["04-errors"] = (dir) => {
@@ -307,7 +347,8 @@ checks["04-errors"] = (dir) => {
   expect(Number(read(dir, "eacces.failed-cat")), "the workload really hit EACCES").toBe(6);
 
   // ENOENT noise (phase 1) fired nothing; `denied` (EACCES only) not on ENOSPC.
-  for (const b of bs) expect(BigInt(b.a.detected_at_ns) >= p2, `${b.a.name} detected after the ENOENT-only phase`).toBe(true);
+  for (const b of bs)
+    expect(BigInt(b.a.detected_at_ns) >= p2, `${b.a.name} detected after the ENOENT-only phase`).toBe(true);
   expect(BigInt(full.a.detected_at_ns) < p3, "full detected during the ENOSPC phase").toBe(true);
   expect(BigInt(denied.a.detected_at_ns) >= p3, "denied detected only once EACCES happened, not on ENOSPC").toBe(true);
 
@@ -316,7 +357,9 @@ checks["04-errors"] = (dir) => {
     [denied, "EACCES", /^STATUS_ACCESS_DENIED$/, 3],
   ] as const) {
     expect(b.a.type).toBe("error");
-    expect(b.a.reason).toMatch(new RegExp(`^${n} failed commands with a tracked errno within 5 s \\(acceptable_count ${n}\\)`));
+    expect(b.a.reason).toMatch(
+      new RegExp(`^${n} failed commands with a tracked errno within 5 s \\(acceptable_count ${n}\\)`),
+    );
     expect(b.a.thresholds.errnos, `${b.a.name}: tracked errnos`).toEqual([errno]);
     expect(b.a.counts.in_window).toBe(n);
     expect(b.a.triggers.length).toBe(n);
@@ -333,7 +376,9 @@ checks["04-errors"] = (dir) => {
   const s = stopped(dir);
   expect(s.anomalies).toBe(2);
   expect(s.bundles).toBe(2);
-  console.log(`vm 04-errors: full: ${full.a.reason}; denied: ${denied.a.reason}; ${s.events} events reached aod (ENOENT filtered)`);
+  console.log(
+    `vm 04-errors: full: ${full.a.reason}; denied: ${denied.a.reason}; ${s.events} events reached aod (ENOENT filtered)`,
+  );
 };
 
 checks["06-cifs-late"] = (dir) => {
@@ -352,7 +397,10 @@ checks["06-cifs-late"] = (dir) => {
   expect(attachDelayS, "attached within a few seconds of modprobe cifs (poll 2 s)").toBeLessThan(10);
 
   const bs = bundlesIn(dir);
-  expect(bs.map((b) => b.a.name), "one latency bundle after the late attach").toEqual(["latency"]);
+  expect(
+    bs.map((b) => b.a.name),
+    "one latency bundle after the late attach",
+  ).toEqual(["latency"]);
   const b = bs[0]!;
   expect(b.a.reason).toMatch(/^3 commands at or above their latency threshold within 5 s \(acceptable_count 3\)/);
   expect(BigInt(b.a.detected_at_ns) >= nsOf(dir, "phase-slow.ns")).toBe(true);
@@ -360,14 +408,23 @@ checks["06-cifs-late"] = (dir) => {
   expectEvidence(b, dir);
   const s = stopped(dir);
   expect(s.bundles).toBe(1);
-  console.log(`vm 06-cifs-late: ${log[iAttached]!.msg.slice(0, 60)}… ${attachDelayS.toFixed(1)} s after modprobe; ${b.a.reason}`);
+  console.log(
+    `vm 06-cifs-late: ${log[iAttached]!.msg.slice(0, 60)}… ${attachDelayS.toFixed(1)} s after modprobe; ${b.a.reason}`,
+  );
 };
 
 checks["05-server-down"] = (dir) => {
   const bs = bundlesIn(dir);
   const byPath = (label: string) => {
-    expect(read(dir, `snapshot-${label}.rc`).trim(), `aod snapshot (${label}) exit code; stderr: ${read(dir, `snapshot-${label}.stderr`)}`).toBe("0");
-    const id = read(dir, `snapshot-${label}.stdout`).trim().split("/").pop()!.replace(/\.tar\.zst$/, "");
+    expect(
+      read(dir, `snapshot-${label}.rc`).trim(),
+      `aod snapshot (${label}) exit code; stderr: ${read(dir, `snapshot-${label}.stderr`)}`,
+    ).toBe("0");
+    const id = read(dir, `snapshot-${label}.stdout`)
+      .trim()
+      .split("/")
+      .pop()!
+      .replace(/\.tar\.zst$/, "");
     const b = bs.find((x) => x.id === id);
     expect(b, `snapshot ${label} bundle ${id} collected`).toBeDefined();
     expect(b!.a.type).toBe("snapshot");
@@ -377,18 +434,28 @@ checks["05-server-down"] = (dir) => {
   expect(read(dir, "alive-after-recovery").trim()).toBe("alive");
   const s = stopped(dir);
   const log = logLines(dir);
-  expect(log.filter((l) => l.level === "error").map((l) => l.msg), "no error-level lines in aod's log").toEqual([]);
-  expect(log.filter((l) => /restarting|failed/.test(l.msg)).map((l) => l.msg), "no restarts or failures").toEqual([]);
+  expect(
+    log.filter((l) => l.level === "error").map((l) => l.msg),
+    "no error-level lines in aod's log",
+  ).toEqual([]);
+  expect(
+    log.filter((l) => /restarting|failed/.test(l.msg)).map((l) => l.msg),
+    "no restarts or failures",
+  ).toEqual([]);
   expect(s.bundles).toBe(bs.length);
   expect(read(dir, "down.stat"), "the client saw the outage").toMatch(/Host is down/);
 
   // What aod recorded during the outage: a snapshot shows the lost connection.
   const outage = byPath("outage");
-  expect(outage.file("debug_data.log"), "DebugData during the outage: connection not good (TCP status != 1)").toMatch(/TCP status: (?!1 )\d+/);
+  expect(outage.file("debug_data.log"), "DebugData during the outage: connection not good (TCP status != 1)").toMatch(
+    /TCP status: (?!1 )\d+/,
+  );
   expect(outage.file("debug_data.log")).toContain(SHARE);
   // After recovery: another snapshot works; Stats counts the reconnect.
   const recovered = byPath("recovered");
-  expect(recovered.file("cifsstats.log"), "Stats after recovery counts reconnects").toMatch(/^[1-9]\d* session \d+ share reconnects/m);
+  expect(recovered.file("cifsstats.log"), "Stats after recovery counts reconnects").toMatch(
+    /^[1-9]\d* session \d+ share reconnects/m,
+  );
   expect(recovered.file("debug_data.log"), "DebugData after recovery: connection good again").toMatch(/TCP status: 1 /);
 
   // Tracing survived the reconnect: EACCES after recovery made a bundle.
@@ -400,7 +467,9 @@ checks["05-server-down"] = (dir) => {
 
   // The reconnect errors themselves (checked last: the rest above holds either way).
   const down = ofAnomaly(bs, "down");
-  console.log(`vm 05-server-down: recovered ${read(dir, "recovery.seconds").trim()} s after smbd restart; bundles: ${bs.map((b) => b.a.name).join(", ")}`);
+  console.log(
+    `vm 05-server-down: recovered ${read(dir, "recovery.seconds").trim()} s after smbd restart; bundles: ${bs.map((b) => b.a.name).join(", ")}`,
+  );
   expect(
     down.length,
     "no `down` bundle: aod did not record the reconnect errors. While smbd is down nothing reaches the wire (no smb3_cmd_err): " +
@@ -408,7 +477,8 @@ checks["05-server-down"] = (dir) => {
       "(EHOSTDOWN) on the per-operation cifs:smb3_*_err events (bpf/smberr.bpf.c); check aod.log's `attached ... smbiosnoop via` line",
   ).toBe(1);
   const errnos = new Set(down[0]!.a.triggers.map((t: any) => t.errno));
-  for (const e of errnos) expect(["ECONNREFUSED", "EHOSTDOWN", "ECONNRESET", "ETIMEDOUT", "EAGAIN", "EIO"]).toContain(e as string);
+  for (const e of errnos)
+    expect(["ECONNREFUSED", "EHOSTDOWN", "ECONNRESET", "ETIMEDOUT", "EAGAIN", "EIO"]).toContain(e as string);
 };
 
 checks["07-overhead"] = (dir) => {
@@ -431,7 +501,9 @@ checks["07-overhead"] = (dir) => {
     return Math.max(...xs) / Math.min(...xs);
   };
   if (Math.max(spreadOf(true), spreadOf(false)) > 1.5)
-    console.log(`vm 07-overhead: WARNING: runs of the same condition differ by more than 50% (busy host?); do not copy this row`);
+    console.log(
+      `vm 07-overhead: WARNING: runs of the same condition differ by more than 50% (busy host?); do not copy this row`,
+    );
   console.log(
     `vm 07-overhead: ${o.files} files x ${o.file_kib} KiB on ${o.kernel} (${o.hooks}): without aod ${o.without_s.toFixed(2)} s, with ${o.with_s.toFixed(2)} s, ` +
       `${o.slowdown_pct >= 0 ? "+" : ""}${o.slowdown_pct.toFixed(1)}% (medians; ${o.spread}; aod CPU ${o.aod_cpu_s} s)\n` +
