@@ -25,7 +25,7 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all deps build run test test-unit test-vm test-vm-second bench clean
+.PHONY: all deps build run test test-unit test-vm test-vm-second check lint fmt bench clean
 all: build
 
 DEPS_STAMP := node_modules/.aod-deps
@@ -98,7 +98,24 @@ test-vm-second: dist/aod $(DEPS_STAMP)
 	$(call msg,VM,$(SECOND_KERNEL) 01 02)
 	$(Q)KERNELS="$(SECOND_KERNEL)" VM_SCENARIOS="01 02" V=$(V) $(BUN) test --timeout 900000 test/vm $(TEST_ARGS)
 
-test: test-unit test-vm test-vm-second
+# Types (tsc over src, test and scripts) and style (Biome for TypeScript,
+# clang-format for C). `make fmt` fixes what can be fixed.
+BIOME      := ./node_modules/.bin/biome
+C_SOURCES  := $(wildcard bpf/*.c bpf/*.h scripts/libs/*.c test/fixtures/*.bpf.c)
+check: $(DEPS_STAMP)
+	$(call msg,TSC,src test scripts)
+	$(Q)./node_modules/.bin/tsc --noEmit -p .
+
+lint: $(DEPS_STAMP)
+	$(call msg,LINT,biome + clang-format)
+	$(Q)$(BIOME) check --error-on-warnings --no-errors-on-unmatched .
+	$(Q)clang-format --dry-run -Werror $(C_SOURCES)
+
+fmt: $(DEPS_STAMP)
+	$(Q)$(BIOME) check --write .
+	$(Q)clang-format -i $(C_SOURCES)
+
+test: check lint test-unit test-vm test-vm-second
 
 clean:
 	rm -rf $(BUILD) dist

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(clang llvm libbpf-dev libelf-dev zlib1g-dev libzstd-dev bpftool zstd make
+APT_PACKAGES=(clang clang-format llvm libbpf-dev libelf-dev zlib1g-dev libzstd-dev bpftool zstd make
   linux-libc-dev util-linux hyperfine)
 # The embedded libraries, built from Debian source packages (scripts/libs), and
 # the old-userland test (test/glibc: a bullseye root filesystem).
