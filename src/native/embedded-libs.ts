@@ -5,12 +5,13 @@
 // matters: a DT_NEEDED entry is satisfied by an already loaded soname, so libz
 // goes before libelf, libelf before libbpf; in another order the host's copy is
 // loaded silently (or the load fails on a host without one).
-import { dlopen, type Library } from "bun:ffi";
+import { dlopen, type FFIFunction } from "bun:ffi";
 import { chmodSync, closeSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeSync } from "node:fs";
 import libbpfPath from "../../build/lib/libbpf.so.1" with { type: "file" };
 import libelfPath from "../../build/lib/libelf.so.1" with { type: "file" };
 import libzPath from "../../build/lib/libz.so.1" with { type: "file" };
 import libzstdPath from "../../build/lib/libzstd.so.1" with { type: "file" };
+import { type NativeSymbols, nativeSymbols } from "./ffi";
 import { MFD_CLOEXEC, MFD_EXEC, memfdCreate, strerror } from "./libc";
 
 export const EMBEDDED_LIBS = {
@@ -76,10 +77,10 @@ function privateDir(): string {
 }
 
 /** Loads an embedded library (and what it needs first) and returns its FFI symbols. */
-export function openEmbedded<T extends Record<string, any>>(name: EmbeddedLib, symbols: T): Library<T> {
+export function openEmbedded<T extends Record<string, FFIFunction>>(name: EmbeddedLib, symbols: T): NativeSymbols<T> {
   for (const dep of NEEDS[name]) ensureLoaded(dep);
   ensureLoaded(name);
-  return dlopen(loaded.get(name)!, symbols);
+  return nativeSymbols(dlopen(loaded.get(name)!, symbols));
 }
 
 function ensureLoaded(name: EmbeddedLib): void {

@@ -47,7 +47,7 @@ const lib = openEmbedded("libbpf.so.1", {
   btf__load_vmlinux_btf: { args: [], returns: P },
   btf__load_module_btf: { args: [cstring, P], returns: P },
   btf__free: { args: [P], returns: v },
-}).symbols;
+});
 
 export const libbpfVersion = (): string => String(lib.libbpf_version_string());
 

@@ -2,27 +2,33 @@
 // has; its symbols used here exist since GLIBC_2.2.5 (memfd_create goes through
 // syscall(2), since the wrapper needs 2.27).
 import { dlopen, FFIType, type Pointer, read } from "bun:ffi";
+import { nativeSymbols } from "./ffi";
 
-const { symbols: libc } = dlopen("libc.so.6", {
-  __errno_location: { args: [], returns: FFIType.ptr },
-  syscall: { args: [FFIType.i64, FFIType.i64, FFIType.i64, FFIType.i64], returns: FFIType.i64 },
-  strerror: { args: [FFIType.i32], returns: FFIType.cstring },
-  gnu_get_libc_version: { args: [], returns: FFIType.cstring },
-  mmap: { args: [FFIType.ptr, FFIType.u64, FFIType.i32, FFIType.i32, FFIType.i32, FFIType.i64], returns: FFIType.ptr },
-  munmap: { args: [FFIType.ptr, FFIType.u64], returns: FFIType.i32 },
-  vsnprintf: { args: [FFIType.ptr, FFIType.u64, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
-  epoll_create1: { args: [FFIType.i32], returns: FFIType.i32 },
-  epoll_ctl: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
-  epoll_wait: { args: [FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-  close: { args: [FFIType.i32], returns: FFIType.i32 },
-  eventfd: { args: [FFIType.u32, FFIType.i32], returns: FFIType.i32 },
-  eventfd_write: { args: [FFIType.i32, FFIType.u64], returns: FFIType.i32 },
-  getpagesize: { args: [], returns: FFIType.i32 },
-  clock_gettime: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
-  flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-  openlog: { args: [FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.void },
-  syslog: { args: [FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.void },
-});
+const libc = nativeSymbols(
+  dlopen("libc.so.6", {
+    __errno_location: { args: [], returns: FFIType.ptr },
+    syscall: { args: [FFIType.i64, FFIType.i64, FFIType.i64, FFIType.i64], returns: FFIType.i64 },
+    strerror: { args: [FFIType.i32], returns: FFIType.cstring },
+    gnu_get_libc_version: { args: [], returns: FFIType.cstring },
+    mmap: {
+      args: [FFIType.ptr, FFIType.u64, FFIType.i32, FFIType.i32, FFIType.i32, FFIType.i64],
+      returns: FFIType.ptr,
+    },
+    munmap: { args: [FFIType.ptr, FFIType.u64], returns: FFIType.i32 },
+    vsnprintf: { args: [FFIType.ptr, FFIType.u64, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+    epoll_create1: { args: [FFIType.i32], returns: FFIType.i32 },
+    epoll_ctl: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+    epoll_wait: { args: [FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+    close: { args: [FFIType.i32], returns: FFIType.i32 },
+    eventfd: { args: [FFIType.u32, FFIType.i32], returns: FFIType.i32 },
+    eventfd_write: { args: [FFIType.i32, FFIType.u64], returns: FFIType.i32 },
+    getpagesize: { args: [], returns: FFIType.i32 },
+    clock_gettime: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+    flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+    openlog: { args: [FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.void },
+    syslog: { args: [FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.void },
+  }),
+);
 
 export { libc };
 
@@ -49,7 +55,7 @@ export function memfdCreate(name: string, flags: number): number {
 }
 
 import { ptr } from "bun:ffi";
-export const bufPtr = (b: ArrayBufferView) => ptr(b);
+export const bufPtr = (b: NodeJS.TypedArray | DataView) => ptr(b);
 
 /** NUL-terminated C string for FFI arguments; keep the returned buffer alive during the call. */
 export const cstr = (s: string) => Buffer.from(`${s}\0`, "utf8");

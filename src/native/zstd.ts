@@ -18,7 +18,7 @@ const z = openEmbedded("libzstd.so.1", {
   ZSTD_freeDCtx: { args: [P], returns: u64 },
   ZSTD_decompressStream: { args: [P, P, P], returns: u64 },
   ZSTD_DStreamOutSize: { args: [], returns: u64 },
-}).symbols;
+});
 
 export const zstdVersion = (): string => String(z.ZSTD_versionString());
 

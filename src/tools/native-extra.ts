@@ -17,7 +17,7 @@ const lib = openEmbedded("libbpf.so.1", {
   btf__find_by_name_kind: { args: [P, cstring, u32], returns: i32 },
   btf__type_by_id: { args: [P, u32], returns: P },
   btf__name_by_offset: { args: [P, u32], returns: cstring },
-}).symbols;
+});
 
 /** Makes `map` (not yet loaded) use the kernel map `from` already created by another object. */
 export function reuseMap(map: BpfMap, from: BpfMap): void {
