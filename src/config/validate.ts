@@ -44,7 +44,9 @@ export interface ErrorRule extends RuleBase {
 export type AnomalyRule = LatencyRule | ErrorRule;
 
 export type Config = Readonly<
-  Omit<RawConfig, "guardian" | "custom_actions"> & {
+  Omit<RawConfig, "watcher" | "guardian" | "custom_actions"> & {
+    /** `actions: null` in the file means none. */
+    watcher: { actions: string[] };
     guardian: { anomalies: Record<string, RawLatencyAnomaly | RawErrorAnomaly> };
     custom_actions: CustomAction[];
     /** Derived from guardian.anomalies: what the detectors and BPF filters use. */
