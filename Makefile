@@ -59,7 +59,10 @@ $(BUILD)/test/%.bpf.o: test/fixtures/%.bpf.c $(wildcard bpf/*.h) $(BUILD)/vmlinu
 # The runtime libraries embedded in the binary and loaded from memory: built from
 # Debian's source packages (apt-get source, cached in .cache/libs) so that they
 # need no glibc newer than Bun's own floor, 2.17. See scripts/libs/build.sh.
-LIB_SCRIPTS := scripts/libs/build.sh scripts/libs/glibc-symver.sh scripts/libs/glibc-compat.c
+# The versions are scripts/libs/sources.lock's: a change there rebuilds them.
+LIB_SCRIPTS := scripts/libs/build.sh scripts/libs/glibc-symver.sh scripts/libs/glibc-compat.c \
+	scripts/libs/fetch-source.sh scripts/libs/sources.sh scripts/libs/apt.sh scripts/libs/mirrors.sh \
+	scripts/libs/sources.lock
 $(BUILD)/lib/%.so.1: $(LIB_SCRIPTS) | $(DEPS_STAMP)
 	$(Q)V=$(V) scripts/libs/build.sh $* $@
 

@@ -4,6 +4,7 @@
 # $LIBS_CACHE/apt. The machine's sources, lists and caches are not touched.
 #   apt.sh update              refresh the project's source package lists
 #   apt.sh source PKG...       download source packages (into the current directory)
+#   apt.sh showsrc|madison PKG apt-cache over the project's lists (which versions they offer)
 #   apt.sh <any apt-get args>
 # Concurrent calls are serialised with a lock (make -j builds the libraries in parallel).
 set -euo pipefail
@@ -17,7 +18,7 @@ list=$dir/sources.list
   opts=""; [ "$sb" != "-" ] && opts="[signed-by=$sb] "
   echo "deb-src ${opts}$uri $suite ${comps//,/ }"
 done > "$list.tmp"
-[ -s "$list.tmp" ] || { echo "apt.sh: no Debian repository found in /etc/apt" >&2; exit 1; }
+[ -s "$list.tmp" ] || { echo "apt.sh: no Debian repository for this release found in ${APT_ETC:-/etc/apt} (sources.list, sources.list.d; see scripts/libs/mirrors.sh)" >&2; exit 1; }
 if cmp -s "$list.tmp" "$list"; then rm "$list.tmp"; else mv "$list.tmp" "$list"; fi
 
 APT_OPTS=(
@@ -33,4 +34,7 @@ APT_OPTS=(
 exec 9>"$dir/lock"
 flock 9
 export DEBIAN_FRONTEND=noninteractive
+case "${1:-}" in
+  showsrc|madison|policy) exec apt-cache -q "${APT_OPTS[@]}" "$@" ;;
+esac
 exec apt-get -q "${APT_OPTS[@]}" "$@"

@@ -4,9 +4,12 @@
 # floor of Bun's own runtime):
 #   build.sh libz|libelf|libbpf|libzstd OUT.so.1
 #
-# - The source package comes from the machine's own Debian mirror and suites
-#   (apt.sh: project-local deb-src configuration), is downloaded once into
-#   $LIBS_CACHE/src and unpacked with Debian's patches applied (dpkg-source -x).
+# - The source package is the exact version scripts/libs/sources.lock names,
+#   from the machine's own Debian mirror and suites (fetch-source.sh, apt.sh:
+#   project-local deb-src configuration), downloaded once into $LIBS_CACHE/src
+#   and unpacked with Debian's patches applied (dpkg-source -x). If the mirror
+#   does not serve it: a WARNING and the newest version it serves, or with
+#   LIBS_STRICT=1 an error (scripts/libs/update-lock.sh moves the lock).
 # - Only the library is built, with the project's own build system (not
 #   dpkg-buildpackage): zlib's configure, elfutils' lib/ + libelf/, libbpf's
 #   src/Makefile, zstd's lib/Makefile (multithreaded).
@@ -27,11 +30,8 @@ jobs=$(nproc 2>/dev/null || echo 2)
 V=${V:-0}
 
 case "$lib" in
-  libz) srcpkg=zlib ;;
-  libelf) srcpkg=elfutils ;;
-  libbpf) srcpkg=libbpf ;;
-  libzstd) srcpkg=libzstd ;;
-  *) echo "build.sh: unknown library $lib" >&2; exit 2 ;;
+  libz|libelf|libbpf|libzstd) ;;
+  *) echo "build.sh: unknown library $lib (libz, libelf, libbpf or libzstd)" >&2; exit 2 ;;
 esac
 
 log=$work.log
@@ -42,7 +42,7 @@ exec 7>"$work.lock"
 if ! flock -n 7; then
   printf '  %-8s %s\n' WAIT "$lib (being built by another make)"
   flock 7
-  up=1; for f in "$here/build.sh" "$here/glibc-symver.sh" "$here/glibc-compat.c"; do [ "$out" -nt "$f" ] || up=0; done
+  up=1; for f in "$here"/{build.sh,glibc-symver.sh,glibc-compat.c,fetch-source.sh,sources.sh,apt.sh,mirrors.sh} "${LIBS_LOCK:-$here/sources.lock}"; do [ "$out" -nt "$f" ] || up=0; done
   [ "$up" = 1 ] && { printf '  %-8s %s\n' LIB "$out (up to date)"; exit 0; }
 fi
 say() { printf '  %-8s %s\n' "$1" "$2"; }
@@ -53,32 +53,9 @@ step() {
 }
 
 # --- source ---------------------------------------------------------------
-# Newest downloaded .dsc of the package, if any.
-newest_dsc() {
-  local best="" v bv
-  for d in "$LIBS_CACHE/src/${srcpkg}"_*.dsc; do
-    [ -f "$d" ] || continue
-    v=$(sed -n 's/^Version: //p' "$d")
-    if [ -z "$best" ] || dpkg --compare-versions "$v" gt "$bv"; then best=$d; bv=$v; fi
-  done
-  echo "$best"
-}
-
-mkdir -p "$LIBS_CACHE/src"
-dsc=$(newest_dsc)
-if [ -z "$dsc" ]; then
-  say FETCH "$srcpkg (apt-get source)"
-  (
-    exec 8>"$LIBS_CACHE/fetch.lock"; flock 8
-    cd "$LIBS_CACHE/src"
-    [ -n "$(ls "$LIBS_CACHE"/apt/lists/*Sources* 2>/dev/null)" ] || "$here/apt.sh" update >/dev/null
-    # Stale lists (a newer upload replaced the file on the mirror): refresh once.
-    "$here/apt.sh" source --download-only "$srcpkg" >/dev/null 2>&1 \
-      || { "$here/apt.sh" update >/dev/null && "$here/apt.sh" source --download-only "$srcpkg" >/dev/null; }
-  )
-  dsc=$(newest_dsc)
-  [ -n "$dsc" ] || { echo "build.sh: no source package $srcpkg downloaded" >&2; exit 1; }
-fi
+# The locked version's .dsc (downloaded or cached; fetch-source.sh explains failures).
+dsc=$("$here/fetch-source.sh" "$lib")
+srcpkg=$(sed -n 's/^Source: //p' "$dsc")
 version=$(sed -n 's/^Version: //p' "$dsc")
 
 rm -rf "$work" "$log"

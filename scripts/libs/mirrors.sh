@@ -5,10 +5,12 @@
 # (one-line and deb822 formats), "deb" entries only, and only the Debian
 # release's own suites: <codename>, <codename>-updates, <codename>-security.
 # Third-party repositories (other suites) are left out.
-#   mirrors.sh [CODENAME]   default: this machine's (VERSION_CODENAME in /etc/os-release)
+#   mirrors.sh [CODENAME]   default: $LIBS_CODENAME, else this machine's
+#                           (VERSION_CODENAME in /etc/os-release)
+# $APT_ETC replaces /etc/apt (the tests point it at a repository of their own).
 set -euo pipefail
 ETC=${APT_ETC:-/etc/apt}
-codename=${1:-$(. /etc/os-release && echo "${VERSION_CODENAME:?no VERSION_CODENAME in /etc/os-release}")}
+codename=${1:-${LIBS_CODENAME:-$(. /etc/os-release && echo "${VERSION_CODENAME:?no VERSION_CODENAME in /etc/os-release (set LIBS_CODENAME)}")}}
 
 {
   # One-line format: deb [opts] uri suite comp...
