@@ -44,9 +44,9 @@ export default defineCommand({
   async run({ args }) {
     let config = loadConfig(args.config);
     if (args.output) {
-      if (!args.output.startsWith("/")) args.output = `${process.cwd()}/${args.output}`;
+      const output = args.output.startsWith("/") ? args.output : `${process.cwd()}/${args.output}`;
       config = parseConfigText(
-        JSON.stringify({ ...fileShape(config), aod_output_dir: args.output }),
+        JSON.stringify({ ...fileShape(config), aod_output_dir: output }),
         `${config.source} with --output`,
       );
     }
