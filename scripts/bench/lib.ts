@@ -436,9 +436,14 @@ export class Generator {
   private out = "";
   private readonly ready: Promise<void>;
   constructor() {
-    this.proc = Bun.spawn([BUN, join(import.meta.dir, "gen.ts")], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+    const proc = Bun.spawn([BUN, join(import.meta.dir, "gen.ts")], {
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "inherit",
+    });
+    this.proc = proc;
     const reader = (async () => {
-      for await (const c of this.proc.stdout as ReadableStream<Uint8Array>) this.out += new TextDecoder().decode(c);
+      for await (const c of proc.stdout as ReadableStream<Uint8Array>) this.out += new TextDecoder().decode(c);
     })();
     void reader;
     this.ready = this.nextLine().then(() => {});

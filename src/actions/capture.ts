@@ -80,7 +80,7 @@ export function tailFile(path: string, lines: number, ctx: ActionContext): Actio
   try {
     const { size } = require("node:fs").fstatSync(fd) as { size: number };
     let pos = size;
-    let buf = new Uint8Array(0);
+    let buf: Uint8Array = new Uint8Array(0);
     let newlines = 0;
     while (pos > 0 && newlines <= lines && buf.length < ctx.capBytes) {
       const n = Math.min(64 * 1024, pos);

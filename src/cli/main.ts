@@ -29,12 +29,12 @@ export const main = defineCommand({
   },
 });
 
-async function resolveTarget(argv: string[]): Promise<[CommandDef<any>, CommandDef<any>?]> {
-  let cmd: CommandDef<any> = main;
-  let parent: CommandDef<any> | undefined;
+async function resolveTarget(argv: string[]): Promise<[CommandDef, CommandDef?]> {
+  let cmd: CommandDef = main;
+  let parent: CommandDef | undefined;
   for (const a of argv) {
     if (a.startsWith("-")) continue;
-    const subs = typeof cmd.subCommands === "function" ? await cmd.subCommands() : cmd.subCommands;
+    const subs = await (typeof cmd.subCommands === "function" ? cmd.subCommands() : cmd.subCommands);
     const next = subs?.[a];
     if (!next) break;
     parent = cmd;
@@ -50,9 +50,9 @@ const splitDescription = (d = "") => {
 };
 
 /** A copy of a command whose own and subcommands' descriptions lack the examples. */
-async function withoutExamples(cmd: CommandDef<any>): Promise<CommandDef<any>> {
+async function withoutExamples(cmd: CommandDef): Promise<CommandDef> {
   const meta = typeof cmd.meta === "function" ? await cmd.meta() : await cmd.meta;
-  const subs = typeof cmd.subCommands === "function" ? await cmd.subCommands() : cmd.subCommands;
+  const subs = await (typeof cmd.subCommands === "function" ? cmd.subCommands() : cmd.subCommands);
   const strippedSubs = subs
     ? Object.fromEntries(
         await Promise.all(

@@ -92,13 +92,13 @@ describe("error rules → errnos map", () => {
   test("all / excludeonly: every named errno but the excluded", () => {
     const e = configErrnos(errCfg("all", "      exclude_codes: [ENOENT]\n"));
     expect(e).not.toContain(errnoNumber("ENOENT"));
-    expect(e).toContain(errnoNumber("EACCES"));
-    expect(e).toContain(errnoNumber("ERESTARTSYS")); // 512: fits the 1024-slot map
+    expect(e).toContain(errnoNumber("EACCES")!);
+    expect(e).toContain(errnoNumber("ERESTARTSYS")!); // 512: fits the 1024-slot map
     expect(errnoMapValues(e)[512]).toBe(1);
   });
   test("default config", () => {
     const e = configErrnos(parseConfigText(DEFAULT_CONFIG_TEXT, "default"));
-    expect(e).toContain(errnoNumber("EACCES"));
+    expect(e).toContain(errnoNumber("EACCES")!);
     expect(e).not.toContain(errnoNumber("ENOENT"));
   });
   test("command mask", () => {
