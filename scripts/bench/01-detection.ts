@@ -6,6 +6,7 @@
 // events are repeats) when bursts are a second apart.
 import { watch } from "node:fs";
 import { BUNDLE_RE, TEMP_RE } from "../../src/bundle/names";
+import { errorMessage } from "../../src/util/errors";
 import { atMost, Daemon, libc, mmm, preflight, type Row, report, summarize } from "./lib";
 
 const REPS = Number(process.env.AOD_BENCH_REPS ?? 20);
@@ -63,9 +64,9 @@ for (let i = 0; i < REPS; i++) {
     if (seen.tmp.length) tmpMs.push(seen.tmp[0]! - t0);
     finalMs.push((seen.final[0] ?? b.at) - t0);
     writtenMs.push(Number(b.ms));
-  } catch (e: any) {
+  } catch (e) {
     failures++;
-    console.error(`rep ${i}: ${e.message.split("\n")[0]}`);
+    console.error(`rep ${i}: ${errorMessage(e).split("\n")[0]}`);
   }
   await Bun.sleep(1000); // past the 0.5 s cooldown and quiet
 }

@@ -3,6 +3,7 @@
 // skipped. Times are converted to UTC wall clock.
 import { closeSync, constants, openSync, readSync } from "node:fs";
 import { monotonicNs, realtimeNs } from "../native/libc";
+import { errorCode } from "../util/errors";
 import { enc } from "./capture";
 import type { ActionContext, ActionOutput } from "./context";
 
@@ -19,9 +20,9 @@ export function readKmsg(ctx: ActionContext): ActionOutput {
       let n: number;
       try {
         n = readSync(fd, buf, 0, buf.length, null);
-      } catch (e: any) {
-        if (e.code === "EAGAIN") break; // end of the buffer
-        if (e.code === "EPIPE") continue; // overwritten while reading: skip on
+      } catch (e) {
+        if (errorCode(e) === "EAGAIN") break; // end of the buffer
+        if (errorCode(e) === "EPIPE") continue; // overwritten while reading: skip on
         throw e;
       }
       if (n <= 0) break;

@@ -1,6 +1,7 @@
 // Runs a collection's actions side by side, each with a deadline and an output
 // cap. A failing or timed-out action is recorded and never stops the others.
 import type { Config } from "../config/validate";
+import { errorMessage } from "../util/errors";
 import { BUILTIN_IMPL } from "./builtin";
 import { captureCommand, captureFile, enc } from "./capture";
 import { actionFileName, BUILTIN_ACTION_NAMES, type BuiltinActionName } from "./catalog";
@@ -89,15 +90,15 @@ async function runOne(name: string, config: Config, detectedAtMs: number, outer?
       note: r.note,
       data: r.data,
     };
-  } catch (e: any) {
-    const data = enc(`action ${name} failed: ${e.message}\n`);
+  } catch (e) {
+    const data = enc(`action ${name} failed: ${errorMessage(e)}\n`);
     return {
       ...base,
       status: "failed",
       duration_ms: Math.round(performance.now() - t0),
       bytes: data.length,
       truncated: false,
-      error: e.message,
+      error: errorMessage(e),
       data,
     };
   } finally {

@@ -3,6 +3,7 @@
 import { chmodSync, lstatSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { AodError } from "../cli/errors";
+import { errorCode, errorMessage } from "../util/errors";
 
 export const BATCHES = "batches";
 
@@ -28,8 +29,8 @@ export function ensureOutputDir(dir: string): string {
   for (const d of [dir, batches]) {
     try {
       lstatSync(d);
-    } catch (e: any) {
-      if (e.code !== "ENOENT") throw new AodError(`cannot use output dir ${d}: ${e.message}`, 2);
+    } catch (e) {
+      if (errorCode(e) !== "ENOENT") throw new AodError(`cannot use output dir ${d}: ${errorMessage(e)}`, 2);
       mkdirSync(dirname(d), { recursive: true, mode: 0o755 });
       mkdirSync(d, { mode: 0o700 });
     }

@@ -2,6 +2,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { zstdDecompress } from "../native/zstd";
+import { errorCode } from "../util/errors";
 import { BUNDLE_RE } from "./names";
 
 export interface BundleInfo {
@@ -18,8 +19,8 @@ export function listBundles(batchesDir: string): BundleInfo[] {
   let names: string[];
   try {
     names = readdirSync(batchesDir);
-  } catch (e: any) {
-    if (e.code === "ENOENT") return [];
+  } catch (e) {
+    if (errorCode(e) === "ENOENT") return [];
     throw e;
   }
   const out: BundleInfo[] = [];

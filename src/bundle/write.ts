@@ -4,6 +4,7 @@
 import { closeSync, fsyncSync, linkSync, openSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { ZstdCompressor } from "../native/zstd";
+import { errorCode } from "../util/errors";
 import { bundleName, tempName } from "./names";
 
 // Names being written by this process; a clash on disk is caught by link().
@@ -55,9 +56,9 @@ export async function writeBundle(
       // link() fails if the final name exists: never overwrite another bundle.
       try {
         linkSync(tmp, final);
-      } catch (e: any) {
+      } catch (e) {
         unlinkSync(tmp);
-        if (e.code === "EEXIST") continue;
+        if (errorCode(e) === "EEXIST") continue;
         throw e;
       }
       unlinkSync(tmp);

@@ -4,6 +4,7 @@ import { accessSync, constants, existsSync, statSync } from "node:fs";
 import type { Config } from "../config/validate";
 import { glibcVersion } from "../native/libc";
 import { smb1Warnings } from "../tools/mounts";
+import { errorCode, errorMessage } from "../util/errors";
 import { ensureTracefs, freeBytes, kernelRelease, TRACEFS } from "./host";
 
 export type Status = "ok" | "warn" | "fail" | "info";
@@ -191,8 +192,8 @@ export const CHECKS: Check[] = [
           ok: true,
           detail: `${dir} writable, ${free === undefined ? "?" : (free / 2 ** 30).toFixed(1)} GiB free`,
         };
-      } catch (e: any) {
-        return { ok: false, detail: `${dir}: ${e.code === "EACCES" ? "not writable" : e.message}` };
+      } catch (e) {
+        return { ok: false, detail: `${dir}: ${errorCode(e) === "EACCES" ? "not writable" : errorMessage(e)}` };
       }
     },
   },
@@ -205,8 +206,8 @@ export async function runChecks(config: Config, extra: Check[] = []): Promise<{ 
     let r: { ok: boolean; detail: string; info?: boolean };
     try {
       r = await c.run({ config });
-    } catch (e: any) {
-      r = { ok: false, detail: e.message.split("\n")[0] };
+    } catch (e) {
+      r = { ok: false, detail: errorMessage(e).split("\n")[0] };
     }
     const status: Status = r.ok ? (r.info ? "info" : "ok") : c.required ? "fail" : "warn";
     if (status === "fail") ok = false;

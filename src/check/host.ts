@@ -1,5 +1,6 @@
 // Facts about the host that `aod check` reports and other parts reuse.
 import { existsSync, mkdirSync, readFileSync, statfsSync } from "node:fs";
+import { errorMessage } from "../util/errors";
 
 export const TRACEFS = "/sys/kernel/tracing";
 
@@ -25,8 +26,8 @@ export function ensureTracefs(): { ok: boolean; mountedNow: boolean; why?: strin
     const r = Bun.spawnSync(["mount", "-t", "tracefs", "tracefs", TRACEFS], { stderr: "pipe" });
     if (r.exitCode !== 0) return { ok: false, mountedNow: false, why: r.stderr.toString().trim() };
     return { ok: tracefsMounted(), mountedNow: true };
-  } catch (e: any) {
-    return { ok: false, mountedNow: false, why: e.message };
+  } catch (e) {
+    return { ok: false, mountedNow: false, why: errorMessage(e) };
   }
 }
 

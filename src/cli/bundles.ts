@@ -4,6 +4,7 @@ import { toJson } from "../bundle/anomaly-json";
 import { BATCHES } from "../bundle/output-dir";
 import { listBundles, openBundle } from "../bundle/read";
 import { loadConfig } from "../config/load";
+import { errorCode, errorMessage } from "../util/errors";
 import { configArg, examples, jsonArg } from "./_shared";
 import { UsageError } from "./errors";
 
@@ -34,8 +35,10 @@ const show = defineCommand({
     let b;
     try {
       b = await openBundle(path);
-    } catch (e: any) {
-      throw new UsageError(`cannot open bundle ${path}: ${e.code === "ENOENT" ? "no such file" : e.message}`);
+    } catch (e) {
+      throw new UsageError(
+        `cannot open bundle ${path}: ${errorCode(e) === "ENOENT" ? "no such file" : errorMessage(e)}`,
+      );
     }
     if (args.json) return console.log(toJson({ file: path, members: b.members, anomaly: b.anomaly }));
     const a = b.anomaly ?? {};

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { defineCommand } from "citty";
+import { errorCode } from "../util/errors";
 import { examples, jsonArg } from "./_shared";
 import { AodError, UsageError } from "./errors";
 
@@ -55,7 +56,7 @@ export default defineCommand({
     const { parseRanges } = await import("../perf/ranges");
     const positionals = args._.map(String);
     if (positionals.length > 3) throw new UsageError(`too many arguments: ${positionals.slice(3).join(" ")}`);
-    let [, second, third] = positionals;
+    const [, second, third] = positionals;
     let column: string | undefined;
     let bPath: string | undefined;
     if (second !== undefined && looksLikeFile(second)) {
@@ -84,8 +85,8 @@ export default defineCommand({
     }
     try {
       mkdirSync(outDir, { recursive: true });
-    } catch (e: any) {
-      throw new AodError(`cannot create ${outDir}: ${e?.code ?? e}`, 1);
+    } catch (e) {
+      throw new AodError(`cannot create ${outDir}: ${errorCode(e) ?? e}`, 1);
     }
     const { writeFilesAtomic } = await import("../perf/files");
     writeFilesAtomic(files);

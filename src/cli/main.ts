@@ -2,6 +2,7 @@
 // a command is listed here only once it works.
 import { type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
 import { VERSION } from "../version";
+import { errorCode, errorMessage } from "../util/errors";
 import { AodError } from "./errors";
 
 export const main = defineCommand({
@@ -84,6 +85,9 @@ async function showHelp(argv: string[]): Promise<void> {
   console.log(text);
 }
 
+const exitCodeOf = (e: unknown): number | undefined =>
+  typeof e === "object" && e !== null && "exitCode" in e && typeof e.exitCode === "number" ? e.exitCode : undefined;
+
 export async function run(argv: string[]): Promise<number> {
   if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
     console.log(VERSION);
@@ -96,15 +100,17 @@ export async function run(argv: string[]): Promise<number> {
   try {
     await runCommand(main, { rawArgs: argv });
     return typeof process.exitCode === "number" ? process.exitCode : 0;
-  } catch (e: any) {
-    if (e instanceof AodError || typeof e?.exitCode === "number") {
-      console.error(`aod: ${e.message}`);
-      return e.exitCode;
+  } catch (e) {
+    // AodError, or anything else that carries an exit code.
+    const exitCode = e instanceof AodError ? e.exitCode : exitCodeOf(e);
+    if (exitCode !== undefined) {
+      console.error(`aod: ${errorMessage(e)}`);
+      return exitCode;
     }
-    if (e?.name === "CLIError") {
-      const msg = String(e.message).replace(/\x1b\[[0-9;]*m/g, "");
+    if (e instanceof Error && e.name === "CLIError") {
+      const msg = e.message.replace(/\x1b\[[0-9;]*m/g, "");
       const where =
-        e.code === "E_UNKNOWN_COMMAND"
+        errorCode(e) === "E_UNKNOWN_COMMAND"
           ? "aod --help"
           : `aod ${argv
               .filter((a) => !a.startsWith("-"))

@@ -4,6 +4,7 @@ import { loadConfig, parseConfigText } from "../config/load";
 import { fileShape } from "../config/validate";
 import { log } from "../log";
 import { jsonWithBigInts } from "../tools/event";
+import { errorCode, errorMessage } from "../util/errors";
 import { configArg, examples, jsonArg } from "./_shared";
 import { UsageError } from "./errors";
 
@@ -53,8 +54,10 @@ export default defineCommand({
     let text: string;
     try {
       text = args.events === "-" ? await Bun.stdin.text() : readFileSync(args.events, "utf8");
-    } catch (e: any) {
-      throw new UsageError(`cannot read ${args.events}: ${e.code === "ENOENT" ? "no such file" : e.message}`);
+    } catch (e) {
+      throw new UsageError(
+        `cannot read ${args.events}: ${errorCode(e) === "ENOENT" ? "no such file" : errorMessage(e)}`,
+      );
     }
     const { parseEventLines } = await import("../daemon/event-lines");
     const { replay, replayStartNs } = await import("../daemon/replay");

@@ -4,6 +4,7 @@ import { BATCHES } from "../bundle/output-dir";
 import { listBundles, openBundle } from "../bundle/read";
 import { loadConfig } from "../config/load";
 import { readDaemonPid } from "../daemon/lock";
+import { errorCode, errorMessage } from "../util/errors";
 import { configArg, examples } from "./_shared";
 import { AodError } from "./errors";
 
@@ -34,9 +35,9 @@ export default defineCommand({
     const before = new Set(listBundles(dir).map((b) => b.file));
     try {
       process.kill(pid, "SIGUSR1");
-    } catch (e: any) {
+    } catch (e) {
       throw new AodError(
-        `cannot signal aod (pid ${pid}): ${e.code === "EPERM" ? "permission denied; run as root" : e.message}`,
+        `cannot signal aod (pid ${pid}): ${errorCode(e) === "EPERM" ? "permission denied; run as root" : errorMessage(e)}`,
         1,
       );
     }

@@ -3,6 +3,7 @@
 import { lstatSync, readFileSync, statSync } from "node:fs";
 import { type Document, isMap, isScalar, LineCounter, parseDocument } from "yaml";
 import defaultConfigText from "../../config/aod.yaml" with { type: "text" };
+import { errorCode, errorMessage } from "../util/errors";
 import { ConfigError, type Problem } from "./problems";
 import { type Config, type Path, validateConfig } from "./validate";
 
@@ -98,15 +99,15 @@ export function loadConfig(flag?: string, env = process.env): Config {
   let text: string;
   try {
     text = readFileSync(where.path, "utf8");
-  } catch (e: any) {
+  } catch (e) {
     const how =
-      e.code === "ENOENT"
+      errorCode(e) === "ENOENT"
         ? "no such file"
-        : e.code === "EACCES"
+        : errorCode(e) === "EACCES"
           ? "permission denied"
-          : e.code === "EISDIR"
+          : errorCode(e) === "EISDIR"
             ? "it is a directory"
-            : e.message;
+            : errorMessage(e);
     throw new ConfigError(where.path, [
       { path: "", message: `cannot read the config file (from ${where.why}): ${how}` },
     ]);

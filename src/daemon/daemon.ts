@@ -10,6 +10,7 @@ import { log } from "../log";
 import { removeLeftovers, runRetention } from "../retention/retention";
 import { type EventBatch, toEventLine } from "../tools/event";
 import type { EventSource } from "../tools/source";
+import { errorMessage } from "../util/errors";
 import { VERSION } from "../version";
 import { auditRestart } from "./audit";
 import { InstanceLock } from "./lock";
@@ -73,10 +74,10 @@ export class Daemon {
   private onBatch(b: EventBatch): void {
     try {
       this.pipeline.observe(b);
-    } catch (e: any) {
+    } catch (e) {
       // A bad batch must not stop the reader: count it, say it, go on.
       this.batchErrors++;
-      log.error("detection failed on a batch; continuing", { error: e.message, errors: this.batchErrors });
+      log.error("detection failed on a batch; continuing", { error: errorMessage(e), errors: this.batchErrors });
       if (this.batchErrors === 1 || this.batchErrors % 100 === 0) auditRestart("detector");
     }
   }
@@ -86,11 +87,11 @@ export class Daemon {
     for (let delay = 1000; ; delay = Math.min(delay * 2, 60_000)) {
       try {
         return await fn();
-      } catch (e: any) {
+      } catch (e) {
         if (this.stopping) throw e;
         const n = (this.restarts.get(name) ?? 0) + 1;
         this.restarts.set(name, n);
-        log.error(`${name} failed; restarting`, { error: e.message, restarts: n, retry_in_ms: delay });
+        log.error(`${name} failed; restarting`, { error: errorMessage(e), restarts: n, retry_in_ms: delay });
         auditRestart(name);
         if (n >= 5 && name === "event source") throw e; // persistent: let the service manager decide
         await Bun.sleep(delay);
@@ -101,9 +102,9 @@ export class Daemon {
   private guard(name: string, fn: () => void): void {
     try {
       fn();
-    } catch (e: any) {
+    } catch (e) {
       this.restarts.set(name, (this.restarts.get(name) ?? 0) + 1);
-      log.error(`${name} failed; it runs again at its next interval`, { error: e.message });
+      log.error(`${name} failed; it runs again at its next interval`, { error: errorMessage(e) });
       auditRestart(name);
     }
   }
@@ -154,8 +155,8 @@ export class Daemon {
       const lost = this.opts.source.lost(); // read before the maps go away with the source
       try {
         await this.opts.source.close(); // stop intake first
-      } catch (e: any) {
-        log.error("closing the event source failed", { error: e.message });
+      } catch (e) {
+        log.error("closing the event source failed", { error: errorMessage(e) });
       }
       await this.pipeline?.collector.stop(this.opts.config.collection.stop_grace_sec * 1000);
       this.pipeline?.reportRepeats(true);

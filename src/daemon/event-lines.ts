@@ -4,6 +4,7 @@
 import { errnoNumber } from "../config/errno-names";
 import { smb2CommandId } from "../config/smb2-commands";
 import { EventBatch, type EventLine, TOOL_SMBERR, TOOL_SMBSLOWER } from "../tools/event";
+import { errorMessage } from "../util/errors";
 
 export interface ParsedLines {
   lines: EventLine[];
@@ -18,8 +19,8 @@ export function parseEventLine(text: string): EventLine {
   let o: any;
   try {
     o = JSON.parse(text.replace(BIG_INT_FIELDS, '"$1":"$2"'));
-  } catch (e: any) {
-    throw new Error(`not JSON (${e.message})`);
+  } catch (e) {
+    throw new Error(`not JSON (${errorMessage(e)})`);
   }
   if (!o || typeof o !== "object" || Array.isArray(o)) throw new Error("expected a JSON object");
   if (typeof o.command !== "string" || smb2CommandId(o.command) === undefined)
@@ -66,8 +67,8 @@ export function parseEventLines(text: string, startNs: bigint): ParsedLines {
       prev = l.time_ns as bigint;
       out.lines.push(l);
       out.times.push(Number(l.time_ns));
-    } catch (e: any) {
-      out.errors.push({ line: idx + 1, message: e.message });
+    } catch (e) {
+      out.errors.push({ line: idx + 1, message: errorMessage(e) });
     }
   });
   return out;

@@ -11,6 +11,7 @@ import libbpfPath from "../../build/lib/libbpf.so.1" with { type: "file" };
 import libelfPath from "../../build/lib/libelf.so.1" with { type: "file" };
 import libzPath from "../../build/lib/libz.so.1" with { type: "file" };
 import libzstdPath from "../../build/lib/libzstd.so.1" with { type: "file" };
+import { errorMessage } from "../util/errors";
 import { type NativeSymbols, nativeSymbols } from "./ffi";
 import { MFD_CLOEXEC, MFD_EXEC, memfdCreate, strerror } from "./libc";
 
@@ -90,8 +91,8 @@ function ensureLoaded(name: EmbeddedLib): void {
   // Maps it under its soname; later dlopens of the same path share the mapping.
   try {
     dlopen(path, { [VERSION_SYMBOL[name]]: { args: [], returns: "ptr" } });
-  } catch (e: any) {
-    throw new Error(`cannot load the embedded ${name}: ${String(e.message).replaceAll(`${path}: `, "")}`);
+  } catch (e) {
+    throw new Error(`cannot load the embedded ${name}: ${errorMessage(e).replaceAll(`${path}: `, "")}`);
   }
   loaded.set(name, path);
 }

@@ -3,6 +3,7 @@
 // `file:line`.
 import { readFileSync } from "node:fs";
 import { UsageError } from "../cli/errors";
+import { errorCode } from "../util/errors";
 import { parseTimestamp } from "./time";
 
 export type PerfKind = "system" | "disk";
@@ -48,11 +49,11 @@ export function splitCsvLine(line: string): string[] {
 function readText(path: string): string {
   try {
     return readFileSync(path, "utf8");
-  } catch (e: any) {
-    if (e?.code === "ENOENT") throw new UsageError(`${path}: no such file`);
-    if (e?.code === "EISDIR") throw new UsageError(`${path}: is a directory, not a CSV file`);
-    if (e?.code === "EACCES") throw new UsageError(`${path}: permission denied`);
-    throw new UsageError(`${path}: cannot read: ${e?.code ?? e}`);
+  } catch (e) {
+    if (errorCode(e) === "ENOENT") throw new UsageError(`${path}: no such file`);
+    if (errorCode(e) === "EISDIR") throw new UsageError(`${path}: is a directory, not a CSV file`);
+    if (errorCode(e) === "EACCES") throw new UsageError(`${path}: permission denied`);
+    throw new UsageError(`${path}: cannot read: ${errorCode(e) ?? e}`);
   }
 }
 

@@ -3,12 +3,13 @@
 import { closeSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { AodError } from "../cli/errors";
+import { errorCode } from "../util/errors";
 
 function tempName(path: string, tag: string): string {
   return join(dirname(path), `.${basename(path)}.${tag}-${process.pid}`);
 }
 
-const describe = (e: any): string => e?.code ?? String(e);
+const describe = (e: unknown): string => errorCode(e) ?? String(e);
 
 /** Writes every file or none: all go to temporary names first, then are renamed. */
 export function writeFilesAtomic(files: { path: string; data: string | Uint8Array }[]): void {
@@ -20,9 +21,10 @@ export function writeFilesAtomic(files: { path: string; data: string | Uint8Arra
       writeFileSync(tmp, f.data);
     }
     files.forEach((f, i) => renameSync(temps[i]!, f.path));
-  } catch (e: any) {
+  } catch (e) {
     for (const t of temps) rmSync(t, { force: true });
-    throw new AodError(`cannot write ${e?.path ?? files.map((f) => f.path).join(", ")}: ${describe(e)}`, 1);
+    const failed = typeof e === "object" && e !== null && "path" in e ? e.path : undefined;
+    throw new AodError(`cannot write ${failed ?? files.map((f) => f.path).join(", ")}: ${describe(e)}`, 1);
   }
 }
 
@@ -43,7 +45,7 @@ export class CsvStream {
     this.temp = tempName(path, "part");
     try {
       this.fd = openSync(this.temp, "w");
-    } catch (e: any) {
+    } catch (e) {
       throw new AodError(`cannot create ${path}: ${describe(e)}`, 1);
     }
     this.row(header);

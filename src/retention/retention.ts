@@ -9,6 +9,7 @@ import { TEMP_RE } from "../bundle/names";
 import { type BundleInfo, listBundles } from "../bundle/read";
 import type { Config } from "../config/validate";
 import { log } from "../log";
+import { errorCode, errorMessage } from "../util/errors";
 
 export interface RetentionResult {
   deleted: { file: string; why: "size" | "age"; size: number }[];
@@ -45,8 +46,9 @@ export function runRetention(batchesDir: string, cleanup: Config["cleanup"], now
     try {
       unlinkSync(b.path);
       deleted.push({ file: b.file, why, size: b.size });
-    } catch (e: any) {
-      if (e.code !== "ENOENT") log.warn("retention: cannot delete bundle", { file: b.file, error: e.message });
+    } catch (e) {
+      if (errorCode(e) !== "ENOENT")
+        log.warn("retention: cannot delete bundle", { file: b.file, error: errorMessage(e) });
     }
   }
   if (deleted.length)

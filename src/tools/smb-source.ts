@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import type { Config } from "../config/validate";
 import { log } from "../log";
 import { BpfObject, numPossibleCpus } from "../native/libbpf";
+import { errorMessage } from "../util/errors";
 import {
   type AttachPlan,
   CONNECT_EVENT,
@@ -131,11 +132,11 @@ export class SmbSource implements EventSource {
       try {
         this.attach();
         this.failedWhy = undefined;
-      } catch (e: any) {
+      } catch (e) {
         // Logged once; retried quietly every RETRY_MS (a permanent cause stays permanent).
-        if (this.failedWhy !== e.message) log.error(`cifs is loaded but cannot be traced: ${e.message}`);
-        else log.debug(`cifs still cannot be traced: ${e.message}`);
-        this.failedWhy = e.message;
+        if (this.failedWhy !== errorMessage(e)) log.error(`cifs is loaded but cannot be traced: ${errorMessage(e)}`);
+        else log.debug(`cifs still cannot be traced: ${errorMessage(e)}`);
+        this.failedWhy = errorMessage(e);
         this.failedAt = performance.now();
       }
     } else if (loaded && this.att && cifsInstance() !== this.att.instance) {
@@ -173,20 +174,21 @@ export class SmbSource implements EventSource {
               ? `release hook ${release}`
               : `no release hook (${plan.release ? `${plan.release.fn} not in /proc/kallsyms` : "no known release function in the cifs BTF"})`;
         break;
-      } catch (e: any) {
-        log.debug(`smbslower: ${v}${release ? ` with release hook ${release}` : ""} failed: ${e.message}`);
+      } catch (e) {
+        let failure = e;
+        log.debug(`smbslower: ${v}${release ? ` with release hook ${release}` : ""} failed: ${errorMessage(e)}`);
         if (release) {
           // The release hook is optional: try the variant once more without it.
           try {
             slower = this.loadSlower(v, plan, undefined);
             variant = v;
-            this.releaseWhy = `no release hook (${release}: ${e.message.split("\n")[0]})`;
+            this.releaseWhy = `no release hook (${release}: ${errorMessage(e).split("\n")[0]})`;
             break;
-          } catch (e2: any) {
-            e = e2;
+          } catch (e2) {
+            failure = e2;
           }
         }
-        this.attempts.push({ variant: v, error: e.message });
+        this.attempts.push({ variant: v, error: errorMessage(failure) });
       }
     }
     if (!slower || !variant)
@@ -207,9 +209,9 @@ export class SmbSource implements EventSource {
             plan.opErrs.length ? `${plan.opErrs.length} cifs:smb3_*_err events` : "",
           ].filter(Boolean);
           errorsWhy = `smbiosnoop via cifs:smb3_cmd_err${extra.length ? ` + ${extra.join(" + ")}` : ""}`;
-        } catch (e: any) {
-          errorsWhy = `errors not traced: ${e.message}`;
-          log.warn(`smbiosnoop: ${e.message}`);
+        } catch (e) {
+          errorsWhy = `errors not traced: ${errorMessage(e)}`;
+          log.warn(`smbiosnoop: ${errorMessage(e)}`);
         }
     }
     let reader: RingReader;
@@ -296,8 +298,8 @@ export class SmbSource implements EventSource {
         for (const h of plan.opErrs) {
           try {
             obj.program(opErrProgram(h.event)).attachTracepoint("cifs", h.event);
-          } catch (e: any) {
-            log.debug(`smbiosnoop: cifs:${h.event}: ${e.message}`); // one event less; the others still count
+          } catch (e) {
+            log.debug(`smbiosnoop: cifs:${h.event}: ${errorMessage(e)}`); // one event less; the others still count
           }
         }
       }

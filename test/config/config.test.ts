@@ -250,8 +250,9 @@ describe("config: file locations and safety", () => {
     try {
       loadConfig("/nonexistent/aod.yaml");
       throw new Error("not rejected");
-    } catch (e: any) {
+    } catch (e) {
       expect(e).toBeInstanceOf(ConfigError);
+      if (!(e instanceof ConfigError)) throw e;
       expect(e.exitCode).toBe(2);
       expect(e.message).toContain("no such file");
     }
