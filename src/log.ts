@@ -15,7 +15,9 @@ export function setLogLevel(l: Level): void {
 export function setLogSink(s: Sink): () => void {
   const prev = sink;
   sink = s;
-  return () => void (sink = prev);
+  return () => {
+    sink = prev;
+  };
 }
 
 function emit(level: Level, msg: string, fields?: Record<string, unknown>): void {

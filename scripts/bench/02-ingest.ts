@@ -87,7 +87,7 @@ try {
       `${generated}`,
       `${delivered}`,
       `${lost}`,
-      `${drops ? num((drops / generated) * 100, 2) + "%" : "0"}`,
+      `${drops ? `${num((drops / generated) * 100, 2)}%` : "0"}`,
       mmm(cpu, "%"),
       num(whole.pct),
       `${num(rss0)} → ${num(rssMax)}`,

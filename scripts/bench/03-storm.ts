@@ -44,7 +44,10 @@ collection:
   let bursts = 0;
   while (performance.now() - t0 < SECONDS * 1000) {
     const due = Math.floor((performance.now() - t0) / EVERY_MS) + 1;
-    while (bursts < due) libc.getppid(), bursts++;
+    while (bursts < due) {
+      libc.getppid();
+      bursts++;
+    }
     await Bun.sleep(EVERY_MS - ((performance.now() - t0) % EVERY_MS));
   }
   const stormEnd = performance.now();

@@ -19,7 +19,10 @@ const input = join(dir, "logs.txt");
 // recurring messages and varying numbers, from a fixed-seed PRNG.
 function makeLogs(bytes: number): Buffer {
   let s = 0x12345678;
-  const rnd = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  const rnd = () => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return s / 2 ** 32;
+  };
   const pick = <T>(a: T[]) => a[Math.floor(rnd() * a.length)]!;
   const procs = [
     "kernel",

@@ -11,7 +11,10 @@ preflight(false);
 const t00 = performance.now();
 const dir = tempDir();
 let s = 42;
-const rnd = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
+const rnd = () => {
+  s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+  return s / 2 ** 32;
+};
 function csv(withAod: boolean): string {
   const lines = [`Timestamp,CPU_Percent,Memory_Percent${withAod ? ",AOD_CPU_Percent,AOD_RSS_MB" : ""}`];
   const t0 = Date.UTC(2026, 10, 25, 10, 0, 0);
@@ -21,7 +24,7 @@ function csv(withAod: boolean): string {
     const mem = (31 + i / ROWS + rnd() * 0.5).toFixed(1);
     lines.push(`${ts},${cpu},${mem}${withAod ? `,${(rnd() * 1.5).toFixed(2)},${(60 + rnd() * 2).toFixed(1)}` : ""}`);
   }
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 const a = join(dir, "system_usage_baseline.csv");
 const b = join(dir, "system_usage_with_aod.csv");

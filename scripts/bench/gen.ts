@@ -14,8 +14,7 @@ console.log("ready");
 let buf = "";
 for await (const chunk of Bun.stdin.stream()) {
   buf += new TextDecoder().decode(chunk);
-  let nl: number;
-  while ((nl = buf.indexOf("\n")) >= 0) {
+  for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
     const { rate, burst, seconds } = JSON.parse(buf.slice(0, nl));
     buf = buf.slice(nl + 1);
     const c0 = cpuTicks();

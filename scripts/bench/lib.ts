@@ -310,8 +310,7 @@ export class Daemon {
       this.stderrText += text;
       if (this.stderrText.length > 1 << 20) this.stderrText = this.stderrText.slice(-(1 << 19));
       buf += text;
-      let nl: number;
-      while ((nl = buf.indexOf("\n")) >= 0) {
+      for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
         const raw = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         let line: LogLine;
@@ -323,7 +322,11 @@ export class Daemon {
         }
         this.lines.push(line);
         if (this.lines.length > 20_000) this.lines.splice(0, 10_000);
-        this.waiters = this.waiters.filter((w) => (w.pred(line) ? (w.resolve(line), false) : true));
+        this.waiters = this.waiters.filter((w) => {
+          if (!w.pred(line)) return true;
+          w.resolve(line);
+          return false;
+        });
       }
     }
   }
@@ -335,7 +338,13 @@ export class Daemon {
       if (seen) return Promise.resolve(seen);
     }
     return new Promise((resolve, reject) => {
-      const w = { pred, resolve: (l: LogLine) => (clearTimeout(timer), resolve(l)) };
+      const w = {
+        pred,
+        resolve: (l: LogLine) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      };
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((x) => x !== w);
         reject(
@@ -468,7 +477,7 @@ export class Generator {
   async run(rate: number, burst: number, seconds: number): Promise<{ calls: number; seconds: number; cpuPct: number }> {
     await this.ready;
     const stdin = this.proc.stdin as import("bun").FileSink;
-    stdin.write(JSON.stringify({ rate, burst, seconds }) + "\n");
+    stdin.write(`${JSON.stringify({ rate, burst, seconds })}\n`);
     stdin.flush();
     return JSON.parse(await this.nextLine());
   }

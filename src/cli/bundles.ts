@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { defineCommand } from "citty";
 import { toJson } from "../bundle/anomaly-json";
 import { BATCHES } from "../bundle/output-dir";
-import { listBundles, openBundle } from "../bundle/read";
+import { listBundles, type OpenedBundle, openBundle } from "../bundle/read";
 import { loadConfig } from "../config/load";
 import { errorCode, errorMessage } from "../util/errors";
 import { configArg, examples, jsonArg } from "./_shared";
@@ -32,7 +32,7 @@ const show = defineCommand({
   },
   async run({ args }) {
     const path = args.file.includes("/") ? args.file : join(loadConfig(args.config).aod_output_dir, BATCHES, args.file);
-    let b;
+    let b: OpenedBundle;
     try {
       b = await openBundle(path);
     } catch (e) {

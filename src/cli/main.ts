@@ -81,6 +81,7 @@ async function showHelp(argv: string[]): Promise<void> {
   const { examples } = splitDescription(meta?.description);
   if (examples) text += `\n\n${examples}`;
   // Colors only for a terminal.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: strips ANSI color sequences, which start with ESC
   if (!process.stdout.isTTY) text = text.replace(/\x1b\[[0-9;]*m/g, "");
   console.log(text);
 }
@@ -108,6 +109,7 @@ export async function run(argv: string[]): Promise<number> {
       return exitCode;
     }
     if (e instanceof Error && e.name === "CLIError") {
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: strips ANSI color sequences, which start with ESC
       const msg = e.message.replace(/\x1b\[[0-9;]*m/g, "");
       const where =
         errorCode(e) === "E_UNKNOWN_COMMAND"

@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import { loadConfig } from "../config/load";
+import type { DaemonOptions } from "../daemon/daemon";
 import { log } from "../log";
 import { configArg, examples } from "./_shared";
 import { AodError, UsageError } from "./errors";
@@ -34,8 +35,8 @@ export default defineCommand({
     for (const w of config.warnings) log.warn(`config: ${w}`);
     if (process.geteuid?.() !== 0)
       throw new AodError("aod run needs root to load its BPF programs (try: sudo aod run)", 1);
-    let source;
-    let enrich;
+    let source: DaemonOptions["source"];
+    let enrich: DaemonOptions["enrich"];
     if (args.loadgen) {
       const pid = Number(args["loadgen-pid"]);
       if (!(pid > 0)) throw new UsageError("--loadgen needs --loadgen-pid PID");

@@ -50,7 +50,10 @@ class LatencyStats {
     this.counts.set(cmd, n);
     if (ms > (this.max.get(cmd) ?? -1)) this.max.set(cmd, ms);
     let s = this.samples.get(cmd);
-    if (!s) this.samples.set(cmd, (s = []));
+    if (!s) {
+      s = [];
+      this.samples.set(cmd, s);
+    }
     if (s.length < this.cap) s.push(ms);
     else {
       const j = Math.floor(Math.random() * n);

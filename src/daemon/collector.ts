@@ -115,7 +115,7 @@ export class Collector {
     });
     const members = [
       ...results.map((r) => ({ name: r.file, data: r.data })),
-      { name: "anomaly.json", data: toJson(doc) + "\n" },
+      { name: "anomaly.json", data: `${toJson(doc)}\n` },
     ];
     // Every command's latency since aod attached: what "normal" looked like.
     if (hists.length) members.push({ name: "latency_histograms.log", data: formatHistograms(hists) });

@@ -211,7 +211,7 @@ export class Daemon {
 /** "20 ms (18 commands), SMB2_WRITE 50 ms" style summary. */
 function summarizeThresholds(th: (number | null)[]): string {
   const counts = new Map<number, number[]>();
-  th.forEach((t, i) => t !== null && counts.set(t, [...(counts.get(t) ?? []), i]));
+  for (const [i, t] of th.entries()) if (t !== null) counts.set(t, [...(counts.get(t) ?? []), i]);
   const [common] = [...counts.entries()].sort((a, b) => b[1].length - a[1].length);
   if (!common) return "none";
   const rest = [...counts.entries()]

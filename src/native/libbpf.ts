@@ -158,6 +158,7 @@ export class BpfLink {
 
 export class BpfMap {
   constructor(
+    // biome-ignore lint/correctness/noUnusedPrivateClassMembers: held, never read: the handle belongs to the object, which must outlive the map
     private readonly owner: BpfObject,
     readonly handle: Pointer,
     readonly name: string,
@@ -174,21 +175,18 @@ export class BpfMap {
   setMaxEntries(n: number): void {
     check(`bpf_map__set_max_entries(${this.name})`, lib.bpf_map__set_max_entries(this.handle, n));
   }
-  update(key: ArrayBufferView, value: ArrayBufferView, flags = 0): void {
-    check(
-      `bpf_map_update_elem(${this.name})`,
-      lib.bpf_map_update_elem(this.fd, key as any, value as any, BigInt(flags)),
-    );
+  update(key: NodeJS.TypedArray, value: NodeJS.TypedArray, flags = 0): void {
+    check(`bpf_map_update_elem(${this.name})`, lib.bpf_map_update_elem(this.fd, key, value, BigInt(flags)));
   }
   /** Fills `value`; false when the key is absent. */
-  lookup(key: ArrayBufferView, value: ArrayBufferView): boolean {
-    const rc = lib.bpf_map_lookup_elem(this.fd, key as any, value as any);
+  lookup(key: NodeJS.TypedArray, value: NodeJS.TypedArray): boolean {
+    const rc = lib.bpf_map_lookup_elem(this.fd, key, value);
     if (rc === -2 /* ENOENT */) return false;
     check(`bpf_map_lookup_elem(${this.name})`, rc);
     return true;
   }
-  delete(key: ArrayBufferView): boolean {
-    const rc = lib.bpf_map_delete_elem(this.fd, key as any);
+  delete(key: NodeJS.TypedArray): boolean {
+    const rc = lib.bpf_map_delete_elem(this.fd, key);
     if (rc === -2) return false;
     check(`bpf_map_delete_elem(${this.name})`, rc);
     return true;
@@ -236,7 +234,8 @@ export class BpfObject {
 
   private constructor(
     handle: Pointer,
-    private readonly bytes: Uint8Array, // libbpf reads from it until load: keep it alive
+    // biome-ignore lint/correctness/noUnusedPrivateClassMembers: held, never read: libbpf reads these bytes until load, so they must stay alive
+    private readonly bytes: Uint8Array,
     readonly name: string,
   ) {
     this.handle = handle;

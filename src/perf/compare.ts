@@ -131,7 +131,12 @@ export function analyze(
   tables.forEach((t, i) => {
     const suffix = tables.filter((x) => aodColumns(x).length).length > 1 ? ` (${labels[i]})` : "";
     for (const c of aodColumns(t)) {
-      (aod[c] ??= []).push({ run: labels[i]!, stats: summarize(t.columns.get(c)!) });
+      let runs = aod[c];
+      if (!runs) {
+        runs = [];
+        aod[c] = runs;
+      }
+      runs.push({ run: labels[i]!, stats: summarize(t.columns.get(c)!) });
       const s = { t: t.t, v: t.columns.get(c)! };
       if (/cpu/i.test(c)) cpuSeries.push({ name: `aod CPU${suffix}`, ...s });
       else if (/rss|mem/i.test(c)) rssSeries.push({ name: `aod RSS${suffix}`, ...s });

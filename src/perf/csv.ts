@@ -35,12 +35,16 @@ export function splitCsvLine(line: string): string[] {
   for (let i = 0; i < line.length; i++) {
     const c = line[i];
     if (quoted) {
-      if (c === '"' && line[i + 1] === '"') (cur += '"'), i++;
-      else if (c === '"') quoted = false;
+      if (c === '"' && line[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else if (c === '"') quoted = false;
       else cur += c;
     } else if (c === '"') quoted = true;
-    else if (c === ",") out.push(cur), (cur = "");
-    else cur += c;
+    else if (c === ",") {
+      out.push(cur);
+      cur = "";
+    } else cur += c;
   }
   out.push(cur);
   return out;
@@ -65,7 +69,7 @@ export function parsePerfCsv(text: string, path: string): PerfTable {
 
   const header = splitCsvLine(lines[0]!).map((h) => h.trim());
   const timeIdx = header.findIndex(isTimeColumn);
-  const ti = timeIdx >= 0 ? timeIdx : 0;
+  const ti = Math.max(timeIdx, 0);
   const valueIdx = header.map((_, i) => i).filter((i) => i !== ti && header[i] !== "");
   const names = valueIdx.map((i) => header[i]!);
   const kind: PerfKind | undefined = names.some(isDiskColumn)

@@ -1,5 +1,5 @@
 // Total size of the files under a directory, for `aod disk`.
-import { lstatSync, readdirSync } from "node:fs";
+import { type Dirent, lstatSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 
 /** Bytes in regular files under `dir` (symlinks not followed), or undefined if `dir` does not exist. */
@@ -11,7 +11,7 @@ export function directoryBytes(dir: string): number | undefined {
   }
   let total = 0;
   const walk = (d: string) => {
-    let entries;
+    let entries: Dirent[];
     try {
       entries = readdirSync(d, { withFileTypes: true });
     } catch {

@@ -20,7 +20,7 @@ export function writeFilesAtomic(files: { path: string; data: string | Uint8Arra
       temps.push(tmp);
       writeFileSync(tmp, f.data);
     }
-    files.forEach((f, i) => renameSync(temps[i]!, f.path));
+    for (const [i, f] of files.entries()) renameSync(temps[i]!, f.path);
   } catch (e) {
     for (const t of temps) rmSync(t, { force: true });
     const failed = typeof e === "object" && e !== null && "path" in e ? e.path : undefined;

@@ -63,7 +63,10 @@ export function rows(series: Series[], columns = PLOT_WIDTH): Row[] {
     }
     let lo = Infinity;
     let hi = -Infinity;
-    for (const i of idx) (lo = Math.min(lo, s.t[i]!)), (hi = Math.max(hi, s.t[i]!));
+    for (const i of idx) {
+      lo = Math.min(lo, s.t[i]!);
+      hi = Math.max(hi, s.t[i]!);
+    }
     const width = (hi - lo) / columns || 1;
     let bucket = -1;
     let pick: number[] = [];

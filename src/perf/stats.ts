@@ -54,7 +54,10 @@ export function pickRange(
 ): { t: number[]; v: number[] } {
   const out = { t: [] as number[], v: [] as number[] };
   for (let i = 0; i < t.length; i++) {
-    if (t[i]! >= start && t[i]! < end) out.t.push(t[i]!), out.v.push(values[i]!);
+    if (t[i]! >= start && t[i]! < end) {
+      out.t.push(t[i]!);
+      out.v.push(values[i]!);
+    }
   }
   return out;
 }

@@ -11,7 +11,7 @@ export interface CifsMount {
   version?: string;
 }
 
-const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_m, o) => String.fromCharCode(Number.parseInt(o, 8)));
+const unescapeOctal = (s: string) => s.replace(/\\([0-7]{3})/g, (_m, o) => String.fromCharCode(Number.parseInt(o, 8)));
 
 export function cifsMounts(text?: string): CifsMount[] {
   let src = text;
@@ -28,7 +28,7 @@ export function cifsMounts(text?: string): CifsMount[] {
     if (!source || !mountpoint || (type !== "cifs" && type !== "smb3")) continue;
     const options = (opts ?? "").split(",");
     const vers = options.find((o) => o.startsWith("vers="))?.slice(5);
-    out.push({ source: unescape(source), mountpoint: unescape(mountpoint), options, version: vers });
+    out.push({ source: unescapeOctal(source), mountpoint: unescapeOctal(mountpoint), options, version: vers });
   }
   return out;
 }

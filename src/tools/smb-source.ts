@@ -288,7 +288,7 @@ export class SmbSource implements EventSource {
       obj.load();
       const vals = errnoMapValues(this.errnos);
       const map = obj.map("errnos");
-      vals.forEach((v, i) => v && map.update(new Uint32Array([i]), new Uint8Array([v])));
+      for (const [i, v] of vals.entries()) if (v) map.update(new Uint32Array([i]), new Uint8Array([v]));
       for (const name of spec.programs.any!) obj.program(name).attach();
       // Failures outside the request lifecycle (server unreachable): see bpf/smberr.bpf.c.
       if (connectProg && plan.connectRcOff !== null) obj.program(connectProg).attachTracepoint("cifs", CONNECT_EVENT);
@@ -313,7 +313,7 @@ export class SmbSource implements EventSource {
   private fillThresholds(obj: BpfObject): void {
     const vals = thresholdMapValues(this.thresholdsMs, this.opts.commands);
     const map = obj.map("thresholds");
-    vals.forEach((v, i) => map.update(new Uint32Array([i]), new BigUint64Array([v])));
+    for (const [i, v] of vals.entries()) map.update(new Uint32Array([i]), new BigUint64Array([v]));
   }
 
   /** Replaces the latency thresholds in place (e.g. after a config reload). */

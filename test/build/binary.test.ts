@@ -46,7 +46,7 @@ describe("dist/aod", () => {
     expect(byName["libbpf (embedded)"]!.detail).toMatch(/^v1\./);
     expect(byName["libzstd (embedded)"]!.status).toBe("ok");
     expect(byName["libzstd (embedded)"]!.detail).toMatch(/^1\.\d+\.\d+$/);
-    expect(byName["BPF"]!.status).toBe("ok");
+    expect(byName.BPF!.status).toBe("ok");
   });
 
   test("ignores .env and bunfig.toml (with a preload) in its working directory", () => {

@@ -221,7 +221,7 @@ describe("config: bad input names the key, says what is allowed, suggests", () =
   }
   test("every problem is listed in one run, with line numbers", () => {
     const ps = problems(
-      "watch_interval_sec: -1\nclenup: {}\n" + lat("      acceptable_count: 0\n").replace("guardian:", "guardian:"),
+      `watch_interval_sec: -1\nclenup: {}\n${lat("      acceptable_count: 0\n").replace("guardian:", "guardian:")}`,
     );
     expect(ps.length).toBe(3);
     expect(ps[0]).toStartWith("1:");

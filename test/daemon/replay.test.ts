@@ -69,7 +69,7 @@ describe("aod replay (binary)", () => {
       { time_ns: T0 + 31_000_000_000n, command: "SMB2_CREATE", errno: "ENOENT" }, // untracked
     ];
     const rec = join(dir, "events.jsonl");
-    writeFileSync(rec, events.map(line).join("\n") + "\nnot json\n");
+    writeFileSync(rec, `${events.map(line).join("\n")}\nnot json\n`);
     const out = join(dir, "out");
     const r = runAod(["replay", rec, "--config", config(dir), "--output", out, "--json"]);
     expect(r.code).toBe(0);
@@ -103,12 +103,12 @@ describe("aod replay (binary)", () => {
     if (needsBinary()) return;
     const dir = tempDir();
     const rec = join(dir, "e.jsonl");
-    writeFileSync(rec, line({ command: "SMB2_READ", latency_ms: 2000 }) + "\n");
+    writeFileSync(rec, `${line({ command: "SMB2_READ", latency_ms: 2000 })}\n`);
     const r = runAod(["replay", rec, "--config", config(dir), "--output", join(dir, "o"), "--no-actions", "--json"]);
     expect(r.code).toBe(0);
     const b = JSON.parse(runAod(["bundles", "show", JSON.parse(r.stdout).bundle, "--json"]).stdout);
     expect(b.members.map((m: any) => m.name)).toEqual(["anomaly.json"]);
-    writeFileSync(rec, "garbage\n" + line({ command: "SMB2_READ", latency_ms: 2000 }) + "\n");
+    writeFileSync(rec, `garbage\n${line({ command: "SMB2_READ", latency_ms: 2000 })}\n`);
     const s = runAod(["replay", rec, "--config", config(dir), "--output", join(dir, "s"), "--strict"]);
     expect(s.code).toBe(2);
     expect(s.stderr).toContain("e.jsonl:1:");

@@ -19,7 +19,7 @@ import {
 const LIBS = ["libz.so.1", "libelf.so.1", "libbpf.so.1", "libzstd.so.1"];
 const LIBDIR = join(ROOT, "build/lib");
 
-describe("glibc floor " + FLOOR, () => {
+describe(`glibc floor ${FLOOR}`, () => {
   test("dist/aod and its embedded libraries need no GLIBC newer than the floor", () => {
     if (
       skipUnlessCI({

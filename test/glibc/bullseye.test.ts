@@ -113,7 +113,7 @@ describe(`dist/aod on Debian ${SUITE} (glibc ${GLIBC})`, () => {
         .map((c) => `  ${c.name}: ${c.status} ${c.detail}`)
         .join("\n"),
     );
-    expect(by["glibc"]?.detail).toStartWith(GLIBC); // really bullseye's, not the host's
+    expect(by.glibc?.detail).toStartWith(GLIBC); // really bullseye's, not the host's
     expect(by["libbpf (embedded)"]!.status).toBe("ok");
     expect(by["libbpf (embedded)"]!.detail).toMatch(/^v1\./);
     expect(by["libzstd (embedded)"]!.status).toBe("ok");

@@ -83,7 +83,9 @@ describe("libbpf through bun:ffi", () => {
     if (needsRoot() || noObject()) return;
     const obj = openLoaded({ burst: 20 });
     let got = 0;
-    const reader = new RingReader(obj.map("events"), (b) => void (got += b.count));
+    const reader = new RingReader(obj.map("events"), (b) => {
+      got += b.count;
+    });
     try {
       reader.start();
       const t0 = performance.now();
@@ -101,7 +103,9 @@ describe("libbpf through bun:ffi", () => {
     if (needsRoot() || noObject()) return;
     const obj = openLoaded({ burst: 1000 }, 4096 * 4); // room for ~200 records
     let got = 0;
-    const reader = new RingReader(obj.map("events"), (b) => void (got += b.count));
+    const reader = new RingReader(obj.map("events"), (b) => {
+      got += b.count;
+    });
     try {
       for (let i = 0; i < 5; i++) libc.getppid();
       reader.drain();

@@ -22,7 +22,7 @@ describe("DebugData → shares", () => {
     ]);
   });
   test("resolver: exact (session, tree), tree alone when unique, re-read at most every N ms", () => {
-    let now = 0;
+    const now = 0;
     const r = new ShareResolver(join(FIX, "debugdata-6.1.txt"), 5000, () => now);
     expect(r.resolve(0x6fc99aean, 0x9efb9f5d)).toBe("\\\\127.0.0.1\\share");
     expect(r.resolve(0x1n, 0x9efb9f5d)).toBe("\\\\127.0.0.1\\share");

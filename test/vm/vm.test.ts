@@ -115,12 +115,12 @@ const checks: Record<string, (dir: string) => void> = {
     expect(by["cifs module"], "cifs loaded").toMatchObject({ status: "ok", detail: "loaded" });
     expect(by["cifs BTF"]?.status).toBe("ok");
     expect(by["kernel BTF"]?.status).toBe("ok");
-    expect(by["tracefs"]?.status).toBe("ok");
+    expect(by.tracefs?.status).toBe("ok");
     expect(by["SMB hooks"], "the preferred hooks").toMatchObject({ status: "ok" });
     expect(by["SMB hooks"].detail).toStartWith("fentry:");
     for (const v of ["fentry", "kprobe", "tracepoint"])
       expect(by[v]?.detail, `${v} attach points`).toStartWith("available:");
-    expect(by["errors"]?.status, "cifs:smb3_cmd_err").toBe("ok");
+    expect(by.errors?.status, "cifs:smb3_cmd_err").toBe("ok");
     expect(by["libbpf (embedded)"]?.detail).toMatch(/^v1\./);
   },
 };
