@@ -1,7 +1,7 @@
 // Finds, reads and validates the config: --config, then $AOD_CONFIG, then
 // /etc/aod/config.yaml, then the default embedded in the binary.
 import { lstatSync, readFileSync, statSync } from "node:fs";
-import { type Document, isMap, isScalar, LineCounter, parseDocument } from "yaml";
+import { type Document, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import defaultConfigText from "../../config/aod.yaml" with { type: "text" };
 import { errorCode, errorMessage } from "../util/errors";
 import { ConfigError, type Problem } from "./problems";
@@ -35,12 +35,12 @@ function locate(doc: Document, lc: LineCounter, at: Path, keyOnly = false): { li
     if (isMap(node)) {
       const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(key));
       if (!pair) break;
-      offset = (pair.key as any)?.range?.[0];
+      offset = isNode(pair.key) ? pair.key.range?.[0] : undefined;
       node = pair.value;
-      if (!keyOnly && (node as any)?.range) offset = (node as any).range[0];
-    } else if (node && Array.isArray((node as any).items) && typeof key === "number") {
-      node = (node as any).items[key];
-      offset = (node as any)?.range?.[0] ?? offset;
+      if (!keyOnly && isNode(node) && node.range) offset = node.range[0];
+    } else if (isSeq(node) && typeof key === "number") {
+      node = node.items[key];
+      offset = (isNode(node) ? node.range?.[0] : undefined) ?? offset;
     } else break;
   }
   if (offset === undefined) return {};

@@ -87,13 +87,22 @@ export type RawErrorAnomaly = v.InferOutput<typeof ErrorAnomalySchema>;
 export type CustomAction = v.InferOutput<typeof CustomActionSchema>;
 export type CollectionConfig = v.InferOutput<typeof CollectionSchema>;
 
+/** The parts of a valibot schema keysAt() walks through. */
+interface SchemaNode {
+  type: string;
+  wrapped?: SchemaNode;
+  entries?: Record<string, SchemaNode>;
+  item?: SchemaNode;
+  value?: SchemaNode;
+}
+
 /** The keys an object schema accepts at a path inside `schema` (for "did you mean"). */
 export function keysAt(schema: v.GenericSchema, path: readonly (string | number)[]): string[] {
-  let s: any = schema;
+  let s: SchemaNode | undefined = schema;
   for (const key of path) {
     while (s && (s.type === "optional" || s.type === "nullable")) s = s.wrapped;
     if (!s) return [];
-    if (s.type === "strict_object" || s.type === "object") s = s.entries[key as string];
+    if (s.type === "strict_object" || s.type === "object") s = s.entries?.[key as string];
     else if (s.type === "array") s = s.item;
     else if (s.type === "record") s = s.value;
     else return [];

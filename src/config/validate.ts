@@ -67,7 +67,7 @@ function issuesToProblems(
   prefix: Path,
 ): (Problem & { at: Path; keyOnly?: boolean })[] {
   return issues.map((i) => {
-    const rel = (i.path ?? []).map((p: any) => p.key as string | number);
+    const rel = (i.path ?? []).map((p) => p.key as string | number);
     const at = [...prefix, ...rel];
     if (i.type === "strict_object" && i.expected === "never") {
       const key = String(rel[rel.length - 1]);
@@ -144,7 +144,7 @@ export function validateConfig(
   const anomalies: Record<string, RawLatencyAnomaly | RawErrorAnomaly> = {};
   const rules: AnomalyRule[] = [];
   // Anomalies are checked even when the top level has problems, so one run lists them all.
-  const anomalyInput = raw?.guardian.anomalies ?? (filled.guardian as any)?.anomalies;
+  const anomalyInput = raw?.guardian.anomalies ?? anomaliesOf(filled.guardian);
   const anomalyEntries =
     anomalyInput && typeof anomalyInput === "object" && !Array.isArray(anomalyInput)
       ? Object.entries(anomalyInput)
@@ -326,10 +326,14 @@ export function validateConfig(
   return { config: deepFreeze(config), problems };
 }
 
+/** guardian.anomalies of a config that did not validate (any shape). */
+const anomaliesOf = (guardian: unknown): unknown =>
+  typeof guardian === "object" && guardian !== null && "anomalies" in guardian ? guardian.anomalies : undefined;
+
 export function deepFreeze<T>(o: T): T {
   if (o && typeof o === "object" && !Object.isFrozen(o)) {
     Object.freeze(o);
-    for (const k of Object.keys(o)) deepFreeze((o as any)[k]);
+    for (const value of Object.values(o)) deepFreeze(value);
   }
   return o;
 }

@@ -6,7 +6,9 @@ import type { Anomaly, Detector, DetectorContext } from "./anomaly";
 import { ErrorDetector } from "./error";
 import { LatencyDetector } from "./latency";
 
-export const DETECTORS: { [T in AnomalyType]: (rule: any, ctx: DetectorContext) => Detector } = {
+export const DETECTORS: {
+  [T in AnomalyType]: (rule: Extract<AnomalyRule, { type: T }>, ctx: DetectorContext) => Detector;
+} = {
   latency: (rule: LatencyRule, ctx) => new LatencyDetector(rule, ctx),
   error: (rule: ErrorRule, ctx) => new ErrorDetector(rule, ctx),
 };
@@ -20,7 +22,9 @@ export class DetectorSet {
       windowSec: config.watch_interval_sec,
       maxTriggerEvents: config.collection.max_trigger_events,
     };
-    this.detectors = config.rules.map((r: AnomalyRule) => DETECTORS[r.type](r, full));
+    this.detectors = config.rules.map((r: AnomalyRule) =>
+      r.type === "latency" ? DETECTORS.latency(r, full) : DETECTORS.error(r, full),
+    );
   }
   observe(batch: EventBatch): Anomaly[] {
     const out: Anomaly[] = [];
