@@ -1,6 +1,6 @@
 // What each built-in action does (names and file names: ./catalog.ts).
 import { existsSync } from "node:fs";
-import { cifsMounts } from "../tools/mounts";
+import { cifsMounts } from "../host/mounts";
 import { captureCommand, captureFile, concat, enc, tailFile } from "./capture";
 import type { BuiltinActionName } from "./catalog";
 import type { ActionContext, ActionFn, ActionOutput } from "./context";

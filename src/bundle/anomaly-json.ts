@@ -1,12 +1,12 @@
 // anomaly.json: what was detected, why, the evidence, and how collection went.
 import { hostname } from "node:os";
 import type { ActionResult } from "../actions/run";
-import { kernelRelease } from "../check/host";
-import { errnoName } from "../config/errno-names";
-import { smb2CommandName } from "../config/smb2-commands";
+import { kernelRelease } from "../host/kernel";
+import { errnoName } from "../format/errno-names";
+import { smb2CommandName } from "../format/smb2-commands";
 import { type Config, fileShape } from "../config/validate";
 import type { Anomaly } from "../detect/anomaly";
-import { type EventLine, jsonWithBigInts } from "../tools/event";
+import { type EventLine, jsonWithBigInts } from "../format/event";
 import { VERSION } from "../version";
 
 export interface CollectionFacts {

@@ -3,9 +3,9 @@
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import type { Config } from "../config/validate";
 import { glibcVersion } from "../native/libc";
-import { smb1Warnings } from "../tools/mounts";
+import { smb1Warnings } from "../host/mounts";
 import { errorCode, errorMessage } from "../util/errors";
-import { ensureTracefs, freeBytes, kernelRelease, TRACEFS } from "./host";
+import { ensureTracefs, freeBytes, kernelRelease, TRACEFS } from "../host/kernel";
 
 export type Status = "ok" | "warn" | "fail" | "info";
 export interface CheckResult {

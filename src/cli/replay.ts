@@ -3,7 +3,7 @@ import { defineCommand } from "citty";
 import { loadConfig, parseConfigText } from "../config/load";
 import { fileShape } from "../config/validate";
 import { log } from "../log";
-import { jsonWithBigInts } from "../tools/event";
+import { jsonWithBigInts } from "../format/event";
 import { errorCode, errorMessage } from "../util/errors";
 import { configArg, examples, jsonArg } from "./_shared";
 import { UsageError } from "./errors";

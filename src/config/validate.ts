@@ -3,7 +3,7 @@
 import * as v from "valibot";
 import { BUILTIN_ACTION_NAMES } from "../actions/catalog";
 import { ANOMALY_TYPE_NAMES, ANOMALY_TYPES, type AnomalyType } from "./anomaly-types";
-import { ERRNO_ACCEPTED_NAMES, ERRNO_NAMES, errnoNumber } from "./errno-names";
+import { ERRNO_ACCEPTED_NAMES, ERRNO_NAMES, errnoNumber } from "../format/errno-names";
 import { allowedList, describe, didYouMean, type Problem } from "./problems";
 import {
   ConfigSchema,
@@ -15,7 +15,7 @@ import {
   type RawErrorAnomaly,
   type RawLatencyAnomaly,
 } from "./schema";
-import { SMB2_COMMAND_COUNT, SMB2_COMMANDS, smb2CommandId } from "./smb2-commands";
+import { SMB2_COMMAND_COUNT, SMB2_COMMANDS, smb2CommandId } from "../format/smb2-commands";
 import { isToolName, TOOL_NAMES } from "./tool-names";
 
 export const MODES = ["all", "trackonly", "excludeonly"] as const;

@@ -8,7 +8,7 @@ import { writeBundle } from "../bundle/write";
 import type { Config } from "../config/validate";
 import type { Anomaly } from "../detect/anomaly";
 import { log } from "../log";
-import type { EventLine } from "../tools/event";
+import type { EventLine } from "../format/event";
 import { type CommandHistogram, formatHistograms, histPercentileMs } from "../tools/hist";
 
 export interface CollectorHooks {

@@ -3,12 +3,12 @@
 // A component that throws is restarted with backoff, counted and audited.
 import { hostname } from "node:os";
 import { ensureOutputDir } from "../bundle/output-dir";
-import { smb2CommandName } from "../config/smb2-commands";
+import { smb2CommandName } from "../format/smb2-commands";
 import type { Config } from "../config/validate";
 import type { Anomaly } from "../detect/anomaly";
 import { log } from "../log";
 import { removeLeftovers, runRetention } from "../retention/retention";
-import { type EventBatch, toEventLine } from "../tools/event";
+import { type EventBatch, toEventLine } from "../format/event";
 import type { EventSource } from "../tools/source";
 import { errorMessage } from "../util/errors";
 import { VERSION } from "../version";
@@ -21,9 +21,9 @@ export interface DaemonOptions {
   source: EventSource;
   /** Adds shares to trigger events (from DebugData), when the source knows how. */
   enrich?: (
-    lines: import("../tools/event").EventLine[],
+    lines: import("../format/event").EventLine[],
     actionsData: Map<string, Uint8Array>,
-  ) => import("../tools/event").EventLine[];
+  ) => import("../format/event").EventLine[];
   lockPath?: string;
   onReady?: () => void;
 }

@@ -1,9 +1,9 @@
 // Reading the event line format (one JSON object per line, as `aod trace
 // --json/--record` writes it) back into batches. Integers are read exactly:
 // time_ns and mid exceed 2^53.
-import { errnoNumber } from "../config/errno-names";
-import { smb2CommandId } from "../config/smb2-commands";
-import { EventBatch, type EventLine, TOOL_SMBERR, TOOL_SMBSLOWER } from "../tools/event";
+import { errnoNumber } from "../format/errno-names";
+import { smb2CommandId } from "../format/smb2-commands";
+import { EventBatch, type EventLine, TOOL_SMBERR, TOOL_SMBSLOWER } from "../format/event";
 import { errorMessage } from "../util/errors";
 
 export interface ParsedLines {

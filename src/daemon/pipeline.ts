@@ -4,7 +4,7 @@ import type { Config } from "../config/validate";
 import type { Anomaly } from "../detect/anomaly";
 import { DetectorSet } from "../detect/registry";
 import { log } from "../log";
-import type { EventBatch, EventLine } from "../tools/event";
+import type { EventBatch, EventLine } from "../format/event";
 import { auditAnomaly } from "./audit";
 import { Collector, type CollectorHooks } from "./collector";
 

@@ -2,7 +2,7 @@
 // window, the worst triggering events, and the cooldown that turns repeats
 // into a count instead of new collections.
 import type { AnomalyRule } from "../config/validate";
-import type { EventBatch, EventLine } from "../tools/event";
+import type { EventBatch, EventLine } from "../format/event";
 import { SlidingWindow } from "./window";
 
 export interface Anomaly {

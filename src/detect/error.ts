@@ -1,7 +1,7 @@
 // Failed SMB commands: an event counts when its errno is tracked;
 // `acceptable_count` of them in the window is an anomaly.
 import type { ErrorRule } from "../config/validate";
-import { type EventBatch, TOOL_SMBERR } from "../tools/event";
+import { type EventBatch, TOOL_SMBERR } from "../format/event";
 import { type DetectorContext, WindowDetector } from "./anomaly";
 
 export class ErrorDetector extends WindowDetector {

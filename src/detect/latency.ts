@@ -2,9 +2,9 @@
 // threshold; `acceptable_count` of them in the window, or one at the hard
 // limit (max_latency_ms), is an anomaly.
 
-import { smb2CommandName } from "../config/smb2-commands";
+import { smb2CommandName } from "../format/smb2-commands";
 import type { LatencyRule } from "../config/validate";
-import { type EventBatch, TOOL_SMBSLOWER } from "../tools/event";
+import { type EventBatch, TOOL_SMBSLOWER } from "../format/event";
 import { type DetectorContext, WindowDetector } from "./anomaly";
 
 export class LatencyDetector extends WindowDetector {

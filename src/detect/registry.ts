@@ -1,7 +1,7 @@
 // Detectors by anomaly type: a new type is one file and one row here.
 import type { AnomalyType } from "../config/anomaly-types";
 import type { AnomalyRule, Config, ErrorRule, LatencyRule } from "../config/validate";
-import type { EventBatch } from "../tools/event";
+import type { EventBatch } from "../format/event";
 import type { Anomaly, Detector, DetectorContext } from "./anomaly";
 import { ErrorDetector } from "./error";
 import { LatencyDetector } from "./latency";

@@ -14,10 +14,10 @@
 // cifs:smb3_connect_err and the per-operation cifs:smb3_*_err events (see
 // bpf/smberr.bpf.c). `aod check` prints describeAttachPlan().
 import { existsSync, readFileSync } from "node:fs";
-import { smb2CommandId } from "../config/smb2-commands";
+import { smb2CommandId } from "../format/smb2-commands";
 import { BPF_PROG_TYPE_TRACING, probeProgType } from "../native/libbpf";
 import { ModuleBtf } from "./native-extra";
-import { readEventFormat, type TraceField, tracefsRoot } from "./tracefs";
+import { readEventFormat, type TraceField, tracefsRoot } from "../host/tracefs";
 
 export const HOOK_VARIANTS = ["fentry", "kprobe", "tracepoint"] as const;
 export type HookVariant = (typeof HOOK_VARIANTS)[number];

@@ -1,7 +1,7 @@
 // smbslower's per-command log2 latency histogram (map `hist`, per CPU): read,
 // summed over CPUs, and printed. Bucket i counts latencies in [2^i, 2^(i+1)) us
 // (bucket 0 also holds < 1 us).
-import { SMB2_COMMAND_COUNT, smb2CommandName } from "../config/smb2-commands";
+import { SMB2_COMMAND_COUNT, smb2CommandName } from "../format/smb2-commands";
 import { type BpfMap, numPossibleCpus } from "../native/libbpf";
 
 export const HIST_SLOTS = 32; // AOD_HIST_SLOTS in bpf/aod_event.h

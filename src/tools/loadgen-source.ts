@@ -4,7 +4,7 @@
 // path — kernel ring → reader → decode → detectors — without SMB.
 import { readFileSync } from "node:fs";
 import { BpfObject } from "../native/libbpf";
-import { type EventBatch, TOOL_IDS } from "./event";
+import { type EventBatch, TOOL_IDS } from "../format/event";
 import { readPercpuU64 } from "./hist";
 import { RingReader } from "./ring-reader";
 import { currentClockOffset, type EventSource } from "./source";

@@ -2,7 +2,7 @@
 // maps, and how the config fills them. smb-source.ts does the loading.
 import smberrObj from "../../build/bpf/smberr.bpf.o" with { type: "file" };
 import smbslowerObj from "../../build/bpf/smbslower.bpf.o" with { type: "file" };
-import { SMB2_COMMAND_COUNT } from "../config/smb2-commands";
+import { SMB2_COMMAND_COUNT } from "../format/smb2-commands";
 import type { Config } from "../config/validate";
 import { type HookVariant, OP_ERR_EVENTS, opErrProgram } from "./attach-plan";
 

@@ -12,7 +12,7 @@ import { type Pointer, toArrayBuffer } from "bun:ffi";
 import { NativeError } from "../native/errors";
 import type { BpfMap } from "../native/libbpf";
 import { errno, libc } from "../native/libc";
-import { EVENT_SIZE, EventBatch } from "./event";
+import { EVENT_SIZE, EventBatch } from "../format/event";
 
 const PROT_READ = 1;
 const PROT_WRITE = 2;

@@ -18,7 +18,7 @@ import {
   opDescValue,
   opErrProgram,
 } from "./attach-plan";
-import type { EventBatch } from "./event";
+import type { EventBatch } from "../format/event";
 import { type CommandHistogram, readHistograms, readPercpuU64 } from "./hist";
 import { reuseMap } from "./native-extra";
 import {
@@ -35,7 +35,7 @@ import { RingReader } from "./ring-reader";
 import { currentClockOffset, type EventSource } from "./source";
 
 /** For the daemon: share names for trigger events (see ./shares.ts). */
-export { enrichWithShares } from "./shares";
+export { enrichWithShares } from "../host/shares";
 
 export interface SmbSourceOptions {
   /** Thresholds and errnos come from its rules unless overridden below. */

@@ -2,7 +2,7 @@
 // test/benchmark load generator (./loadgen-source.ts) and replay all hand the
 // detectors the same EventBatch, so detection never knows which one it is.
 import { monotonicNs, realtimeNs } from "../native/libc";
-import { ClockOffset, type EventBatch } from "./event";
+import { ClockOffset, type EventBatch } from "../format/event";
 
 export interface EventSource {
   readonly name: string;

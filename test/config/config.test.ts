@@ -1,10 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { errnoNumber } from "../../src/config/errno-names";
+import { errnoNumber } from "../../src/format/errno-names";
 import { DEFAULT_CONFIG_TEXT, loadConfig, parseConfigText } from "../../src/config/load";
 import { ConfigError } from "../../src/config/problems";
-import { smb2CommandId } from "../../src/config/smb2-commands";
+import { smb2CommandId } from "../../src/format/smb2-commands";
 import { fileShape } from "../../src/config/validate";
 import { isRoot, SHARED, skipReason, tempDir } from "../helpers";
 

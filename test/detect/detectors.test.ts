@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { parseConfigText } from "../../src/config/load";
-import { smb2CommandId } from "../../src/config/smb2-commands";
+import { smb2CommandId } from "../../src/format/smb2-commands";
 import { DetectorSet } from "../../src/detect/registry";
 import { SlidingWindow } from "../../src/detect/window";
-import { EventBatch, type EventLine, TOOL_SMBERR, TOOL_SMBSLOWER } from "../../src/tools/event";
+import { EventBatch, type EventLine, TOOL_SMBERR, TOOL_SMBSLOWER } from "../../src/format/event";
 
 type Ev = { t: number; cmd?: string; ms?: number; errno?: number };
 const MS = 1e6;

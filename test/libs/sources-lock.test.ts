@@ -143,6 +143,7 @@ async function run(script: string, args: string[], opts: { lock: string; cache?:
   Object.assign(env, baseEnv, { LIBS_CACHE: cache, LIBS_LOCK: opts.lock }, opts.env ?? {});
   const p = Bun.spawn([join(LIBS, script), ...args], { env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
   const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  if (process.env.DBG) console.log(script, code, stdout, stderr);
   return { code, stdout: stdout.trim(), stderr, cache, src: join(cache, "src") };
 }
 
@@ -214,6 +215,23 @@ describe("scripts/libs/sources.lock", () => {
     expect(cached.code).not.toBe(0);
     expect(cached.stderr).toContain(wrong);
     expect(cached.stderr).toContain(sha["1.0"]!);
+  });
+
+  test.skipIf(!!skip)("(f) apt trusts the repository's own key only (signed-by, not trusted=yes)", async () => {
+    const other = join(tmp, "gnupg-other");
+    mkdirSync(other, { mode: 0o700 });
+    sh(["gpg", "--batch", "--homedir", other, "--pinentry-mode", "loopback", "--passphrase", "",
+      "--quick-gen-key", "not the repository <other@invalid>", "ed25519", "sign", "never"]);
+    writeFileSync(join(tmp, "other.gpg"), Bun.spawnSync(["gpg", "--homedir", other, "--export"]).stdout);
+    Bun.spawnSync(["gpgconf", "--homedir", other, "--kill", "all"]);
+    const etc = join(tmp, "etc-other");
+    mkdirSync(etc);
+    const list = readFileSync(join(baseEnv.APT_ETC!, "sources.list"), "utf8").replace(join(tmp, "key.gpg"), join(tmp, "other.gpg"));
+    writeFileSync(join(etc, "sources.list"), list);
+    const r = await run("fetch-source.sh", ["aodlib"], { lock: lock("1.0", sha["1.0"]!), env: { APT_ETC: etc } });
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/NO_PUBKEY|not signed|signatures/);
   });
 
   test.skipIf(!!skip)("(e) update-lock.sh moves the lock to the newest version that downloads", async () => {

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { NativeError } from "../../src/native/errors";
 import { BpfObject, libbpfVersion, numPossibleCpus } from "../../src/native/libbpf";
-import { ClockOffset, type EventBatch } from "../../src/tools/event";
+import { ClockOffset, type EventBatch } from "../../src/format/event";
 import { RingReader } from "../../src/tools/ring-reader";
 import { needsRoot, ROOT, skipReason } from "../helpers";
 

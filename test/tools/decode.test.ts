@@ -1,9 +1,9 @@
 // Decoding of aod_event records into the event line format, and the name tables.
 import { describe, expect, test } from "bun:test";
-import { errnoName, errnoNumber } from "../../src/config/errno-names";
-import { smb2CommandId, smb2CommandName } from "../../src/config/smb2-commands";
-import { ClockOffset, EVENT_SIZE, EventBatch, eventLineJson, OFF, toEventLine } from "../../src/tools/event";
-import { ntStatusName } from "../../src/tools/nt-status";
+import { errnoName, errnoNumber } from "../../src/format/errno-names";
+import { smb2CommandId, smb2CommandName } from "../../src/format/smb2-commands";
+import { ClockOffset, EVENT_SIZE, EventBatch, eventLineJson, OFF, toEventLine } from "../../src/format/event";
+import { ntStatusName } from "../../src/format/nt-status";
 
 function record(f: {
   time: bigint;

@@ -1,9 +1,9 @@
 // How the config fills the BPF filter maps: per-command thresholds (each mode),
 // tracked errnos, command masks.
 import { describe, expect, test } from "bun:test";
-import { errnoNumber } from "../../src/config/errno-names";
+import { errnoNumber } from "../../src/format/errno-names";
 import { DEFAULT_CONFIG_TEXT, parseConfigText } from "../../src/config/load";
-import { SMB2_COMMAND_COUNT, smb2CommandId } from "../../src/config/smb2-commands";
+import { SMB2_COMMAND_COUNT, smb2CommandId } from "../../src/format/smb2-commands";
 import {
   commandMask,
   configErrnos,

@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { SMB2_COMMANDS, smb2CommandId } from "../../src/config/smb2-commands";
+import { SMB2_COMMANDS, smb2CommandId } from "../../src/format/smb2-commands";
 import {
   describeLocalErrorHooks,
   LOCAL_ERRNOS,
@@ -15,7 +15,7 @@ import {
   opErrProgram,
 } from "../../src/tools/attach-plan";
 import { TOOLS } from "../../src/tools/registry";
-import { parseFormat } from "../../src/tools/tracefs";
+import { parseFormat } from "../../src/host/tracefs";
 
 const FIX = join(import.meta.dir, "fixtures");
 const format = (kernel: string, event: string) => readFileSync(join(FIX, `format-${kernel}-${event}.txt`), "utf8");

@@ -5,11 +5,11 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { moduleSymbols } from "../../src/tools/attach-plan";
-import { parseCmdStats } from "../../src/tools/cifs-stats";
+import { parseCmdStats } from "../../src/host/cifs-stats";
 import { type CommandHistogram, diffHistograms, formatHistograms, histPercentileMs } from "../../src/tools/hist";
-import { cifsMounts, smb1Warnings } from "../../src/tools/mounts";
-import { enrichWithShares, parseDebugData, ShareResolver } from "../../src/tools/shares";
-import { parseFormat } from "../../src/tools/tracefs";
+import { cifsMounts, smb1Warnings } from "../../src/host/mounts";
+import { enrichWithShares, parseDebugData, ShareResolver } from "../../src/host/shares";
+import { parseFormat } from "../../src/host/tracefs";
 
 const FIX = join(import.meta.dir, "fixtures");
 

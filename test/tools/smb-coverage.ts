@@ -3,10 +3,10 @@
 // Attaches SmbSource with the given hook variant, every command and errno
 // tracked, runs the workload, and prints one JSON line comparing what aod saw
 // with what the kernel counted (/proc/fs/cifs/Stats, SMB3 CMD Number).
-import { ERRNO_TABLE } from "../../src/config/errno-names";
-import { SMB2_COMMAND_COUNT, smb2CommandName } from "../../src/config/smb2-commands";
+import { ERRNO_TABLE } from "../../src/format/errno-names";
+import { SMB2_COMMAND_COUNT, smb2CommandName } from "../../src/format/smb2-commands";
 import type { HookVariant } from "../../src/tools/attach-plan";
-import { readCmdStats } from "../../src/tools/cifs-stats";
+import { readCmdStats } from "../../src/host/cifs-stats";
 import { SmbSource } from "../../src/tools/smb-source";
 
 const [hooks, workload] = process.argv.slice(2);

@@ -2,7 +2,7 @@
 // (CONFIG_CIFS_STATS2: "SMB3 CMD / Number / Total Time / Fastest / Slowest",
 // counted when each mid is released). Used to check coverage.
 import { readFileSync } from "node:fs";
-import { SMB2_COMMAND_COUNT } from "../config/smb2-commands";
+import { SMB2_COMMAND_COUNT } from "../format/smb2-commands";
 
 /** Commands per SMB2 command id, summed over servers; undefined without STATS2. */
 export function parseCmdStats(text: string): number[] | undefined {

@@ -1,7 +1,7 @@
 // Decoding of struct aod_event (bpf/aod_event.h). The offsets below are checked
 // against the compiled object's BTF by test/tools/event-layout.test.ts.
-import { errnoName } from "../config/errno-names";
-import { smb2CommandName } from "../config/smb2-commands";
+import { errnoName } from "./errno-names";
+import { smb2CommandName } from "./smb2-commands";
 import { ntStatusName } from "./nt-status";
 
 export const EVENT_SIZE = 72;
