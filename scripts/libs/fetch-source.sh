@@ -16,7 +16,7 @@
 # APT_ETC and LIBS_CODENAME (which repositories: see mirrors.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=sources.sh
+# shellcheck source=SCRIPTDIR/sources.sh
 . "$here/sources.sh"
 me=fetch-source.sh
 lib=${1:?usage: fetch-source.sh LIB (a library named in scripts/libs/sources.lock)}
@@ -48,7 +48,7 @@ try() {
   ensure_lists
   if ! download "$srcpkg" "$v" "$tmp/dl" "$tmp/apt.log"; then
     # Stale lists (a newer upload replaced the file on the mirror): refresh once.
-    "$here/apt.sh" update >/dev/null 2>"$tmp/update.log" || { cat "$tmp/update.log" >&2; echo "$me: apt.sh update failed (the project's source lists, $LIBS_CACHE/apt)" >&2; exit 1; }
+    "$here/apt.sh" update >/dev/null 2>"$tmp/update.log" || { cat "$tmp/update.log" >&2; echo "$me: apt.sh update failed: the project's source lists ($LIBS_CACHE/apt) cannot be refreshed from the mirrors in ${APT_ETC:-/etc/apt} (see apt's errors above: network, mirror, signing key)" >&2; exit 1; }
     rm -rf "$tmp/dl"; mkdir "$tmp/dl"
     download "$srcpkg" "$v" "$tmp/dl" "$tmp/apt.log" || { [ "$V" = 1 ] && cat "$tmp/apt.log" >&2; return 1; }
   fi

@@ -5,6 +5,7 @@
 # shellcheck shell=bash
 libs_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export LIBS_CACHE=${LIBS_CACHE:-$(cd "$libs_here/../.." && pwd)/.cache/libs}
+case "$LIBS_CACHE" in /*) ;; *) LIBS_CACHE=$PWD/$LIBS_CACHE ;; esac  # apt runs in other directories
 LIBS_LOCK=${LIBS_LOCK:-$libs_here/sources.lock}
 case "$LIBS_LOCK" in /*) ;; *) LIBS_LOCK=$PWD/$LIBS_LOCK ;; esac
 
@@ -21,7 +22,8 @@ sha256() { sha256sum "$1" | cut -d' ' -f1; }
 
 # Source lists present (a fresh cache has none).
 ensure_lists() {
-  compgen -G "$LIBS_CACHE/apt/lists/*Sources*" >/dev/null || "$libs_here/apt.sh" update >/dev/null
+  # A failure shows in what follows (no source package; the retry's update).
+  compgen -G "$LIBS_CACHE/apt/lists/*Sources*" >/dev/null || "$libs_here/apt.sh" update >/dev/null 2>&1 || true
 }
 
 # The versions of source package PKG the project's Sources lists offer, newest first.

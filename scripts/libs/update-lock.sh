@@ -11,7 +11,7 @@
 # Environment: LIBS_LOCK, LIBS_CACHE, APT_ETC, LIBS_CODENAME (as fetch-source.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=sources.sh
+# shellcheck source=SCRIPTDIR/sources.sh
 . "$here/sources.sh"
 me=update-lock.sh
 
