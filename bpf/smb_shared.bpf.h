@@ -60,6 +60,55 @@ struct {
 	__type(value, struct smb_done);
 } recent SEC(".maps");
 
+/* The fields of an event that describe the request and its outcome; the
+ * issuer (tree, pid, tid, comm) comes from one of the event_issuer_* helpers
+ * below, or fill_event() does both. */
+static __always_inline void event_outcome(struct aod_event *e, __u64 now, __u64 lat, __u64 session_id, __u64 mid,
+					  __s32 rc, __u32 status, __u16 command, __u8 tool, __u8 flags)
+{
+	e->time_ns = now;
+	e->latency_ns = lat;
+	e->session_id = session_id;
+	e->mid = mid;
+	e->rc = rc;
+	e->status = status;
+	e->command = command;
+	e->tool = tool;
+	e->flags = flags;
+}
+
+/* Issuer: the current task (no record of the request's start). */
+static __always_inline void event_issuer_current(struct aod_event *e, __u32 tree_id)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	e->tree_id = tree_id;
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+}
+
+/* Issuer: as recorded in `recent` when the request completed. */
+static __always_inline void event_issuer_done(struct aod_event *e, const struct smb_done *d)
+{
+	e->tree_id = d->tree_id;
+	e->pid = d->pid;
+	e->tid = d->tid;
+	bpf_probe_read_kernel(e->comm, sizeof(e->comm), d->comm);
+}
+
+/* An event for a finished request, from what smbslower's start remembered
+ * about it in `inflight`. */
+static __always_inline void fill_event(struct aod_event *e, const struct smb_req *r, __u64 now, __u64 lat, __u64 mid,
+				       __s32 rc, __u32 status, __u8 tool)
+{
+	event_outcome(e, now, lat, r->session_id, mid, rc, status, r->command, tool, r->flags);
+	e->tree_id = r->tree_id;
+	e->pid = r->pid;
+	e->tid = r->tid;
+	__builtin_memcpy(e->comm, r->comm, sizeof(e->comm));
+}
+
 #define AOD_ERRNO_MAX 1024
 
 /* errnos[n] != 0: errno n is tracked (from the config's error rules). Filled

@@ -149,27 +149,12 @@ int smberr_cmd_err(void *ctx)
 	struct aod_event *e = aod_reserve(AOD_TOOL_SMBERR);
 	if (!e)
 		return 0;
-	e->time_ns = bpf_ktime_get_ns();
-	e->session_id = sesid;
-	e->mid = mid;
-	e->rc = rc;
-	e->status = status;
-	e->command = cmd;
-	e->tool = AOD_TOOL_SMBERR;
-	e->flags = 0;
 	if (d) {
-		e->latency_ns = d->latency_ns;
-		e->tree_id = d->tree_id;
-		e->pid = d->pid;
-		e->tid = d->tid;
-		bpf_probe_read_kernel(e->comm, sizeof(e->comm), d->comm);
+		event_outcome(e, bpf_ktime_get_ns(), d->latency_ns, sesid, mid, rc, status, cmd, AOD_TOOL_SMBERR, 0);
+		event_issuer_done(e, d);
 	} else {
-		e->latency_ns = 0;
-		e->flags = AOD_EV_NO_START;
-		e->tree_id = tp_u32(ctx, tp_off[TPF_TID]);
-		e->pid = id >> 32;
-		e->tid = (__u32)id;
-		bpf_get_current_comm(e->comm, sizeof(e->comm));
+		event_outcome(e, bpf_ktime_get_ns(), 0, sesid, mid, rc, status, cmd, AOD_TOOL_SMBERR, AOD_EV_NO_START);
+		event_issuer_current(e, tp_u32(ctx, tp_off[TPF_TID]));
 	}
 	bpf_ringbuf_submit(e, 0);
 	return 0;
@@ -183,19 +168,8 @@ static __always_inline void emit_local(__s32 rc, __u16 cmd, __u64 sesid, __u32 t
 	struct aod_event *e = aod_reserve(AOD_TOOL_SMBERR);
 	if (!e)
 		return;
-	e->time_ns = bpf_ktime_get_ns();
-	e->latency_ns = 0;
-	e->session_id = sesid;
-	e->mid = 0;
-	e->tree_id = tree;
-	e->pid = id >> 32;
-	e->tid = (__u32)id;
-	e->rc = rc;
-	e->status = 0;
-	e->command = cmd;
-	e->tool = AOD_TOOL_SMBERR;
-	e->flags = AOD_EV_CONNECT;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	event_outcome(e, bpf_ktime_get_ns(), 0, sesid, 0, rc, 0, cmd, AOD_TOOL_SMBERR, AOD_EV_CONNECT);
+	event_issuer_current(e, tree);
 	bpf_ringbuf_submit(e, 0);
 }
 
