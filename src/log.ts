@@ -5,19 +5,10 @@ export type Level = keyof typeof LEVELS;
 
 let threshold: number = LEVELS[(process.env.AOD_LOG_LEVEL?.toLowerCase() as Level) ?? "info"] ?? LEVELS.info;
 const tty = process.stderr.isTTY === true;
-type Sink = (line: string) => void;
-let sink: Sink = (line) => process.stderr.write(`${line}\n`);
+const sink = (line: string) => process.stderr.write(`${line}\n`);
 
 export function setLogLevel(l: Level): void {
   threshold = LEVELS[l];
-}
-/** For tests: capture log lines. Returns a function that restores the previous sink. */
-export function setLogSink(s: Sink): () => void {
-  const prev = sink;
-  sink = s;
-  return () => {
-    sink = prev;
-  };
 }
 
 function emit(level: Level, msg: string, fields?: Record<string, unknown>): void {

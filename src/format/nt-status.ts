@@ -67,12 +67,7 @@ export const NT_STATUS_TABLE: ReadonlyArray<readonly [number, string]> = [
 ];
 
 const byCode = new Map<number, string>(NT_STATUS_TABLE);
-const byName = new Map<string, number>(NT_STATUS_TABLE.map(([c, n]) => [n, c]));
 
 export function ntStatusName(code: number): string {
   return byCode.get(code >>> 0) ?? `0x${(code >>> 0).toString(16).padStart(8, "0")}`;
-}
-export function ntStatusCode(name: string): number | undefined {
-  if (/^0x[0-9a-f]+$/i.test(name)) return Number.parseInt(name, 16) >>> 0;
-  return byName.get(name);
 }

@@ -96,8 +96,3 @@ function ensureLoaded(name: EmbeddedLib): void {
   }
   loaded.set(name, path);
 }
-
-/** Where each embedded library was loaded from (for `aod check`). */
-export function loadedLibraries(): ReadonlyMap<EmbeddedLib, string> {
-  return loaded;
-}

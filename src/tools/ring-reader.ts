@@ -113,11 +113,6 @@ export class RingReader {
     this.batch = new EventBatch(opts.batchSize ?? 4096);
   }
 
-  /** Bytes the producer has written that we have not consumed. */
-  pending(): number {
-    return Number(this.producerPos[0]! - this.consumerPos[0]!);
-  }
-
   /** Reads every committed record now; returns how many. Synchronous. */
   drain(): number {
     let cons = Number(this.consumerPos[0]!);
