@@ -33,6 +33,7 @@ const lib = openEmbedded("libbpf.so.1", {
   bpf_program__set_attach_target: { args: [P, i32, cstring], returns: i32 },
   bpf_link__destroy: { args: [P], returns: i32 },
   bpf_map__fd: { args: [P], returns: i32 },
+  bpf_map__reuse_fd: { args: [P, i32], returns: i32 },
   bpf_map__set_max_entries: { args: [P, u32], returns: i32 },
   bpf_map__max_entries: { args: [P], returns: u32 },
   bpf_map__value_size: { args: [P], returns: u32 },
@@ -112,8 +113,15 @@ export const probeMapType = (t: number) => lib.libbpf_probe_bpf_map_type(t, null
 export const probeProgType = (t: number) => lib.libbpf_probe_bpf_prog_type(t, null);
 
 // BTF kinds and record sizes (include/uapi/linux/btf.h).
+const BTF_KIND_PTR = 2;
 const BTF_KIND_STRUCT = 4;
+const BTF_KIND_VOLATILE = 9;
+const BTF_KIND_CONST = 10;
+const BTF_KIND_RESTRICT = 11;
+const BTF_KIND_FUNC = 12;
+const BTF_KIND_FUNC_PROTO = 13;
 const BTF_KIND_DATASEC = 15;
+const BTF_KIND_TYPE_TAG = 18;
 const BTF_TYPE_SIZE = 12;
 const btfKindVlen = (p: Pointer) => {
   const info = read.u32(p, 4);
@@ -171,6 +179,11 @@ export class BpfMap {
   }
   get valueSize(): number {
     return lib.bpf_map__value_size(this.handle);
+  }
+  /** Makes this map (its object not yet loaded) use the kernel map `from` already created by another object. */
+  reuse(from: BpfMap): void {
+    const rc = lib.bpf_map__reuse_fd(this.handle, from.fd);
+    if (rc < 0) throw new NativeError(`bpf_map__reuse_fd(${this.name})`, -rc);
   }
   setMaxEntries(n: number): void {
     check(`bpf_map__set_max_entries(${this.name})`, lib.bpf_map__set_max_entries(this.handle, n));
@@ -353,12 +366,85 @@ export class BpfObject {
   }
 }
 
-/** Whether the kernel exposes BTF for a module (e.g. cifs), via libbpf. */
-export function hasModuleBtf(module: string): boolean {
-  const vmlinux = lib.btf__load_vmlinux_btf();
-  if (!vmlinux) return false;
-  const m = lib.btf__load_module_btf(cstr(module), vmlinux);
-  if (m) lib.btf__free(m);
-  lib.btf__free(vmlinux);
-  return !!m;
+export interface FuncParam {
+  name: string;
+  /** The type as C would spell it, simplified: `struct mid_q_entry *`, `bool`, ... */
+  type: string;
+}
+
+/**
+ * A kernel module's BTF (split on vmlinux), opened for a few look-ups: the
+ * SMB tools read function signatures from it to pick argument positions at
+ * load time.
+ */
+export class ModuleBtf {
+  private constructor(
+    private base: Pointer | null,
+    private btf: Pointer | null,
+  ) {}
+
+  /** undefined when the kernel has no BTF for the module (not loaded, or built without). */
+  static open(module: string): ModuleBtf | undefined {
+    const base = lib.btf__load_vmlinux_btf();
+    if (!base) return undefined;
+    const m = lib.btf__load_module_btf(cstr(module), base);
+    if (!m) {
+      lib.btf__free(base);
+      return undefined;
+    }
+    return new ModuleBtf(base, m);
+  }
+
+  private typeName(id: number, depth = 0): string {
+    if (id === 0) return "void";
+    if (!this.btf || depth > 8) return "?";
+    const t = lib.btf__type_by_id(this.btf, id);
+    if (!t) return "?";
+    const name = String(lib.btf__name_by_offset(this.btf, read.u32(t, 0)) ?? "");
+    const next = read.u32(t, 8);
+    switch (btfKindVlen(t).kind) {
+      case BTF_KIND_PTR:
+        return `${this.typeName(next, depth + 1)} *`;
+      case BTF_KIND_CONST:
+      case BTF_KIND_VOLATILE:
+      case BTF_KIND_RESTRICT:
+      case BTF_KIND_TYPE_TAG:
+        return this.typeName(next, depth + 1);
+      case BTF_KIND_STRUCT:
+        return `struct ${name}`;
+      default:
+        return name || "?";
+    }
+  }
+
+  /** Parameters of a function, or undefined when the BTF has no such function. */
+  funcParams(name: string): FuncParam[] | undefined {
+    if (!this.btf) return undefined;
+    const id = lib.btf__find_by_name_kind(this.btf, cstr(name), BTF_KIND_FUNC);
+    if (id < 0) return undefined;
+    const fn = lib.btf__type_by_id(this.btf, id);
+    if (!fn) return undefined;
+    const proto = lib.btf__type_by_id(this.btf, read.u32(fn, 8));
+    if (!proto) return undefined;
+    const { kind, vlen } = btfKindVlen(proto);
+    if (kind !== BTF_KIND_FUNC_PROTO) return undefined;
+    const out: FuncParam[] = [];
+    for (let i = 0; i < vlen; i++) {
+      out.push({
+        name: String(lib.btf__name_by_offset(this.btf, read.u32(proto, 12 + i * 8)) ?? ""),
+        type: this.typeName(read.u32(proto, 12 + i * 8 + 4)),
+      });
+    }
+    return out;
+  }
+
+  hasStruct(name: string): boolean {
+    return !!this.btf && lib.btf__find_by_name_kind(this.btf, cstr(name), BTF_KIND_STRUCT) >= 0;
+  }
+
+  close(): void {
+    if (this.btf) lib.btf__free(this.btf);
+    if (this.base) lib.btf__free(this.base);
+    this.btf = this.base = null;
+  }
 }

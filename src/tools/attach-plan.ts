@@ -15,8 +15,7 @@
 // bpf/smberr.bpf.c). `aod check` prints describeAttachPlan().
 import { existsSync, readFileSync } from "node:fs";
 import { smb2CommandId } from "../format/smb2-commands";
-import { BPF_PROG_TYPE_TRACING, probeProgType } from "../native/libbpf";
-import { ModuleBtf } from "./native-extra";
+import { BPF_PROG_TYPE_TRACING, ModuleBtf, probeProgType } from "../native/libbpf";
 import { readEventFormat, type TraceField, tracefsRoot } from "../host/tracefs";
 
 export const HOOK_VARIANTS = ["fentry", "kprobe", "tracepoint"] as const;

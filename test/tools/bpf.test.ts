@@ -12,7 +12,6 @@ import { join } from "node:path";
 import { BpfObject } from "../../src/native/libbpf";
 import { cifsLoaded, describeAttachPlan } from "../../src/tools/attach-plan";
 import { LoadgenSource } from "../../src/tools/loadgen-source";
-import { reuseMap } from "../../src/tools/native-extra";
 import { SHARED_MAPS, TOOLS } from "../../src/tools/registry";
 import { SmbSource } from "../../src/tools/smb-source";
 import { needsRoot, ROOT, skipReason } from "../helpers";
@@ -86,7 +85,7 @@ describe("smbslower / smberr objects", () => {
       slower.map("events").setMaxEntries(1 << 16);
       slower.load();
       err = BpfObject.openMem(readFileSync(ERR), "smberr");
-      for (const m of SHARED_MAPS) reuseMap(err.map(m), slower.map(m));
+      for (const m of SHARED_MAPS) err.map(m).reuse(slower.map(m));
       err.load();
       expect(err.map("events").maxEntries).toBe(1 << 16);
       // One `recent` map seen through both objects.
