@@ -1,22 +1,22 @@
 // Reading a command's output or a file, bounded by the cap and the deadline.
 // Commands are argv arrays: nothing goes through a shell.
 import { closeSync, openSync, readSync } from "node:fs";
+import { FALLBACK_PATH, findBinary } from "../host/which";
 import type { ActionContext, ActionOutput } from "./context";
-
-const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 export async function captureCommand(
   argv: string[],
   ctx: ActionContext,
   env: Record<string, string> = {},
 ): Promise<ActionOutput> {
-  const exe = Bun.which(argv[0]!, { PATH: `${process.env.PATH ?? ""}:${PATH}` });
+  const exe = findBinary(argv[0]!);
   if (!exe) return { data: new Uint8Array(0), truncated: false, exitStatus: 127, note: `${argv[0]} not found` };
   const proc = Bun.spawn([exe, ...argv.slice(1)], {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
-    env: { PATH, LANG: "C.UTF-8", TZ: "UTC", ...env },
+    // The child's own PATH: the system directories only, whatever aod's was.
+    env: { PATH: FALLBACK_PATH, LANG: "C.UTF-8", TZ: "UTC", ...env },
   });
   const kill = () => proc.kill("SIGKILL");
   ctx.signal.addEventListener("abort", kill, { once: true });

@@ -1,9 +1,11 @@
 // What an action gets to do its work, and what it gives back.
+import type { CollectionConfig } from "../config/schema";
+
 export interface ActionContext {
   /** Wall-clock time of detection, epoch ms. */
   detectedAtMs: number;
-  lookbackSec: number;
-  syslogLines: number;
+  /** The `collection` config: an action reads its settings here (lookback_sec, syslog_lines, ...). */
+  collection: CollectionConfig;
   /** Aborted when the action's time is up. */
   signal: AbortSignal;
   /** Bytes of output kept; the rest is dropped and marked truncated. */

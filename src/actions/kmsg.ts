@@ -10,7 +10,7 @@ import type { ActionContext, ActionOutput } from "./context";
 export function readKmsg(ctx: ActionContext): ActionOutput {
   const fd = openSync("/dev/kmsg", constants.O_RDONLY | constants.O_NONBLOCK);
   const bootNs = realtimeNs() - monotonicNs();
-  const sinceUs = Number((monotonicNs() - BigInt(ctx.lookbackSec * 1e9)) / 1000n);
+  const sinceUs = Number((monotonicNs() - BigInt(ctx.collection.lookback_sec * 1e9)) / 1000n);
   const lines: string[] = [];
   let size = 0;
   let truncated = false;

@@ -2,9 +2,8 @@
 // cap. A failing or timed-out action is recorded and never stops the others.
 import type { Config } from "../config/validate";
 import { errorMessage } from "../util/errors";
-import { BUILTIN_IMPL } from "./builtin";
+import { actionFileName, builtinAction } from "./builtin";
 import { captureCommand, captureFile, enc } from "./capture";
-import { actionFileName, BUILTIN_ACTION_NAMES, type BuiltinActionName } from "./catalog";
 import type { ActionContext, ActionFn } from "./context";
 
 export interface ActionResult {
@@ -24,8 +23,8 @@ export interface ActionResult {
 /** The function behind an action name: built-in, or custom from the config. */
 export function resolveAction(name: string, config: Config): { fn: ActionFn; timeoutSec: number } {
   const defaultTimeout = config.collection.action_timeout_sec;
-  if (BUILTIN_ACTION_NAMES.includes(name))
-    return { fn: BUILTIN_IMPL[name as BuiltinActionName], timeoutSec: defaultTimeout };
+  const builtin = builtinAction(name);
+  if (builtin) return { fn: (ctx) => builtin.run(ctx), timeoutSec: defaultTimeout };
   const custom = config.custom_actions.find((c) => c.name === name);
   if (!custom) throw new Error(`unknown action ${name}`); // config validation prevents this
   const fn: ActionFn = custom.command
@@ -50,8 +49,7 @@ async function runOne(name: string, config: Config, detectedAtMs: number, outer?
   outer?.addEventListener("abort", onOuter, { once: true });
   const ctx: ActionContext = {
     detectedAtMs,
-    lookbackSec: config.collection.lookback_sec,
-    syslogLines: config.collection.syslog_lines,
+    collection: config.collection,
     signal: ac.signal,
     capBytes: Math.floor(config.collection.action_output_cap_mb * 1024 * 1024),
   };

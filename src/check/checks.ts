@@ -1,11 +1,13 @@
 // The doctor's checks, as data: each says what it looks at and whether aod run
 // can work without it (`required`). Order is the order printed.
 import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { actionBinaries } from "../actions/builtin";
 import type { Config } from "../config/validate";
 import { glibcVersion } from "../native/libc";
 import { smb1Warnings } from "../host/mounts";
 import { errorCode, errorMessage } from "../util/errors";
 import { ensureTracefs, freeBytes, kernelRelease, TRACEFS } from "../host/kernel";
+import { findBinary } from "../host/which";
 
 export type Status = "ok" | "warn" | "fail" | "info";
 export interface CheckResult {
@@ -22,15 +24,18 @@ export interface Check {
   }): { ok: boolean; detail: string; info?: boolean } | Promise<{ ok: boolean; detail: string; info?: boolean }>;
 }
 
-const which = (cmd: string) => Bun.which(cmd, { PATH: `${process.env.PATH ?? ""}:/usr/sbin:/sbin:/usr/bin:/bin` });
-const tool = (cmd: string, why: string): Check => ({
-  name: cmd,
-  required: false,
-  run: () => {
-    const p = which(cmd);
-    return p ? { ok: true, detail: p } : { ok: false, detail: `not found: ${why}` };
-  },
-});
+/** One row per outside binary a built-in action uses (its spec's `binaries`). */
+export const binaryChecks = (): Check[] =>
+  actionBinaries().map(
+    ({ name, why }): Check => ({
+      name,
+      required: false,
+      run: () => {
+        const p = findBinary(name);
+        return p ? { ok: true, detail: p } : { ok: false, detail: `not found: ${why}` };
+      },
+    }),
+  );
 
 // Probed once per `aod check` (it reads BTF and kallsyms). Imported lazily: it
 // needs libbpf, and a library that fails to load must be a FAIL line, not a crash.
@@ -171,9 +176,7 @@ export const CHECKS: Check[] = [
       return w.length ? { ok: false, detail: w.join("; ") } : { ok: true, info: true, detail: "none" };
     },
   },
-  tool("journalctl", "the journalctl and dmesg actions fall back to /dev/kmsg or record the failure"),
-  tool("dmesg", "kernel log is read from journalctl -k or /dev/kmsg instead"),
-  tool("smbinfo", "the smbinfo action is skipped with a note (Debian/Ubuntu: apt install cifs-utils)"),
+  ...binaryChecks(),
   {
     name: "output dir",
     required: true,

@@ -1,0 +1,31 @@
+// The built-in actions, one row each. A new action is its own file in this
+// folder (an ActionSpec, ../spec.ts) and one row in BUILTIN_ACTIONS; config
+// validation, the action runner, bundle file names and `aod check` read them
+// from here. Custom actions (no code) come from the config's custom_actions.
+import type { ActionBinary, ActionSpec } from "../spec";
+import { debugdata } from "./debugdata";
+import { dmesg } from "./dmesg";
+import { journalctl } from "./journalctl";
+import { mounts } from "./mounts";
+import { smbinfo } from "./smbinfo";
+import { stats } from "./stats";
+import { syslogs } from "./syslogs";
+
+export const BUILTIN_ACTIONS: readonly ActionSpec[] = [dmesg, journalctl, debugdata, stats, mounts, smbinfo, syslogs];
+
+export const BUILTIN_ACTION_NAMES: readonly string[] = BUILTIN_ACTIONS.map((a) => a.name);
+
+/** The spec of a built-in action; undefined for a custom one. */
+export const builtinAction = (name: string): ActionSpec | undefined => BUILTIN_ACTIONS.find((a) => a.name === name);
+
+/** The file an action writes in a bundle: a built-in's own name, else <name>.log. */
+export function actionFileName(name: string): string {
+  return builtinAction(name)?.file ?? `${name}.log`;
+}
+
+/** The outside binaries the built-ins use, each once (the first spec's reason), in table order. */
+export function actionBinaries(): ActionBinary[] {
+  const seen = new Map<string, ActionBinary>();
+  for (const a of BUILTIN_ACTIONS) for (const b of a.binaries ?? []) if (!seen.has(b.name)) seen.set(b.name, b);
+  return [...seen.values()];
+}
