@@ -33,6 +33,17 @@ export function parseDebugData(text: string): ShareEntry[] {
   return out;
 }
 
+/**
+ * The share of (session id, tree id): the entry of that session and tree, else
+ * the only entry of that tree (a tree id seen in one session only).
+ */
+export function findShare(entries: ShareEntry[], sessionId: bigint | undefined, treeId: number): string | undefined {
+  const exact = entries.find((e) => e.treeId === treeId && e.sessionId === sessionId);
+  if (exact) return exact.share;
+  const byTree = entries.filter((e) => e.treeId === treeId);
+  return byTree.length === 1 ? byTree[0]!.share : undefined;
+}
+
 /** Resolves (session id, tree id) to a share; re-reads DebugData on a miss, at most every `minRefreshMs`. */
 export class ShareResolver {
   private entries: ShareEntry[] = [];
@@ -53,19 +64,12 @@ export class ShareResolver {
     }
   }
 
-  private find(sessionId: bigint, treeId: number): string | undefined {
-    const exact = this.entries.find((e) => e.treeId === treeId && e.sessionId === sessionId);
-    if (exact) return exact.share;
-    const byTree = this.entries.filter((e) => e.treeId === treeId);
-    return byTree.length === 1 ? byTree[0]!.share : undefined;
-  }
-
   resolve(sessionId: bigint, treeId: number): string | undefined {
     if (!treeId) return undefined;
-    let s = this.find(sessionId, treeId);
+    let s = findShare(this.entries, sessionId, treeId);
     if (!s && this.now() - this.readAt >= this.minRefreshMs) {
       this.refresh();
-      s = this.find(sessionId, treeId);
+      s = findShare(this.entries, sessionId, treeId);
     }
     return s;
   }
@@ -92,9 +96,6 @@ export function enrichWithShares<L extends { session_id?: string; tree_id?: stri
       return lines;
     }
   const entries = parseDebugData(text);
-  const find = (ses: bigint | undefined, tid: number) =>
-    entries.find((e) => e.treeId === tid && e.sessionId === ses)?.share ??
-    (entries.filter((e) => e.treeId === tid).length === 1 ? entries.find((e) => e.treeId === tid)!.share : undefined);
   return lines.map((l) => {
     if (l.share || !l.tree_id) return l;
     const tid = Number.parseInt(l.tree_id, 16);
@@ -102,7 +103,7 @@ export function enrichWithShares<L extends { session_id?: string; tree_id?: stri
     try {
       ses = l.session_id ? BigInt(l.session_id) : undefined;
     } catch {}
-    const share = Number.isFinite(tid) && tid ? find(ses, tid) : undefined;
+    const share = Number.isFinite(tid) && tid ? findShare(entries, ses, tid) : undefined;
     return share ? { ...l, share } : l;
   });
 }
