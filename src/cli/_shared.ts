@@ -1,5 +1,6 @@
-// Argument sets shared by several commands.
+// Arguments and checks shared by several commands.
 import type { ArgsDef } from "citty";
+import { UsageError } from "../util/errors";
 
 export const configArg = {
   config: {
@@ -17,4 +18,48 @@ export const jsonArg = {
 /** Help text epilogue: examples, one per line. */
 export function examples(...lines: string[]): string {
   return `\n\nExamples:\n${lines.map((l) => `  ${l}`).join("\n")}`;
+}
+
+export interface NumberArgLimits {
+  /** Lowest accepted value (inclusive). */
+  min?: number;
+  /** Accepted values are above this (exclusive), e.g. 0 for "positive". */
+  above?: number;
+  /** Highest accepted value (inclusive). */
+  max?: number;
+  /** Whole numbers only. */
+  int?: boolean;
+  /** What the number counts, for the message: "seconds", "minutes". */
+  unit?: string;
+}
+
+/**
+ * A number argument or option; undefined when absent or empty (the caller
+ * picks the default). `name` as the user typed it: "--pid", "INTERVAL_SEC".
+ * Throws a UsageError saying what was expected: `--pid expects a whole
+ * number ≥ 1, got "abc"`.
+ */
+export function parseNumberArg(
+  name: string,
+  value: string | undefined,
+  limits: NumberArgLimits = {},
+): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  const { min, above, max, int, unit } = limits;
+  const n = value.trim() === "" ? Number.NaN : Number(value);
+  const ok =
+    Number.isFinite(n) &&
+    (!int || Number.isInteger(n)) &&
+    (min === undefined || n >= min) &&
+    (above === undefined || n > above) &&
+    (max === undefined || n <= max);
+  if (ok) return n;
+  const bounds = [
+    min !== undefined ? `≥ ${min}` : "",
+    above !== undefined ? `> ${above}` : "",
+    max !== undefined ? `≤ ${max}` : "",
+  ].filter(Boolean);
+  throw new UsageError(
+    `${name} expects ${int ? "a whole number" : "a number"}${unit ? ` of ${unit}` : ""}${bounds.length ? ` ${bounds.join(" and ")}` : ""}, got ${JSON.stringify(value)}`,
+  );
 }

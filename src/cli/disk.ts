@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { configArg, examples } from "./_shared";
+import { configArg, examples, parseNumberArg } from "./_shared";
 import { UsageError } from "./errors";
 
 export default defineCommand({
@@ -41,12 +41,11 @@ export default defineCommand({
     ...configArg,
   },
   async run({ args }) {
-    const { positiveSeconds, minutesArg } = await import("../perf/args");
     const { fileStamp, formatIsoStamp } = await import("../perf/time");
     const { directoryBytes } = await import("../perf/disk-usage");
     const { runSampler, status } = await import("../perf/sampler");
-    const interval = positiveSeconds(args.interval, 5, "INTERVAL_SEC");
-    const minutes = minutesArg(args.minutes, undefined, "MINUTES");
+    const interval = parseNumberArg("INTERVAL_SEC", args.interval, { above: 0, unit: "seconds" }) ?? 5;
+    const minutes = parseNumberArg("MINUTES", args.minutes, { min: 0, unit: "minutes" });
     if (args._.length > 2) throw new UsageError(`unexpected argument "${args._[2]}"`);
 
     let dir = args.path;

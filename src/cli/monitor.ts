@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { examples } from "./_shared";
+import { examples, parseNumberArg } from "./_shared";
 import { UsageError } from "./errors";
 
 export default defineCommand({
@@ -41,18 +41,16 @@ export default defineCommand({
     },
   },
   async run({ args }) {
-    const { positiveSeconds, minutesArg } = await import("../perf/args");
     const { fileStamp, formatSecondStamp } = await import("../perf/time");
     const proc = await import("../perf/proc");
     const { runSampler, status } = await import("../perf/sampler");
-    const interval = positiveSeconds(args.interval, 1, "INTERVAL_SEC");
-    const minutes = minutesArg(args.minutes, 5, "MINUTES");
+    const interval = parseNumberArg("INTERVAL_SEC", args.interval, { above: 0, unit: "seconds" }) ?? 1;
+    const minutes = parseNumberArg("MINUTES", args.minutes, { min: 0, unit: "minutes" }) ?? 5;
     if (args._.length > 2) throw new UsageError(`unexpected argument "${args._[2]}"`);
 
     let pid: number | undefined;
     if (args.pid !== undefined) {
-      pid = Number(args.pid);
-      if (!Number.isInteger(pid) || pid <= 0) throw new UsageError(`--pid must be a process id, not "${args.pid}"`);
+      pid = parseNumberArg("--pid", args.pid, { min: 1, int: true }) ?? 0;
       if (!proc.readProcess(pid)) throw new UsageError(`--pid ${pid}: no such process`);
       status(`measuring aod as process ${pid} (--pid)`);
     } else {

@@ -5,7 +5,7 @@ import { listBundles, openBundle } from "../bundle/read";
 import { loadConfig } from "../config/load";
 import { readDaemonPid } from "../daemon/lock";
 import { errorCode, errorMessage } from "../util/errors";
-import { configArg, examples } from "./_shared";
+import { configArg, examples, parseNumberArg } from "./_shared";
 import { AodError } from "./errors";
 
 export default defineCommand({
@@ -25,6 +25,9 @@ export default defineCommand({
   },
   async run({ args }) {
     const config = loadConfig(args.config);
+    const timeoutSec =
+      parseNumberArg("--timeout", args.timeout, { above: 0, unit: "seconds" }) ??
+      config.collection.action_timeout_sec + 30;
     const pid = readDaemonPid();
     if (!pid)
       throw new AodError(
@@ -42,7 +45,7 @@ export default defineCommand({
       );
     }
     console.error(`asked aod (pid ${pid}) for a snapshot; waiting for the bundle…`);
-    const deadline = Date.now() + 1000 * (Number(args.timeout) || config.collection.action_timeout_sec + 30);
+    const deadline = Date.now() + 1000 * timeoutSec;
     while (Date.now() < deadline) {
       for (const b of listBundles(dir)) {
         if (before.has(b.file)) continue;

@@ -4,7 +4,7 @@ import { closeSync, openSync, writeSync } from "node:fs";
 import { defineCommand } from "citty";
 import { loadConfig } from "../config/load";
 import { didYouMean } from "../config/problems";
-import { SMB2_COMMAND_COUNT, SMB2_COMMANDS, smb2CommandId, smb2CommandName } from "../format/smb2-commands";
+import { SMB2_COMMAND_COUNT, SMB2_COMMANDS, smb2CommandId } from "../format/smb2-commands";
 import { log } from "../log";
 import { cifsLoaded } from "../tools/attach-plan";
 import { type EventBatch, eventLineJson, TOOL_SMBERR, toEventLine } from "../format/event";
@@ -13,18 +13,9 @@ import { smb1Warnings } from "../host/mounts";
 import { configErrnos } from "../tools/registry";
 import { ShareResolver } from "../host/shares";
 import { SmbSource } from "../tools/smb-source";
-import { configArg, examples, jsonArg } from "./_shared";
+import { configArg, examples, jsonArg, parseNumberArg } from "./_shared";
+import { LatencyStats, summaryLines, TABLE_HEADER, tableRow } from "./trace-view";
 import { AodError, UsageError } from "./errors";
-
-function num(name: string, v: string | undefined, opts: { min?: number; int?: boolean } = {}): number | undefined {
-  if (v === undefined || v === "") return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || (opts.int && !Number.isInteger(n)) || (opts.min !== undefined && n < opts.min))
-    throw new UsageError(
-      `--${name} expects ${opts.int ? "a whole number" : "a number"}${opts.min !== undefined ? ` ≥ ${opts.min}` : ""}, got ${JSON.stringify(v)}`,
-    );
-  return n;
-}
 
 export function parseCommands(v: string | undefined): number[] | undefined {
   if (!v) return undefined;
@@ -38,39 +29,6 @@ export function parseCommands(v: string | undefined): number[] | undefined {
     return id;
   });
 }
-
-/** Latencies per command for the summary: exact up to a cap, then a uniform sample. */
-class LatencyStats {
-  private readonly cap = 100_000;
-  private readonly samples = new Map<number, number[]>();
-  readonly counts = new Map<number, number>();
-  readonly max = new Map<number, number>();
-  add(cmd: number, ms: number): void {
-    const n = (this.counts.get(cmd) ?? 0) + 1;
-    this.counts.set(cmd, n);
-    if (ms > (this.max.get(cmd) ?? -1)) this.max.set(cmd, ms);
-    let s = this.samples.get(cmd);
-    if (!s) {
-      s = [];
-      this.samples.set(cmd, s);
-    }
-    if (s.length < this.cap) s.push(ms);
-    else {
-      const j = Math.floor(Math.random() * n);
-      if (j < this.cap) s[j] = ms;
-    }
-  }
-  percentile(cmd: number, p: number): number {
-    const s = [...(this.samples.get(cmd) ?? [])].sort((a, b) => a - b);
-    return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]! : 0;
-  }
-}
-
-const pad = (s: string | number, n: number) => String(s).padEnd(n);
-const hhmmss = (ns: bigint) => {
-  const d = new Date(Number(ns / 1_000_000n));
-  return `${d.toTimeString().slice(0, 8)}.${String(d.getMilliseconds()).padStart(3, "0")}`;
-};
 
 export default defineCommand({
   meta: {
@@ -129,11 +87,11 @@ export default defineCommand({
     ...configArg,
   },
   async run({ args }) {
-    const minMs = num("min-ms", args["min-ms"], { min: 0 });
+    const minMs = parseNumberArg("--min-ms", args["min-ms"], { min: 0 });
     const commands = parseCommands(args.command);
-    const pid = num("pid", args.pid, { min: 1, int: true });
-    const duration = num("duration", args.duration, { min: 0 });
-    const interval = num("interval", args.interval, { min: 1 });
+    const pid = parseNumberArg("--pid", args.pid, { min: 1, int: true });
+    const duration = parseNumberArg("--duration", args.duration, { min: 0 });
+    const interval = parseNumberArg("--interval", args.interval, { min: 1 });
     if (interval !== undefined && !args.hist) throw new UsageError("--interval needs --hist");
     if (args["errors-only"] && minMs !== undefined)
       throw new UsageError("--errors-only reports no latency events; drop --min-ms");
@@ -166,10 +124,7 @@ export default defineCommand({
     const stats = new LatencyStats();
     const errorCounts = new Map<string, number>();
     let events = 0;
-    if (!json)
-      out(
-        `${pad("TIME", 12)} ${pad("COMM", 16)} ${pad("PID", 7)} ${pad("COMMAND", 20)} ${pad("LAT(ms)/ERROR", 30)} ${pad("SESSION", 18)} ${pad("TREE", 10)} ${pad("MID", 8)} SHARE`,
-      );
+    if (!json) out(TABLE_HEADER);
     const onBatch = (b: EventBatch) => {
       let chunk = "";
       let rec = "";
@@ -186,7 +141,7 @@ export default defineCommand({
         if (json) chunk += `${j}\n`;
         else {
           const what = e.tool === TOOL_SMBERR ? `${line.errno} ${line.status}` : line.latency_ms!.toFixed(3);
-          chunk += `${pad(hhmmss(e.timeNs), 12)} ${pad(e.comm, 16)} ${pad(e.pid, 7)} ${pad(line.command, 20)} ${pad(what, 30)} ${pad(line.session_id!, 18)} ${pad(line.tree_id!, 10)} ${pad(String(line.mid), 8)} ${line.share ?? ""}\n`;
+          chunk += `${tableRow(e, line, what)}\n`;
         }
       }
       if (chunk) process.stdout.write(chunk);
@@ -233,27 +188,7 @@ export default defineCommand({
             ? `\nLatency histograms (every completed command):\n${formatHistograms(hist)}`
             : "\nLatency histograms: no SMB commands completed",
         );
-      const lostTotal = Object.values(lost).reduce((a, b) => a + b, 0n);
-      const latencyEvents = [...stats.counts.values()].reduce((a, b) => a + b, 0);
-      info(
-        `\n${events} events (${latencyEvents} latency, ${events - latencyEvents} errors), ${lostTotal} lost${
-          lostTotal
-            ? ` (${Object.entries(lost)
-                .map(([k, v]) => `${k} ${v}`)
-                .join(", ")}: the ring buffer was full)`
-            : ""
-        }`,
-      );
-      if (stats.counts.size) {
-        info(
-          `${pad("COMMAND", 22)} ${"COUNT".padStart(8)} ${"P50(ms)".padStart(10)} ${"P99(ms)".padStart(10)} ${"MAX(ms)".padStart(10)}`,
-        );
-        for (const [cmd, n] of [...stats.counts].sort((a, b) => a[0] - b[0]))
-          info(
-            `${pad(smb2CommandName(cmd), 22)} ${String(n).padStart(8)} ${stats.percentile(cmd, 50).toFixed(3).padStart(10)} ${stats.percentile(cmd, 99).toFixed(3).padStart(10)} ${stats.max.get(cmd)!.toFixed(3).padStart(10)}`,
-          );
-      }
-      for (const [k, n] of errorCounts) info(`${pad(k, 60)} ${String(n).padStart(8)}`);
+      for (const l of summaryLines({ events, stats, errorCounts, lost })) info(l);
     }
   },
 });

@@ -132,11 +132,11 @@ describe.skipIf(!!noBinary)("aod monitor", () => {
 
   test("bad arguments exit 2 with one message", { timeout: 30_000 }, () => {
     for (const [args, msg] of [
-      [["0"], /INTERVAL_SEC must be a number of seconds above 0, not "0"/],
-      [["1", "five"], /MINUTES must be a number of minutes, 0 or more, not "five"/],
-      [["x"], /INTERVAL_SEC must be/],
+      [["0"], /INTERVAL_SEC expects a number of seconds > 0, got "0"/],
+      [["1", "five"], /MINUTES expects a number of minutes ≥ 0, got "five"/],
+      [["x"], /INTERVAL_SEC expects/],
       [["--pid", "999999999"], /--pid 999999999: no such process/],
-      [["--pid", "abc"], /--pid must be a process id/],
+      [["--pid", "abc"], /--pid expects a whole number ≥ 1, got "abc"/],
     ] as [string[], RegExp][]) {
       const r = aod(["monitor", ...args, "-o", join(dir, "never.csv")], { cwd: dir });
       expect(r.code).toBe(2);

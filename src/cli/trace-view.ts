@@ -1,0 +1,80 @@
+// What `aod trace` prints: the live table of events and the summary at the
+// end (counts, latency percentiles per command, error counts). A module of
+// src/cli/trace.ts, not a command.
+import type { DecodedEvent, EventLine } from "../format/event";
+import { smb2CommandName } from "../format/smb2-commands";
+
+/** Latencies per command for the summary: exact up to a cap, then a uniform sample. */
+export class LatencyStats {
+  private readonly cap = 100_000;
+  private readonly samples = new Map<number, number[]>();
+  readonly counts = new Map<number, number>();
+  readonly max = new Map<number, number>();
+  add(cmd: number, ms: number): void {
+    const n = (this.counts.get(cmd) ?? 0) + 1;
+    this.counts.set(cmd, n);
+    if (ms > (this.max.get(cmd) ?? -1)) this.max.set(cmd, ms);
+    let s = this.samples.get(cmd);
+    if (!s) {
+      s = [];
+      this.samples.set(cmd, s);
+    }
+    if (s.length < this.cap) s.push(ms);
+    else {
+      const j = Math.floor(Math.random() * n);
+      if (j < this.cap) s[j] = ms;
+    }
+  }
+  percentile(cmd: number, p: number): number {
+    const s = [...(this.samples.get(cmd) ?? [])].sort((a, b) => a - b);
+    return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]! : 0;
+  }
+}
+
+const pad = (s: string | number, n: number) => String(s).padEnd(n);
+const hhmmss = (ns: bigint) => {
+  const d = new Date(Number(ns / 1_000_000n));
+  return `${d.toTimeString().slice(0, 8)}.${String(d.getMilliseconds()).padStart(3, "0")}`;
+};
+
+/** The live table's header line. */
+export const TABLE_HEADER = `${pad("TIME", 12)} ${pad("COMM", 16)} ${pad("PID", 7)} ${pad("COMMAND", 20)} ${pad("LAT(ms)/ERROR", 30)} ${pad("SESSION", 18)} ${pad("TREE", 10)} ${pad("MID", 8)} SHARE`;
+
+/** One event as a row of the live table; `what` is its latency or error. */
+export function tableRow(e: DecodedEvent, line: EventLine, what: string): string {
+  return `${pad(hhmmss(e.timeNs), 12)} ${pad(e.comm, 16)} ${pad(e.pid, 7)} ${pad(line.command, 20)} ${pad(what, 30)} ${pad(line.session_id!, 18)} ${pad(line.tree_id!, 10)} ${pad(String(line.mid), 8)} ${line.share ?? ""}`;
+}
+
+export interface TraceTotals {
+  events: number;
+  stats: LatencyStats;
+  /** "command errno status" -> count */
+  errorCounts: Map<string, number>;
+  /** Records the ring buffer had no room for, per tool. */
+  lost: Record<string, bigint>;
+}
+
+/** The summary printed when the trace stops, line by line. */
+export function summaryLines({ events, stats, errorCounts, lost }: TraceTotals): string[] {
+  const lostTotal = Object.values(lost).reduce((a, b) => a + b, 0n);
+  const latencyEvents = [...stats.counts.values()].reduce((a, b) => a + b, 0);
+  const lostWhy = lostTotal
+    ? ` (${Object.entries(lost)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ")}: the ring buffer was full)`
+    : "";
+  const out = [
+    `\n${events} events (${latencyEvents} latency, ${events - latencyEvents} errors), ${lostTotal} lost${lostWhy}`,
+  ];
+  if (stats.counts.size) {
+    out.push(
+      `${pad("COMMAND", 22)} ${"COUNT".padStart(8)} ${"P50(ms)".padStart(10)} ${"P99(ms)".padStart(10)} ${"MAX(ms)".padStart(10)}`,
+    );
+    for (const [cmd, n] of [...stats.counts].sort((a, b) => a[0] - b[0]))
+      out.push(
+        `${pad(smb2CommandName(cmd), 22)} ${String(n).padStart(8)} ${stats.percentile(cmd, 50).toFixed(3).padStart(10)} ${stats.percentile(cmd, 99).toFixed(3).padStart(10)} ${stats.max.get(cmd)!.toFixed(3).padStart(10)}`,
+      );
+  }
+  for (const [k, n] of errorCounts) out.push(`${pad(k, 60)} ${String(n).padStart(8)}`);
+  return out;
+}
