@@ -1,7 +1,7 @@
 // The load generator's driver, as its own process: reads one JSON line
 // {rate, burst, seconds} per step on stdin, makes rate/burst getppid() calls a
 // second (the BPF object turns each into `burst` events), and answers with
-// {calls, seconds, cpuPct} on stdout. Its pid is what `aod run --loadgen-pid` watches.
+// {calls, seconds, cpuPct} on stdout. Its pid is what `aod _loadgen --loadgen-pid` watches.
 import { readFileSync } from "node:fs";
 import { generate } from "./lib";
 

@@ -253,7 +253,7 @@ export class Daemon {
       .join(",");
     let argv = [
       AOD,
-      "run",
+      "_loadgen",
       "--config",
       cfg,
       "--loadgen",

@@ -27,6 +27,8 @@ export const main = defineCommand({
     monitor: () => import("./monitor").then((m) => m.default),
     disk: () => import("./disk").then((m) => m.default),
     compare: () => import("./compare").then((m) => m.default),
+    // Hidden (a leading "_" keeps a command out of the lists): tests and benchmarks.
+    _loadgen: () => import("./_loadgen").then((m) => m.default),
   },
 });
 
@@ -50,20 +52,25 @@ const splitDescription = (d = "") => {
   return i < 0 ? { text: d, examples: "" } : { text: d.slice(0, i), examples: d.slice(i + 2) };
 };
 
-/** A copy of a command whose own and subcommands' descriptions lack the examples. */
+/**
+ * A copy of a command whose own and subcommands' descriptions lack the
+ * examples, and without the hidden subcommands (names starting with "_").
+ */
 async function withoutExamples(cmd: CommandDef): Promise<CommandDef> {
   const meta = typeof cmd.meta === "function" ? await cmd.meta() : await cmd.meta;
   const subs = await (typeof cmd.subCommands === "function" ? cmd.subCommands() : cmd.subCommands);
   const strippedSubs = subs
     ? Object.fromEntries(
         await Promise.all(
-          Object.entries(subs).map(async ([name, sub]) => {
-            const c = await (typeof sub === "function" ? sub() : sub);
-            const m = typeof c.meta === "function" ? await c.meta() : await c.meta;
-            // First sentence only in lists.
-            const short = splitDescription(m?.description).text.split(/(?<=\.)\s/)[0]!;
-            return [name, { ...c, meta: { ...m, description: short } }];
-          }),
+          Object.entries(subs)
+            .filter(([name]) => !name.startsWith("_"))
+            .map(async ([name, sub]) => {
+              const c = await (typeof sub === "function" ? sub() : sub);
+              const m = typeof c.meta === "function" ? await c.meta() : await c.meta;
+              // First sentence only in lists.
+              const short = splitDescription(m?.description).text.split(/(?<=\.)\s/)[0]!;
+              return [name, { ...c, meta: { ...m, description: short } }];
+            }),
         ),
       )
     : undefined;

@@ -26,7 +26,7 @@ async function startDaemon(configYaml: string) {
   const proc = Bun.spawn(
     [
       AOD,
-      "run",
+      "_loadgen",
       "--config",
       cfg,
       "--loadgen",
@@ -139,7 +139,7 @@ custom_actions:
     if (cannotRun()) return;
     const d = await startDaemon(cfg);
     try {
-      const r = Bun.spawnSync([AOD, "run", "--loadgen", OBJ, "--loadgen-pid", "1"], { stderr: "pipe" });
+      const r = Bun.spawnSync([AOD, "_loadgen", "--loadgen", OBJ, "--loadgen-pid", "1"], { stderr: "pipe" });
       expect(r.exitCode).toBe(1);
       expect(r.stderr.toString()).toContain("another aod is already running");
     } finally {
