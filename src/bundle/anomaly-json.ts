@@ -1,12 +1,12 @@
 // anomaly.json: what was detected, why, the evidence, and how collection went.
 import { hostname } from "node:os";
 import type { ActionResult } from "../actions/run";
-import { kernelRelease } from "../host/kernel";
-import { errnoName } from "../format/errno-names";
-import { smb2CommandName } from "../format/smb2-commands";
 import { type Config, fileShape } from "../config/validate";
 import type { Anomaly } from "../detect/anomaly";
-import { type EventLine, jsonWithBigInts } from "../format/event";
+import { anomalyTypeOf } from "../detect/types";
+import type { EventLine } from "../format/event";
+import { jsonWithBigInts } from "../format/json";
+import { kernelRelease } from "../host/kernel";
 import { VERSION } from "../version";
 
 export interface CollectionFacts {
@@ -17,18 +17,7 @@ export interface CollectionFacts {
   latency?: { command: string; count: number; p50_ms: number; p99_ms: number }[];
 }
 
-function thresholds(a: Anomaly) {
-  const r = a.rule;
-  if (!r) return undefined;
-  if (r.type === "latency")
-    return {
-      acceptable_count: r.acceptable_count,
-      max_latency_ms: r.max_latency_ms,
-      cooldown_sec: r.cooldown_sec,
-      threshold_ms: Object.fromEntries(r.thresholdsMs.flatMap((t, i) => (t === null ? [] : [[smb2CommandName(i), t]]))),
-    };
-  return { acceptable_count: r.acceptable_count, cooldown_sec: r.cooldown_sec, errnos: r.errnos.map(errnoName) };
-}
+const thresholds = (a: Anomaly) => (a.rule ? anomalyTypeOf(a.rule).thresholds(a.rule) : undefined);
 
 export function anomalyDocument(
   a: Anomaly,

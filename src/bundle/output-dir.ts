@@ -2,8 +2,7 @@
 // ours (no symlink, not owned by someone else), 0700, files 0600.
 import { chmodSync, lstatSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { AodError } from "../cli/errors";
-import { errorCode, errorMessage } from "../util/errors";
+import { AodError, errorCode, errorMessage } from "../util/errors";
 
 export const BATCHES = "batches";
 

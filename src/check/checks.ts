@@ -3,11 +3,13 @@
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { actionBinaries } from "../actions/builtin";
 import type { Config } from "../config/validate";
-import { glibcVersion } from "../native/libc";
+import { freeBytes, kernelRelease } from "../host/kernel";
+import { cifsLoaded } from "../host/modules";
 import { smb1Warnings } from "../host/mounts";
-import { errorCode, errorMessage } from "../util/errors";
-import { ensureTracefs, freeBytes, kernelRelease, TRACEFS } from "../host/kernel";
+import { ensureTracefs } from "../host/tracefs";
 import { findBinary } from "../host/which";
+import { glibcVersion } from "../native/libc";
+import { errorCode, errorMessage } from "../util/errors";
 
 export type Status = "ok" | "warn" | "fail" | "info";
 export interface CheckResult {
@@ -42,7 +44,6 @@ export const binaryChecks = (): Check[] =>
 type Plan = ReturnType<typeof import("../tools/attach-plan").describeAttachPlan>;
 let plan: Promise<Plan> | undefined;
 const attachPlan = () => (plan ??= import("../tools/attach-plan").then((m) => m.describeAttachPlan()));
-const cifsLoaded = () => existsSync("/sys/module/cifs");
 
 // Native modules load lazily: `aod check` must still report what it can when
 // an embedded library fails to load.
@@ -114,9 +115,9 @@ export const CHECKS: Check[] = [
     required: true,
     run: () => {
       const r = ensureTracefs();
-      return r.ok
-        ? { ok: true, detail: r.mountedNow ? `mounted it at ${TRACEFS}` : TRACEFS }
-        : { ok: false, detail: `${TRACEFS}: ${r.why}` };
+      return r.root
+        ? { ok: true, detail: r.mountedNow ? `mounted it at ${r.root}` : r.root }
+        : { ok: false, detail: `/sys/kernel/tracing: ${r.why}` };
     },
   },
   {

@@ -3,10 +3,9 @@ import { defineCommand } from "citty";
 import { toJson } from "../bundle/anomaly-json";
 import { BATCHES } from "../bundle/output-dir";
 import { listBundles, type OpenedBundle, openBundle } from "../bundle/read";
-import { loadConfig } from "../config/load";
-import { errorCode, errorMessage } from "../util/errors";
+import { loadConfig } from "../registry";
+import { errorCode, errorMessage, UsageError } from "../util/errors";
 import { configArg, examples, jsonArg } from "./_shared";
-import { UsageError } from "./errors";
 
 const mb = (n: number) => `${(n / 1048576).toFixed(2)} MB`;
 

@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { runChecks } from "../check/checks";
-import { loadConfig } from "../config/load";
+import { loadConfig } from "../registry";
 import { configArg, examples, jsonArg } from "./_shared";
 
 const MARK = { ok: "ok  ", warn: "WARN", fail: "FAIL", info: "--  " } as const;

@@ -1,9 +1,8 @@
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { defineCommand } from "citty";
-import { errorCode } from "../util/errors";
+import { AodError, errorCode, UsageError } from "../util/errors";
 import { examples, jsonArg } from "./_shared";
-import { AodError, UsageError } from "./errors";
 
 /** A second positional is B when it names an existing file, or looks like one; else it is a COLUMN. */
 function looksLikeFile(arg: string): boolean {

@@ -1,15 +1,12 @@
 import { defineCommand } from "citty";
 import { stringify } from "yaml";
-import { loadConfig } from "../config/load";
 import { type Config, fileShape } from "../config/validate";
+import { anomalyTypeOf } from "../detect/types";
+import { loadConfig } from "../registry";
 import { configArg, examples, jsonArg } from "./_shared";
 
 function summary(c: Config): string {
-  const rules = c.rules.map((r) =>
-    r.type === "latency"
-      ? `${r.name} (latency, ${r.thresholdsMs.filter((t) => t !== null).length} commands, ≥${r.acceptable_count} in ${c.watch_interval_sec}s)`
-      : `${r.name} (error, ${r.errnos.length} errnos, ≥${r.acceptable_count} in ${c.watch_interval_sec}s)`,
-  );
+  const rules = c.rules.map((r) => anomalyTypeOf(r).summary(r, c.watch_interval_sec));
   return `${rules.length} anomalies: ${rules.join(", ") || "none"}; output ${c.aod_output_dir}`;
 }
 

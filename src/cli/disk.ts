@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
+import { UsageError } from "../util/errors";
 import { configArg, examples, parseNumberArg } from "./_shared";
-import { UsageError } from "./errors";
 
 export default defineCommand({
   meta: {
@@ -50,7 +50,7 @@ export default defineCommand({
 
     let dir = args.path;
     if (!dir) {
-      const { loadConfig } = await import("../config/load");
+      const { loadConfig } = await import("../registry");
       const { join } = await import("node:path");
       const config = loadConfig(args.config);
       for (const w of config.warnings) status(`warning: ${w}`);

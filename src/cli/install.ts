@@ -1,10 +1,10 @@
 import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { defineCommand } from "citty";
-import { parseConfigText } from "../config/load";
 import { configTextFor, copyAtomic, hasSystemd, type Step, systemctl, writeAtomic } from "../install/steps";
 import { BIN_PATH, CONFIG_PATH, UNIT_PATH, unitText } from "../install/unit";
+import { parseConfigText } from "../registry";
+import { AodError, UsageError } from "../util/errors";
 import { examples } from "./_shared";
-import { AodError, UsageError } from "./errors";
 
 export function runSteps(steps: Step[], dryRun: boolean): void {
   for (const s of steps) {

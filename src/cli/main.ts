@@ -1,9 +1,8 @@
 // The `aod` command tree. Subcommands load lazily so `aod --version` stays fast;
 // a command is listed here only once it works.
 import { type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
+import { AodError, errorCode, errorMessage } from "../util/errors";
 import { VERSION } from "../version";
-import { errorCode, errorMessage } from "../util/errors";
-import { AodError } from "./errors";
 
 export const main = defineCommand({
   meta: {

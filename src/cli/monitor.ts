@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
+import { UsageError } from "../util/errors";
 import { examples, parseNumberArg } from "./_shared";
-import { UsageError } from "./errors";
 
 export default defineCommand({
   meta: {

@@ -1,12 +1,11 @@
 import { readFileSync } from "node:fs";
 import { defineCommand } from "citty";
-import { loadConfig, parseConfigText } from "../config/load";
 import { fileShape } from "../config/validate";
+import { jsonWithBigInts } from "../format/json";
 import { log } from "../log";
-import { jsonWithBigInts } from "../format/event";
-import { errorCode, errorMessage } from "../util/errors";
+import { loadConfig, parseConfigText } from "../registry";
+import { errorCode, errorMessage, UsageError } from "../util/errors";
 import { configArg, examples, jsonArg } from "./_shared";
-import { UsageError } from "./errors";
 
 export default defineCommand({
   meta: {

@@ -1,5 +1,4 @@
 import { defineCommand } from "citty";
-import type { DaemonOptions } from "../daemon/daemon";
 import { runDaemon } from "./_daemon";
 import { configArg, examples } from "./_shared";
 
@@ -13,12 +12,12 @@ export default defineCommand({
   args: configArg,
   async run({ args }) {
     await runDaemon("run", args.config, async (config) => {
-      let source: DaemonOptions["source"];
-      let enrich: DaemonOptions["enrich"];
-      const smb = await import("../tools/smb-source");
-      source = new smb.SmbSource({ config });
-      enrich = smb.enrichWithShares;
-      return { source, enrich };
+      const [{ ToolSource }, { toolFilters }, { enrichWithShares }] = await Promise.all([
+        import("../tools/tool-source"),
+        import("../detect/types"),
+        import("../host/shares"),
+      ]);
+      return { source: new ToolSource("smb", toolFilters(config)), enrich: enrichWithShares };
     });
   },
 });

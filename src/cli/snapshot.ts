@@ -2,11 +2,10 @@ import { join } from "node:path";
 import { defineCommand } from "citty";
 import { BATCHES } from "../bundle/output-dir";
 import { listBundles, openBundle } from "../bundle/read";
-import { loadConfig } from "../config/load";
 import { readDaemonPid } from "../daemon/lock";
-import { errorCode, errorMessage } from "../util/errors";
+import { loadConfig } from "../registry";
+import { AodError, errorCode, errorMessage } from "../util/errors";
 import { configArg, examples, parseNumberArg } from "./_shared";
-import { AodError } from "./errors";
 
 export default defineCommand({
   meta: {

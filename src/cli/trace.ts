@@ -2,20 +2,23 @@
 
 import { closeSync, openSync, writeSync } from "node:fs";
 import { defineCommand } from "citty";
-import { loadConfig } from "../config/load";
 import { didYouMean } from "../config/problems";
+import { toolFilters } from "../detect/types";
+import { type EventBatch, eventLineJson } from "../format/event";
 import { SMB2_COMMAND_COUNT, SMB2_COMMANDS, smb2CommandId } from "../format/smb2-commands";
-import { log } from "../log";
-import { cifsLoaded } from "../tools/attach-plan";
-import { type EventBatch, eventLineJson, TOOL_SMBERR, toEventLine } from "../format/event";
-import { type CommandHistogram, diffHistograms, formatHistograms } from "../tools/hist";
+import { cifsLoaded } from "../host/modules";
 import { smb1Warnings } from "../host/mounts";
-import { configErrnos } from "../tools/registry";
 import { ShareResolver } from "../host/shares";
-import { SmbSource } from "../tools/smb-source";
+import { log } from "../log";
+import { loadConfig } from "../registry";
+import { type CommandHistogram, diffHistograms, formatHistograms } from "../tools/hist";
+import { kindById, toEventLine } from "../tools/registry";
+import type { SmberrFilter } from "../tools/smberr";
+import type { SmbslowerFilter } from "../tools/smbslower";
+import { ToolSource } from "../tools/tool-source";
+import { AodError, UsageError } from "../util/errors";
 import { configArg, examples, jsonArg, parseNumberArg } from "./_shared";
 import { LatencyStats, summaryLines, TABLE_HEADER, tableRow } from "./trace-view";
-import { AodError, UsageError } from "./errors";
 
 export function parseCommands(v: string | undefined): number[] | undefined {
   if (!v) return undefined;
@@ -109,12 +112,14 @@ export default defineCommand({
     }
 
     const errorsOn = args.errors || args["errors-only"];
-    const errnos = configErrnos(config);
+    const filters = toolFilters(config);
+    const errnos = (filters.smbiosnoop as SmberrFilter | undefined)?.errnos ?? [];
     if (errorsOn && !errnos.length) log.warn("the config tracks no errno: no error events");
-    const source = new SmbSource({
-      config,
+    const latencyOverride: SmbslowerFilter | undefined =
+      minMs !== undefined ? { thresholdsMs: new Array(SMB2_COMMAND_COUNT).fill(minMs) } : undefined;
+    const source = new ToolSource("smb", filters, {
       tools: args["errors-only"] ? ["smbiosnoop"] : errorsOn ? ["smbslower", "smbiosnoop"] : ["smbslower"],
-      thresholdsMs: minMs !== undefined ? new Array(SMB2_COMMAND_COUNT).fill(minMs) : undefined,
+      filters: latencyOverride && { smbslower: latencyOverride },
       commands,
       pid,
     });
@@ -133,14 +138,15 @@ export default defineCommand({
         const line = toEventLine(e, shares.resolve(e.sessionId, e.treeId));
         const j = eventLineJson(line);
         events++;
-        if (e.tool === TOOL_SMBERR) {
+        const isError = kindById(e.tool)?.isError;
+        if (isError) {
           const k = `${line.command} ${line.errno} ${line.status}`;
           errorCounts.set(k, (errorCounts.get(k) ?? 0) + 1);
         } else stats.add(e.command, line.latency_ms!);
         if (record !== undefined) rec += `${j}\n`;
         if (json) chunk += `${j}\n`;
         else {
-          const what = e.tool === TOOL_SMBERR ? `${line.errno} ${line.status}` : line.latency_ms!.toFixed(3);
+          const what = (kindById(e.tool) ?? kindById(0)!).traceColumn(line);
           chunk += `${tableRow(e, line, what)}\n`;
         }
       }

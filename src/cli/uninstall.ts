@@ -1,10 +1,10 @@
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { defineCommand } from "citty";
-import { parseConfigText } from "../config/load";
 import { hasSystemd, type Step, systemctl } from "../install/steps";
 import { BIN_PATH, CONFIG_PATH, UNIT_PATH } from "../install/unit";
+import { parseConfigText } from "../registry";
+import { AodError, UsageError } from "../util/errors";
 import { examples } from "./_shared";
-import { AodError, UsageError } from "./errors";
 import { runSteps } from "./install";
 
 export default defineCommand({

@@ -5,6 +5,7 @@ import { type Document, isMap, isNode, isScalar, isSeq, LineCounter, parseDocume
 import defaultConfigText from "../../config/aod.yaml" with { type: "text" };
 import { errorCode, errorMessage } from "../util/errors";
 import { ConfigError, type Problem } from "./problems";
+import type { ConfigRegistry } from "./spec";
 import { type Config, type Path, validateConfig } from "./validate";
 
 export const SYSTEM_CONFIG_PATH = "/etc/aod/config.yaml";
@@ -48,7 +49,8 @@ function locate(doc: Document, lc: LineCounter, at: Path, keyOnly = false): { li
   return { line, col };
 }
 
-export function parseConfigText(text: string, source: string): Config {
+/** Parses and validates config text against the registry's anomaly types, actions and tools (src/registry.ts binds it). */
+export function parseConfigTextWith(registry: ConfigRegistry, text: string, source: string): Config {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length) {
@@ -60,7 +62,7 @@ export function parseConfigText(text: string, source: string): Config {
     }));
     throw new ConfigError(source, problems);
   }
-  const { config, problems } = validateConfig(doc.toJS({ maxAliasCount: 100 }), source);
+  const { config, problems } = validateConfig(doc.toJS({ maxAliasCount: 100 }), source, registry);
   if (problems.length || !config) {
     throw new ConfigError(
       source,
@@ -93,9 +95,9 @@ function checkCommandConfigSafety(path: string, config: Config): void {
     ]);
 }
 
-export function loadConfig(flag?: string, env = process.env): Config {
+export function loadConfigWith(registry: ConfigRegistry, flag?: string, env = process.env): Config {
   const where = locateConfig(flag, env);
-  if (!where.path) return parseConfigText(DEFAULT_CONFIG_TEXT, EMBEDDED_SOURCE);
+  if (!where.path) return parseConfigTextWith(registry, DEFAULT_CONFIG_TEXT, EMBEDDED_SOURCE);
   let text: string;
   try {
     text = readFileSync(where.path, "utf8");
@@ -112,7 +114,7 @@ export function loadConfig(flag?: string, env = process.env): Config {
       { path: "", message: `cannot read the config file (from ${where.why}): ${how}` },
     ]);
   }
-  const config = parseConfigText(text, where.path);
+  const config = parseConfigTextWith(registry, text, where.path);
   checkCommandConfigSafety(where.path, config);
   return config;
 }

@@ -1,10 +1,12 @@
 // The config file's shape. Structure and types are checked here with valibot;
 // meaning (known commands, errnos, actions, ...) is checked in ./validate.ts.
+// An anomaly type's own keys live in its spec (src/detect/types).
 // Every key has one home and a default, so a config moves between versions.
 import * as v from "valibot";
 
-const num = (min: number, exclusiveMin = false) => v.pipe(v.number(), exclusiveMin ? v.gtValue(min) : v.minValue(min));
-const int = (min: number) => v.pipe(v.number(), v.integer(), v.minValue(min));
+export const num = (min: number, exclusiveMin = false) =>
+  v.pipe(v.number(), exclusiveMin ? v.gtValue(min) : v.minValue(min));
+export const int = (min: number) => v.pipe(v.number(), v.integer(), v.minValue(min));
 const names = v.array(v.string());
 
 export const DEFAULTS = {
@@ -35,7 +37,8 @@ export const CustomActionSchema = v.strictObject({
   timeout_sec: v.optional(num(0, true)),
 });
 
-const common = {
+/** The keys every anomaly accepts; each type adds its own (its spec's `keys`). */
+export const COMMON_ANOMALY_KEYS = {
   type: v.string(),
   tool: v.optional(v.string()),
   mode: v.optional(v.string(), DEFAULTS.mode),
@@ -43,23 +46,6 @@ const common = {
   actions: v.optional(names, []),
   cooldown_sec: v.optional(num(0), DEFAULTS.cooldown_sec),
 };
-
-export const LatencyAnomalySchema = v.strictObject({
-  ...common,
-  default_threshold_ms: v.optional(num(0), DEFAULTS.default_threshold_ms),
-  track_commands: v.optional(
-    v.nullable(v.array(v.strictObject({ command: v.string(), threshold: v.optional(num(0)) }))),
-    [],
-  ),
-  exclude_commands: v.optional(v.nullable(names), []),
-  max_latency_ms: v.optional(num(0, true), DEFAULTS.max_latency_ms),
-});
-
-export const ErrorAnomalySchema = v.strictObject({
-  ...common,
-  track_codes: v.optional(v.nullable(names), []),
-  exclude_codes: v.optional(v.nullable(names), []),
-});
 
 export const ConfigSchema = v.strictObject({
   watch_interval_sec: v.optional(num(0, true), DEFAULTS.watch_interval_sec),
@@ -82,8 +68,6 @@ export const ConfigSchema = v.strictObject({
 });
 
 export type RawConfig = v.InferOutput<typeof ConfigSchema>;
-export type RawLatencyAnomaly = v.InferOutput<typeof LatencyAnomalySchema>;
-export type RawErrorAnomaly = v.InferOutput<typeof ErrorAnomalySchema>;
 export type CustomAction = v.InferOutput<typeof CustomActionSchema>;
 export type CollectionConfig = v.InferOutput<typeof CollectionSchema>;
 

@@ -1,71 +1,41 @@
 // Turns a parsed YAML value into the typed, frozen Config, or lists every
-// problem found. Structure comes from ./schema.ts; meaning is checked here.
+// problem found. Structure comes from ./schema.ts; what anomaly types, actions
+// and tools exist comes from the registry the caller passes (src/registry.ts):
+// this file names none of them.
 import * as v from "valibot";
-import { BUILTIN_ACTION_NAMES } from "../actions/catalog";
-import { ANOMALY_TYPE_NAMES, ANOMALY_TYPES, type AnomalyType } from "./anomaly-types";
-import { ERRNO_ACCEPTED_NAMES, ERRNO_NAMES, errnoNumber } from "../format/errno-names";
-import { allowedList, describe, didYouMean, type Problem } from "./problems";
+import { type Path, pathString } from "./path";
+import { describe, didYouMean, type Problem } from "./problems";
+import { COMMON_ANOMALY_KEYS, ConfigSchema, type CustomAction, keysAt, type RawConfig } from "./schema";
 import {
-  ConfigSchema,
-  type CustomAction,
-  ErrorAnomalySchema,
-  keysAt,
-  LatencyAnomalySchema,
-  type RawConfig,
-  type RawErrorAnomaly,
-  type RawLatencyAnomaly,
-} from "./schema";
-import { SMB2_COMMAND_COUNT, SMB2_COMMANDS, smb2CommandId } from "../format/smb2-commands";
-import { isToolName, TOOL_NAMES } from "./tool-names";
+  type AnomalyTypeConfig,
+  type CommonAnomalyKeys,
+  type ConfigRegistry,
+  MODES,
+  type Mode,
+  type RuleBase,
+} from "./spec";
 
-export const MODES = ["all", "trackonly", "excludeonly"] as const;
-export type Mode = (typeof MODES)[number];
-
-interface RuleBase {
-  name: string;
-  mode: Mode;
-  acceptable_count: number;
-  actions: string[];
-  cooldown_sec: number;
-}
-export interface LatencyRule extends RuleBase {
-  type: "latency";
-  tool: "smbslower";
-  max_latency_ms: number;
-  /** Threshold in ms per SMB2 command id; null = command not tracked. */
-  thresholdsMs: (number | null)[];
-}
-export interface ErrorRule extends RuleBase {
-  type: "error";
-  tool: "smbiosnoop";
-  /** Tracked errno numbers (positive). */
-  errnos: number[];
-}
-export type AnomalyRule = LatencyRule | ErrorRule;
+export { type Path, pathString } from "./path";
+export { MODES, type Mode, type RuleBase } from "./spec";
 
 export type Config = Readonly<
   Omit<RawConfig, "watcher" | "guardian" | "custom_actions"> & {
     /** `actions: null` in the file means none. */
     watcher: { actions: string[] };
-    guardian: { anomalies: Record<string, RawLatencyAnomaly | RawErrorAnomaly> };
+    /** Each anomaly as the file would hold it, defaults filled (its type's fileShape). */
+    guardian: { anomalies: Record<string, Record<string, unknown>> };
     custom_actions: CustomAction[];
-    /** Derived from guardian.anomalies: what the detectors and BPF filters use. */
-    rules: AnomalyRule[];
+    /** Derived from guardian.anomalies: what the detectors and kernel filters use. */
+    rules: RuleBase[];
     /** Where the config came from (a path, or "embedded default"). */
     source: string;
     warnings: string[];
   }
 >;
 
-export type Path = (string | number)[];
-export const pathString = (p: readonly (string | number)[]) =>
-  p.map((k, i) => (typeof k === "number" ? `[${k}]` : i === 0 ? k : `.${k}`)).join("");
+export type LocatedProblem = Problem & { at: Path; keyOnly?: boolean };
 
-function issuesToProblems(
-  issues: v.BaseIssue<unknown>[],
-  schema: v.GenericSchema,
-  prefix: Path,
-): (Problem & { at: Path; keyOnly?: boolean })[] {
+function issuesToProblems(issues: v.BaseIssue<unknown>[], schema: v.GenericSchema, prefix: Path): LocatedProblem[] {
   return issues.map((i) => {
     const rel = (i.path ?? []).map((p) => p.key as string | number);
     const at = [...prefix, ...rel];
@@ -94,11 +64,20 @@ function issuesToProblems(
 
 const SECTIONS = ["watcher", "guardian", "cleanup", "audit", "collection"] as const;
 
+/** Each type's full anomaly schema (common keys + its own), built once. */
+const schemas = new WeakMap<AnomalyTypeConfig, v.GenericSchema>();
+function anomalySchema(t: AnomalyTypeConfig): v.GenericSchema {
+  let s = schemas.get(t);
+  if (!s) schemas.set(t, (s = v.strictObject({ ...COMMON_ANOMALY_KEYS, ...t.keys })));
+  return s;
+}
+
 export function validateConfig(
   input: unknown,
   source: string,
-): { config?: Config; problems: (Problem & { at: Path; keyOnly?: boolean })[] } {
-  const problems: (Problem & { at: Path; keyOnly?: boolean })[] = [];
+  registry: ConfigRegistry,
+): { config?: Config; problems: LocatedProblem[] } {
+  const problems: LocatedProblem[] = [];
   const warnings: string[] = [];
   const add = (at: Path, message: string) => problems.push({ path: pathString(at), at, message });
 
@@ -113,10 +92,10 @@ export function validateConfig(
 
   const top = v.safeParse(ConfigSchema, filled, { abortEarly: false });
   if (!top.success) problems.push(...issuesToProblems(top.issues, ConfigSchema, []));
-  const raw = (top.success ? top.output : undefined) as RawConfig | undefined;
+  const raw = top.success ? top.output : undefined;
 
   // Custom actions first: their names are valid in every actions list.
-  const customs = (raw?.custom_actions ?? []) as CustomAction[];
+  const customs = raw?.custom_actions ?? [];
   const customNames = new Set<string>();
   customs.forEach((c, i) => {
     const at: Path = ["custom_actions", i];
@@ -125,192 +104,41 @@ export function validateConfig(
         at,
         `give exactly one of "command" (an argv list) or "file" (an absolute path), found ${c.command && c.file ? "both" : "neither"}`,
       );
-    if (BUILTIN_ACTION_NAMES.includes(c.name))
+    if (registry.actionNames.includes(c.name))
       add([...at, "name"], `"${c.name}" is a built-in action; choose another name`);
     if (customNames.has(c.name)) add([...at, "name"], `custom action "${c.name}" is defined twice`);
     customNames.add(c.name);
   });
-  const actionNames = [...BUILTIN_ACTION_NAMES, ...customNames];
-  const checkActions = (at: Path, list: string[] | null | undefined) =>
+  const actionNames = [...registry.actionNames, ...customNames];
+  const checkActions = (
+    at: Path,
+    list: string[] | null | undefined,
+    report: (at: Path, message: string) => void = add,
+  ) =>
     (list ?? []).forEach((a, i) => {
       if (!actionNames.includes(a))
-        add(
+        report(
           [...at, i],
           `unknown action ${JSON.stringify(a)}${didYouMean(a, actionNames)} (allowed: ${actionNames.join(", ")})`,
         );
     });
   if (raw) checkActions(["watcher", "actions"], raw.watcher.actions);
 
-  const anomalies: Record<string, RawLatencyAnomaly | RawErrorAnomaly> = {};
-  const rules: AnomalyRule[] = [];
+  const anomalies: Record<string, Record<string, unknown>> = {};
+  const rules: RuleBase[] = [];
   // Anomalies are checked even when the top level has problems, so one run lists them all.
-  const anomalyInput = raw?.guardian.anomalies ?? anomaliesOf(filled.guardian);
+  const guardianIn = filled.guardian as { anomalies?: unknown } | undefined;
+  const anomalyInput = raw?.guardian.anomalies ?? guardianIn?.anomalies;
   const anomalyEntries =
     anomalyInput && typeof anomalyInput === "object" && !Array.isArray(anomalyInput)
       ? Object.entries(anomalyInput)
       : [];
   for (const [name, value] of anomalyEntries) {
     const at: Path = ["guardian", "anomalies", name];
-    if (!value || typeof value !== "object" || Array.isArray(value)) {
-      add(at, `expected a mapping with at least "type", found ${describe(value)}`);
-      continue;
-    }
-    const typeIn = (value as Record<string, unknown>).type;
-    if (typeof typeIn !== "string") {
-      add(
-        [...at, "type"],
-        `expected one of ${ANOMALY_TYPE_NAMES.map((t) => t[0]!.toUpperCase() + t.slice(1)).join(", ")}, found ${describe(typeIn)}`,
-      );
-      continue;
-    }
-    const type = typeIn.toLowerCase() as AnomalyType;
-    if (!ANOMALY_TYPE_NAMES.includes(type)) {
-      add(
-        [...at, "type"],
-        `unknown anomaly type ${JSON.stringify(typeIn)}${didYouMean(typeIn, ANOMALY_TYPE_NAMES)} (allowed: Latency, Error)`,
-      );
-      continue;
-    }
-    const schema = type === "latency" ? LatencyAnomalySchema : ErrorAnomalySchema;
-    const parsed = v.safeParse(schema, value, { abortEarly: false });
-    if (!parsed.success) {
-      problems.push(...issuesToProblems(parsed.issues, schema, at));
-      continue;
-    }
-    const a = parsed.output as RawLatencyAnomaly | RawErrorAnomaly;
-    const before = problems.length;
-    // Tool: optional, must fit the type.
-    const expectedTool = ANOMALY_TYPES[type].tool;
-    if (a.tool !== undefined) {
-      if (!isToolName(a.tool))
-        add(
-          [...at, "tool"],
-          `unknown tool ${JSON.stringify(a.tool)}${didYouMean(a.tool, Object.keys(TOOL_NAMES))} (allowed: ${Object.keys(TOOL_NAMES).join(", ")})`,
-        );
-      else if (TOOL_NAMES[a.tool].anomalyType !== type)
-        add(
-          [...at, "tool"],
-          `tool "${a.tool}" measures ${TOOL_NAMES[a.tool].anomalyType}, but this anomaly's type is ${type}; use "${expectedTool}"`,
-        );
-    }
-    const mode = a.mode.toLowerCase() as Mode;
-    if (!MODES.includes(mode))
-      add(
-        [...at, "mode"],
-        `unknown mode ${JSON.stringify(a.mode)}${didYouMean(a.mode, MODES)} (allowed: ${MODES.join(", ")})`,
-      );
-    checkActions([...at, "actions"], a.actions);
-
-    if (type === "latency") {
-      const l = a as RawLatencyAnomaly;
-      const track = l.track_commands ?? [];
-      const exclude = l.exclude_commands ?? [];
-      const trackKey = (i: number): Path => [...at, "track_commands", i, "command"];
-      const seen = new Set<string>();
-      track.forEach((t, i) => {
-        if (smb2CommandId(t.command) === undefined)
-          add(
-            trackKey(i),
-            `unknown SMB2 command ${JSON.stringify(t.command)}${didYouMean(t.command, SMB2_COMMANDS)} (allowed: ${allowedList(SMB2_COMMANDS)})`,
-          );
-        if (seen.has(t.command))
-          warnings.push(`${pathString(trackKey(i))}: ${t.command} is listed twice; the last threshold wins`);
-        seen.add(t.command);
-      });
-      exclude.forEach((c, i) => {
-        if (smb2CommandId(c) === undefined)
-          add(
-            [...at, "exclude_commands", i],
-            `unknown SMB2 command ${JSON.stringify(c)}${didYouMean(c, SMB2_COMMANDS)} (allowed: ${allowedList(SMB2_COMMANDS)})`,
-          );
-        else if (seen.has(c))
-          add(
-            [...at, "exclude_commands", i],
-            `${c} is both tracked (track_commands) and excluded; keep it in one list`,
-          );
-      });
-      if (problems.length === before) {
-        if (mode === "trackonly" && exclude.length)
-          warnings.push(`${pathString(at)}: mode trackonly ignores exclude_commands`);
-        if (mode === "excludeonly" && track.length)
-          warnings.push(`${pathString(at)}: mode excludeonly ignores track_commands`);
-        const th: (number | null)[] = new Array(SMB2_COMMAND_COUNT).fill(
-          mode === "trackonly" ? null : l.default_threshold_ms,
-        );
-        if (mode !== "excludeonly")
-          for (const t of track) th[smb2CommandId(t.command)!] = t.threshold ?? l.default_threshold_ms;
-        if (mode !== "trackonly") for (const c of exclude) th[smb2CommandId(c)!] = null;
-        if (th.every((x) => x === null)) add(at, `no SMB2 command is left to track (mode ${mode}); track at least one`);
-        else
-          rules.push({
-            name,
-            type,
-            tool: "smbslower",
-            mode,
-            acceptable_count: l.acceptable_count,
-            actions: l.actions,
-            cooldown_sec: l.cooldown_sec,
-            max_latency_ms: l.max_latency_ms,
-            thresholdsMs: th,
-          });
-      }
-      anomalies[name] = {
-        ...l,
-        mode,
-        tool: "smbslower",
-        type: "Latency",
-        track_commands: track,
-        exclude_commands: exclude,
-      };
-    } else {
-      const e = a as RawErrorAnomaly;
-      const track = e.track_codes ?? [];
-      const exclude = e.exclude_codes ?? [];
-      const seen = new Set<string>();
-      track.forEach((c, i) => {
-        if (errnoNumber(c) === undefined)
-          add(
-            [...at, "track_codes", i],
-            `unknown errno name ${JSON.stringify(c)}${didYouMean(c, ERRNO_ACCEPTED_NAMES)} (Linux errno names such as EACCES, EIO, ENOSPC)`,
-          );
-        if (seen.has(c)) warnings.push(`${pathString([...at, "track_codes", i])}: ${c} is listed twice`);
-        seen.add(c);
-      });
-      exclude.forEach((c, i) => {
-        if (errnoNumber(c) === undefined)
-          add(
-            [...at, "exclude_codes", i],
-            `unknown errno name ${JSON.stringify(c)}${didYouMean(c, ERRNO_ACCEPTED_NAMES)} (Linux errno names such as EACCES, EIO, ENOSPC)`,
-          );
-        else if (seen.has(c))
-          add([...at, "exclude_codes", i], `${c} is both tracked (track_codes) and excluded; keep it in one list`);
-      });
-      if (problems.length === before) {
-        if (mode === "trackonly" && exclude.length)
-          warnings.push(`${pathString(at)}: mode trackonly ignores exclude_codes`);
-        if (mode === "excludeonly" && track.length)
-          warnings.push(`${pathString(at)}: mode excludeonly ignores track_codes`);
-        let set: Set<number>;
-        if (mode === "trackonly") set = new Set(track.map((c) => errnoNumber(c)!));
-        else {
-          set = new Set(ERRNO_NAMES.map((c) => errnoNumber(c)!));
-          for (const c of exclude) set.delete(errnoNumber(c)!);
-        }
-        if (set.size === 0) add(at, `no errno is left to track (mode ${mode}); track at least one`);
-        else
-          rules.push({
-            name,
-            type,
-            tool: "smbiosnoop",
-            mode,
-            acceptable_count: e.acceptable_count,
-            actions: e.actions,
-            cooldown_sec: e.cooldown_sec,
-            errnos: [...set].sort((x, y) => x - y),
-          });
-      }
-      anomalies[name] = { ...e, mode, tool: "smbiosnoop", type: "Error", track_codes: track, exclude_codes: exclude };
-    }
+    const r = checkAnomaly(name, value, at, registry, { add, warn: (w) => warnings.push(w), checkActions });
+    if (!r) continue;
+    if (r.rule) rules.push(r.rule);
+    anomalies[name] = r.shape;
   }
 
   if (problems.length || !raw) return { problems };
@@ -322,18 +150,95 @@ export function validateConfig(
     rules,
     source,
     warnings,
-  } as Config;
+  };
   return { config: deepFreeze(config), problems };
 }
 
-/** guardian.anomalies of a config that did not validate (any shape). */
-const anomaliesOf = (guardian: unknown): unknown =>
-  typeof guardian === "object" && guardian !== null && "anomalies" in guardian ? guardian.anomalies : undefined;
+/** One anomaly: its type, the keys of that type, the tool, mode and actions, then the type's own compile(). */
+function checkAnomaly(
+  name: string,
+  value: unknown,
+  at: Path,
+  registry: ConfigRegistry,
+  report: {
+    add(at: Path, message: string): void;
+    warn(message: string): void;
+    checkActions(at: Path, list: string[], report: (at: Path, message: string) => void): void;
+  },
+): { rule?: RuleBase; shape: Record<string, unknown> } | undefined {
+  const { add } = report;
+  const titles = registry.anomalyTypes.map((t) => t.title);
+  if (!value || typeof value !== "object" || Array.isArray(value)) {
+    add(at, `expected a mapping with at least "type", found ${describe(value)}`);
+    return undefined;
+  }
+  const typeIn = (value as Record<string, unknown>).type;
+  if (typeof typeIn !== "string") {
+    add([...at, "type"], `expected one of ${titles.join(", ")}, found ${describe(typeIn)}`);
+    return undefined;
+  }
+  const spec = registry.anomalyTypes.find((t) => t.type === typeIn.toLowerCase());
+  if (!spec) {
+    const names = registry.anomalyTypes.map((t) => t.type);
+    add(
+      [...at, "type"],
+      `unknown anomaly type ${JSON.stringify(typeIn)}${didYouMean(typeIn, names)} (allowed: ${titles.join(", ")})`,
+    );
+    return undefined;
+  }
+  const schema = anomalySchema(spec);
+  const parsed = v.safeParse(schema, value, { abortEarly: false });
+  let failed = false;
+  const problem = (p: Path, m: string) => {
+    failed = true;
+    add(p, m);
+  };
+  if (!parsed.success) {
+    for (const p of issuesToProblems(parsed.issues, schema, at)) problem(p.at, p.message);
+    return undefined;
+  }
+  const a = parsed.output as CommonAnomalyKeys;
+  // Tool: optional, must fit the type.
+  let tool = spec.tools[0]!;
+  if (a.tool !== undefined) {
+    const known = registry.toolNames.find((n) => n.name === a.tool);
+    const names = registry.toolNames.map((n) => n.name);
+    if (!known)
+      problem(
+        [...at, "tool"],
+        `unknown tool ${JSON.stringify(a.tool)}${didYouMean(a.tool, names)} (allowed: ${names.join(", ")})`,
+      );
+    else if (!spec.tools.includes(known.canonical)) {
+      const measures = registry.anomalyTypes.find((t) => t.tools.includes(known.canonical))?.type ?? "something else";
+      problem(
+        [...at, "tool"],
+        `tool "${a.tool}" measures ${measures}, but this anomaly's type is ${spec.type}; use "${spec.tools[0]}"`,
+      );
+    } else tool = known.canonical;
+  }
+  const mode = a.mode.toLowerCase() as Mode;
+  if (!MODES.includes(mode))
+    problem(
+      [...at, "mode"],
+      `unknown mode ${JSON.stringify(a.mode)}${didYouMean(a.mode, MODES)} (allowed: ${MODES.join(", ")})`,
+    );
+  report.checkActions([...at, "actions"], a.actions, problem);
+  const rule = spec.compile(a, {
+    at,
+    name,
+    mode,
+    tool,
+    problem,
+    hasProblems: () => failed,
+    warn: report.warn,
+  });
+  return { rule: failed ? undefined : rule, shape: spec.fileShape(a, { mode, tool }) };
+}
 
 export function deepFreeze<T>(o: T): T {
   if (o && typeof o === "object" && !Object.isFrozen(o)) {
     Object.freeze(o);
-    for (const value of Object.values(o)) deepFreeze(value);
+    for (const k of Object.keys(o)) deepFreeze((o as Record<string, unknown>)[k]);
   }
   return o;
 }

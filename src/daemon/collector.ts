@@ -7,8 +7,9 @@ import { anomalyDocument, toJson } from "../bundle/anomaly-json";
 import { writeBundle } from "../bundle/write";
 import type { Config } from "../config/validate";
 import type { Anomaly } from "../detect/anomaly";
-import { log } from "../log";
+import { anomalyTypeOf } from "../detect/types";
 import type { EventLine } from "../format/event";
+import { log } from "../log";
 import { type CommandHistogram, formatHistograms, histPercentileMs } from "../tools/hist";
 
 export interface CollectorHooks {
@@ -101,7 +102,8 @@ export class Collector {
     if (this.abort.signal.aborted) throw new Error("stopped before the bundle was written");
     const data = new Map(results.map((r) => [r.name, r.data]));
     const triggers = this.hooks.enrich ? this.hooks.enrich(a.triggers, data) : a.triggers;
-    const hists = a.type === "snapshot" || a.type === "latency" ? (this.hooks.histograms?.() ?? []) : [];
+    const withHists = a.type === "snapshot" || (a.rule && anomalyTypeOf(a.rule).withHistograms);
+    const hists = withHists ? (this.hooks.histograms?.() ?? []) : [];
     const doc = anomalyDocument(a, triggers, results, this.config, {
       collectedAtMs: Date.now(),
       lostEvents: this.hooks.lostEvents?.(),

@@ -3,12 +3,13 @@
 // A component that throws is restarted with backoff, counted and audited.
 import { hostname } from "node:os";
 import { ensureOutputDir } from "../bundle/output-dir";
-import { smb2CommandName } from "../format/smb2-commands";
 import type { Config } from "../config/validate";
 import type { Anomaly } from "../detect/anomaly";
+import { anomalyTypeOf } from "../detect/types";
+import type { EventBatch } from "../format/event";
 import { log } from "../log";
 import { removeLeftovers, runRetention } from "../retention/retention";
-import { type EventBatch, toEventLine } from "../format/event";
+import { toEventLine } from "../tools/registry";
 import type { EventSource } from "../tools/source";
 import { errorMessage } from "../util/errors";
 import { VERSION } from "../version";
@@ -169,26 +170,7 @@ export class Daemon {
 
   private logSummary(): void {
     const { config, source } = this.opts;
-    const rules = config.rules.map((r) =>
-      r.type === "latency"
-        ? {
-            name: r.name,
-            type: r.type,
-            acceptable_count: r.acceptable_count,
-            max_latency_ms: r.max_latency_ms,
-            thresholds_ms: summarizeThresholds(r.thresholdsMs),
-            actions: r.actions,
-            cooldown_sec: r.cooldown_sec,
-          }
-        : {
-            name: r.name,
-            type: r.type,
-            acceptable_count: r.acceptable_count,
-            errnos: r.errnos.length,
-            actions: r.actions,
-            cooldown_sec: r.cooldown_sec,
-          },
-    );
+    const rules = config.rules.map((r) => ({ name: r.name, type: r.type, ...anomalyTypeOf(r).logFields(r) }));
     log.info("aod running", {
       version: VERSION,
       host: hostname(),
@@ -206,16 +188,4 @@ export class Daemon {
       },
     });
   }
-}
-
-/** "20 ms (18 commands), SMB2_WRITE 50 ms" style summary. */
-function summarizeThresholds(th: (number | null)[]): string {
-  const counts = new Map<number, number[]>();
-  for (const [i, t] of th.entries()) if (t !== null) counts.set(t, [...(counts.get(t) ?? []), i]);
-  const [common] = [...counts.entries()].sort((a, b) => b[1].length - a[1].length);
-  if (!common) return "none";
-  const rest = [...counts.entries()]
-    .filter(([t]) => t !== common[0])
-    .flatMap(([t, ids]) => ids.map((i) => `${smb2CommandName(i)} ${t} ms`));
-  return [`${common[0]} ms (${common[1].length} commands)`, ...rest].join(", ");
 }

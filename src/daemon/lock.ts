@@ -2,8 +2,8 @@
 // the process, so a crash never leaves a stale lock; the pid inside lets
 // `aod snapshot` and `aod monitor` find the daemon.
 import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
-import { AodError } from "../cli/errors";
 import { errno, libc } from "../native/libc";
+import { AodError } from "../util/errors";
 
 export const RUN_DIR = "/run/aod";
 export const PID_FILE = `${RUN_DIR}/aod.pid`;

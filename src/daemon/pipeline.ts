@@ -2,9 +2,9 @@
 // arrives; each anomaly is audited and handed to the collector at once.
 import type { Config } from "../config/validate";
 import type { Anomaly } from "../detect/anomaly";
-import { DetectorSet } from "../detect/registry";
-import { log } from "../log";
+import { DetectorSet } from "../detect/types";
 import type { EventBatch, EventLine } from "../format/event";
+import { log } from "../log";
 import { auditAnomaly } from "./audit";
 import { Collector, type CollectorHooks } from "./collector";
 

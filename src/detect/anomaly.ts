@@ -1,14 +1,15 @@
 // What a detector reports, and the machinery every detector shares: the
 // window, the worst triggering events, and the cooldown that turns repeats
 // into a count instead of new collections.
-import type { AnomalyRule } from "../config/validate";
+import type { RuleBase } from "../config/spec";
 import type { EventBatch, EventLine } from "../format/event";
 import { SlidingWindow } from "./window";
 
 export interface Anomaly {
   /** The anomaly's config key (guardian.anomalies.<name>). */
   name: string;
-  type: "latency" | "error" | "snapshot";
+  /** The anomaly type's key ("latency", "error", ...), or "snapshot". */
+  type: string;
   /** Event time that completed the condition, wall-clock epoch ns. */
   detectedAtNs: bigint;
   reason: string;
@@ -17,7 +18,7 @@ export interface Anomaly {
   count: number;
   /** Triggering events, worst first, in the event line format. */
   triggers: EventLine[];
-  rule?: AnomalyRule;
+  rule?: RuleBase;
   /** Repeats counted during the cooldown, filled in while it lasts. */
   repeats: { detections: number; events: number };
 }
@@ -50,7 +51,7 @@ export interface DetectorContext {
 }
 
 export interface Detector {
-  readonly rule: AnomalyRule;
+  readonly rule: RuleBase;
   /** Looks at a batch; returns the anomalies it completes (usually none). */
   observe(batch: EventBatch): Anomaly[];
 }
@@ -59,14 +60,14 @@ export interface Detector {
  * Window + cooldown shared by the detectors. A subclass says which events
  * match and how bad each is; `hard` marks one that fires on its own.
  */
-export abstract class WindowDetector implements Detector {
+export abstract class WindowDetector<R extends RuleBase = RuleBase> implements Detector {
   private readonly window: SlidingWindow;
   private readonly worst: WorstEvents;
   private open?: { anomaly: Anomaly; untilNs: number };
   private readonly cooldownNs: number;
 
   constructor(
-    readonly rule: AnomalyRule,
+    readonly rule: R,
     protected readonly ctx: DetectorContext,
   ) {
     this.window = new SlidingWindow(ctx.windowSec * 1e9);

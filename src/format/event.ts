@@ -1,8 +1,7 @@
 // Decoding of struct aod_event (bpf/aod_event.h). The offsets below are checked
 // against the compiled object's BTF by test/tools/event-layout.test.ts.
-import { errnoName } from "./errno-names";
+import { jsonWithBigInts } from "./json";
 import { smb2CommandName } from "./smb2-commands";
-import { ntStatusName } from "./nt-status";
 
 export const EVENT_SIZE = 72;
 export const OFF = {
@@ -20,11 +19,6 @@ export const OFF = {
   flags: 55,
   comm: 56,
 } as const;
-
-export const TOOL_IDS = ["smbslower", "smbiosnoop"] as const;
-export type ToolId = 0 | 1;
-export const TOOL_SMBSLOWER = 0;
-export const TOOL_SMBERR = 1;
 
 /**
  * A batch of events as the reader hands them to detectors: hot fields in
@@ -115,7 +109,8 @@ export class ClockOffset {
 /** The event line format (`aod trace --json`, `--record`, `aod replay`, anomaly.json). */
 export interface EventLine {
   time_ns: bigint | number;
-  tool: "smbslower" | "smbiosnoop";
+  /** The event kind's name (src/tools: smbslower, smbiosnoop, ...). */
+  tool: string;
   command: string;
   latency_ms?: number;
   errno?: string;
@@ -128,18 +123,17 @@ export interface EventLine {
   share?: string;
 }
 
-export function toEventLine(e: DecodedEvent, share?: string): EventLine {
-  const line: EventLine = {
-    time_ns: e.timeNs,
-    tool: TOOL_IDS[e.tool] ?? "smbslower",
-    command: smb2CommandName(e.command),
-  };
-  if (e.tool === TOOL_SMBERR) {
-    line.errno = errnoName(e.rc);
-    // No status when the server sent none (reconnect, local failure): never a false STATUS_SUCCESS.
-    if (e.status !== 0) line.status = ntStatusName(e.status);
-    if (e.latencyNs > 0n) line.latency_ms = Number(e.latencyNs) / 1e6;
-  } else line.latency_ms = Number(e.latencyNs) / 1e6;
+/**
+ * An SMB event line: the common fields around a kind's own (`fields`, e.g.
+ * latency_ms or errno/status), in the order event lines have always had.
+ */
+export function smbEventLine(
+  e: DecodedEvent,
+  tool: string,
+  fields: Pick<EventLine, "latency_ms" | "errno" | "status">,
+  share?: string,
+): EventLine {
+  const line: EventLine = { time_ns: e.timeNs, tool, command: smb2CommandName(e.command), ...fields };
   line.pid = e.pid;
   line.comm = e.comm;
   line.session_id = `0x${e.sessionId.toString(16)}`;
@@ -147,14 +141,6 @@ export function toEventLine(e: DecodedEvent, share?: string): EventLine {
   line.mid = e.mid;
   if (share) line.share = share;
   return line;
-}
-
-/** JSON with bigints written as exact integers (time_ns and mid exceed 2^53). */
-export function jsonWithBigInts(value: unknown, indent?: number): string {
-  return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? `__BIG__${v}` : v), indent).replace(
-    /"__BIG__(-?\d+)"/g,
-    "$1",
-  );
 }
 
 /** One event line, as `aod trace --json` prints it. */

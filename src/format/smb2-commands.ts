@@ -1,5 +1,7 @@
 // SMB2 command codes (MS-SMB2 2.2.1): the index is the protocol's command id,
 // the same number the kernel's cifs tracepoints report in `cmd`.
+import { type NameTable, nameTable } from "./name-table";
+
 export const SMB2_COMMANDS = [
   "SMB2_NEGOTIATE",
   "SMB2_SESSION_SETUP",
@@ -25,6 +27,14 @@ export const SMB2_COMMANDS = [
 
 export type Smb2Command = (typeof SMB2_COMMANDS)[number];
 export const SMB2_COMMAND_COUNT = SMB2_COMMANDS.length;
+
+/** SMB2 commands as a name table (configs, event lines, histograms). */
+export const SMB2_COMMAND_TABLE: NameTable = nameTable(
+  "SMB2 command",
+  SMB2_COMMANDS,
+  "SMB2_READ",
+  (id) => `SMB2_0x${id.toString(16)}`,
+);
 
 const ids = new Map<string, number>(SMB2_COMMANDS.map((n, i) => [n, i]));
 

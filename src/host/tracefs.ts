@@ -1,25 +1,40 @@
 // tracefs: where the cifs tracepoints are described. Field offsets are read
 // from each event's `format` file at load time, never hard-coded, so one BPF
 // object works on kernels whose layouts differ.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { log } from "../log";
+import { errorMessage } from "../util/errors";
 
 export const TRACEFS_CANDIDATES = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
 
-/** The tracefs mount point, mounting it at /sys/kernel/tracing when missing (root only). */
-export function tracefsRoot(mount = true): string | undefined {
-  for (const d of TRACEFS_CANDIDATES) if (existsSync(`${d}/events`)) return d;
-  if (!mount || process.geteuid?.() !== 0 || !existsSync("/sys/kernel/tracing")) return undefined;
-  const r = Bun.spawnSync(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"], {
-    stdout: "ignore",
-    stderr: "pipe",
-  });
-  if (r.exitCode === 0 && existsSync("/sys/kernel/tracing/events")) {
-    log.info("mounted tracefs at /sys/kernel/tracing");
-    return "/sys/kernel/tracing";
+/**
+ * Where tracefs is mounted (either candidate), mounting it at
+ * /sys/kernel/tracing when missing (root only) unless `mount` is false.
+ * `mountedNow`: this call mounted it; `why`: why there is none.
+ */
+export function ensureTracefs(mount = true): { root?: string; mountedNow: boolean; why?: string } {
+  for (const d of TRACEFS_CANDIDATES) if (existsSync(`${d}/events`)) return { root: d, mountedNow: false };
+  const target = TRACEFS_CANDIDATES[0]!;
+  if (!mount) return { mountedNow: false, why: "not mounted" };
+  if (process.geteuid?.() !== 0) return { mountedNow: false, why: "not mounted, and only root can mount it" };
+  try {
+    mkdirSync(target, { recursive: true });
+  } catch (e) {
+    return { mountedNow: false, why: errorMessage(e) };
   }
-  log.debug(`mount tracefs failed: ${r.stderr.toString().trim()}`);
-  return undefined;
+  const r = Bun.spawnSync(["mount", "-t", "tracefs", "nodev", target], { stdout: "ignore", stderr: "pipe" });
+  if (r.exitCode === 0 && existsSync(`${target}/events`)) {
+    log.info(`mounted tracefs at ${target}`);
+    return { root: target, mountedNow: true };
+  }
+  const why = r.stderr.toString().trim() || `mount -t tracefs exited ${r.exitCode}`;
+  log.debug(`mount tracefs failed: ${why}`);
+  return { mountedNow: false, why };
+}
+
+/** The tracefs mount point, mounting it when missing (root only); undefined when there is none. */
+export function tracefsRoot(mount = true): string | undefined {
+  return ensureTracefs(mount).root;
 }
 
 export interface TraceField {

@@ -11,8 +11,8 @@ import {
   writeFileSync,
 } from "node:fs";
 import { dirname } from "node:path";
-import { AodError } from "../cli/errors";
 import { DEFAULT_CONFIG_TEXT } from "../config/load";
+import { AodError } from "../util/errors";
 
 export interface Step {
   what: string;

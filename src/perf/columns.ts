@@ -1,6 +1,6 @@
 // Which columns of a measuring CSV `aod compare` looks at, found by name as the
 // prototype's range tool did, and how they are labelled.
-import { UsageError } from "../cli/errors";
+import { UsageError } from "../util/errors";
 import { isAodColumn, isCpuColumn, isDiskColumn, isMemColumn, type PerfTable } from "./csv";
 
 type Role = "cpu" | "mem" | "disk" | "aod" | "other";

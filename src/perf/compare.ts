@@ -2,7 +2,7 @@
 // show them. Pure: reads tables, returns a report and figures; the command
 // writes them.
 import { basename } from "node:path";
-import { UsageError } from "../cli/errors";
+import { UsageError } from "../util/errors";
 import { aodColumns, axisTitle, matchColumn, panelTitle, pickColumns } from "./columns";
 import type { PerfTable } from "./csv";
 import type { Figure, Panel, Series } from "./plot";

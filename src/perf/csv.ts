@@ -2,8 +2,7 @@
 // relative seconds and numeric columns. Any problem is a UsageError naming
 // `file:line`.
 import { readFileSync } from "node:fs";
-import { UsageError } from "../cli/errors";
-import { errorCode } from "../util/errors";
+import { errorCode, UsageError } from "../util/errors";
 import { parseTimestamp } from "./time";
 
 export type PerfKind = "system" | "disk";

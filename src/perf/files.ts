@@ -2,8 +2,7 @@
 // the same directory, then renamed into place.
 import { closeSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { AodError } from "../cli/errors";
-import { errorCode } from "../util/errors";
+import { AodError, errorCode } from "../util/errors";
 
 function tempName(path: string, tag: string): string {
   return join(dirname(path), `.${basename(path)}.${tag}-${process.pid}`);

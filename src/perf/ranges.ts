@@ -1,6 +1,6 @@
 // Time ranges for `aod compare --ranges`: "0-200,200-500,500-800", seconds
 // from each file's first row; a sample at t belongs to START-END when START ≤ t < END.
-import { UsageError } from "../cli/errors";
+import { UsageError } from "../util/errors";
 
 export interface TimeRange {
   start: number;

@@ -13,10 +13,12 @@
 // cifs maps it to); failures outside the request lifecycle (server down) from
 // cifs:smb3_connect_err and the per-operation cifs:smb3_*_err events (see
 // bpf/smberr.bpf.c). `aod check` prints describeAttachPlan().
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { smb2CommandId } from "../format/smb2-commands";
-import { BPF_PROG_TYPE_TRACING, ModuleBtf, probeProgType } from "../native/libbpf";
+import { cifsInstance, cifsLoaded, moduleSymbols } from "../host/modules";
 import { readEventFormat, type TraceField, tracefsRoot } from "../host/tracefs";
+import { BPF_PROG_TYPE_TRACING, ModuleBtf, probeProgType } from "../native/libbpf";
+import type { Protocol } from "./spec";
 
 export const HOOK_VARIANTS = ["fentry", "kprobe", "tracepoint"] as const;
 export type HookVariant = (typeof HOOK_VARIANTS)[number];
@@ -196,51 +198,6 @@ export interface AttachPlan {
   opErrsMissing: string[];
 }
 
-/**
- * cifs is loaded and initialised: /sys/module/cifs/initstate says "live" (it
- * appears while the module is still loading, before its BTF and tracepoints
- * are registered); a built-in cifs has no initstate but a parameters dir.
- */
-export function cifsLoaded(): boolean {
-  try {
-    return readFileSync("/sys/module/cifs/initstate", "utf8").trim() === "live";
-  } catch {
-    return (
-      existsSync("/sys/module/cifs/parameters") &&
-      !existsSync("/sys/module/cifs/initstate") &&
-      existsSync("/proc/fs/cifs")
-    );
-  }
-}
-
-/** Identifies one load of the cifs module (its .text address; "" when unreadable, e.g. not root). */
-export function cifsInstance(): string {
-  try {
-    return readFileSync("/sys/module/cifs/sections/.text", "utf8").trim();
-  } catch {
-    return "";
-  }
-}
-
-/** Symbols of module `mod` in /proc/kallsyms (text symbols only). */
-export function moduleSymbols(names: string[], mod = "cifs", text?: string): Set<string> {
-  const found = new Set<string>();
-  let src: string;
-  try {
-    src = text ?? readFileSync("/proc/kallsyms", "utf8");
-  } catch {
-    return found;
-  }
-  const want = new Set(names);
-  const tag = `[${mod}]`;
-  for (const line of src.split("\n")) {
-    if (!line.endsWith(tag)) continue;
-    const parts = line.split(/\s+/);
-    if ((parts[1] === "t" || parts[1] === "T") && want.has(parts[2]!)) found.add(parts[2]!);
-  }
-  return found;
-}
-
 /** Position of the first parameter whose type matches, or the fallback. */
 function argIndex(params: { type: string }[] | undefined, re: RegExp, fallback: number): number {
   const i = params?.findIndex((p) => re.test(p.type)) ?? -1;
@@ -403,3 +360,13 @@ export function describeLocalErrorHooks(
 }
 
 const LOCAL_ERRNOS_TEXT = Object.keys(LOCAL_ERRNOS).join(", ");
+
+/** The SMB tools follow the cifs module; one attach plan per attach. */
+export const smbProtocol: Protocol<AttachPlan> = {
+  name: "smb",
+  module: "cifs",
+  loaded: cifsLoaded,
+  instance: cifsInstance,
+  plan: (prefer) => describeAttachPlan(prefer as HookVariant[] | undefined),
+  waiting: "waiting for cifs (module not loaded)",
+};

@@ -1,7 +1,7 @@
-// smbslower's per-command log2 latency histogram (map `hist`, per CPU): read,
+// A latency tool's per-command log2 latency histogram (map `hist`, per CPU): read,
 // summed over CPUs, and printed. Bucket i counts latencies in [2^i, 2^(i+1)) us
 // (bucket 0 also holds < 1 us).
-import { SMB2_COMMAND_COUNT, smb2CommandName } from "../format/smb2-commands";
+import type { NameTable } from "../format/name-table";
 import { type BpfMap, numPossibleCpus } from "../native/libbpf";
 
 export const HIST_SLOTS = 32; // AOD_HIST_SLOTS in bpf/aod_event.h
@@ -22,12 +22,12 @@ export function readPercpuU64(map: BpfMap, key: number, cpus = numPossibleCpus()
 }
 
 /** The histogram of every command that completed at least once. */
-export function readHistograms(hist: BpfMap): CommandHistogram[] {
+export function readHistograms(hist: BpfMap, commands: NameTable): CommandHistogram[] {
   const cpus = numPossibleCpus();
   const vals = new BigUint64Array(cpus);
   const key = new Uint32Array(1);
   const out: CommandHistogram[] = [];
-  for (let c = 0; c < SMB2_COMMAND_COUNT; c++) {
+  for (let c = 0; c < commands.names.length; c++) {
     const counts = new Array<number>(HIST_SLOTS).fill(0);
     let total = 0;
     for (let s = 0; s < HIST_SLOTS; s++) {
@@ -38,7 +38,7 @@ export function readHistograms(hist: BpfMap): CommandHistogram[] {
       counts[s] = n;
       total += n;
     }
-    if (total > 0) out.push({ command: smb2CommandName(c), id: c, count: total, counts });
+    if (total > 0) out.push({ command: commands.name(c), id: c, count: total, counts });
   }
   return out;
 }

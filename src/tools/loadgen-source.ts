@@ -3,9 +3,10 @@
 // records on aod's own ring buffer, so tests and `make bench` drive the real
 // path — kernel ring → reader → decode → detectors — without SMB.
 import { readFileSync } from "node:fs";
+import type { EventBatch } from "../format/event";
 import { BpfObject } from "../native/libbpf";
-import { type EventBatch, TOOL_IDS } from "../format/event";
 import { readPercpuU64 } from "./hist";
+import { KINDS } from "./registry";
 import { RingReader } from "./ring-reader";
 import { currentClockOffset, type EventSource } from "./source";
 
@@ -43,7 +44,7 @@ export class LoadgenSource implements EventSource {
   lost(): Record<string, bigint> {
     if (!this.obj) return {};
     const lost = this.obj.map("lost");
-    return Object.fromEntries(TOOL_IDS.map((name, i) => [name, readPercpuU64(lost, i)]));
+    return Object.fromEntries(KINDS.map((k) => [k.name, readPercpuU64(lost, k.id)]));
   }
 
   status(): string {

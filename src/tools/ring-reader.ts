@@ -9,10 +9,10 @@
 // poll finds nothing, so wakeups stay at most 1000/lagMs per second however
 // high the rate (measured: wakeups, not events, are what costs CPU).
 import { type Pointer, toArrayBuffer } from "bun:ffi";
+import { EVENT_SIZE, EventBatch } from "../format/event";
 import { NativeError } from "../native/errors";
 import type { BpfMap } from "../native/libbpf";
 import { errno, libc } from "../native/libc";
-import { EVENT_SIZE, EventBatch } from "../format/event";
 
 const PROT_READ = 1;
 const PROT_WRITE = 2;

@@ -1,8 +1,9 @@
 // Where decoded event batches come from. The SMB tools (./smb-source.ts), the
 // test/benchmark load generator (./loadgen-source.ts) and replay all hand the
 // detectors the same EventBatch, so detection never knows which one it is.
-import { monotonicNs, realtimeNs } from "../native/libc";
+
 import { ClockOffset, type EventBatch } from "../format/event";
+import { monotonicNs, realtimeNs } from "../native/libc";
 
 export interface EventSource {
   readonly name: string;

@@ -1,4 +1,24 @@
-// What a caught value says. `catch (e)` gives `unknown`: anything can be thrown.
+// Errors as every layer uses them: what a caught value says (`catch (e)`
+// gives `unknown`: anything can be thrown), and the errors the CLI turns into
+// a message and an exit code (no stack trace): 1 = the command could not do
+// its work, 2 = bad input (usage, config, files).
+
+export class AodError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: 1 | 2 = 1,
+  ) {
+    super(message);
+    this.name = "AodError";
+  }
+}
+
+export class UsageError extends AodError {
+  constructor(message: string) {
+    super(message, 2);
+    this.name = "UsageError";
+  }
+}
 
 /** The message of a caught error; a thrown non-error as text. */
 export function errorMessage(e: unknown): string {

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runActions } from "../../src/actions/run";
-import { parseConfigText } from "../../src/config/load";
+import { parseConfigText } from "../../src/registry";
 import { tempDir } from "../helpers";
 
 function config(extra: string) {

@@ -1,12 +1,26 @@
 import { describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { errnoNumber } from "../../src/format/errno-names";
-import { DEFAULT_CONFIG_TEXT, loadConfig, parseConfigText } from "../../src/config/load";
+import { DEFAULT_CONFIG_TEXT } from "../../src/config/load";
 import { ConfigError } from "../../src/config/problems";
-import { smb2CommandId } from "../../src/format/smb2-commands";
+import type { RuleBase } from "../../src/config/spec";
 import { fileShape } from "../../src/config/validate";
+import type { ErrorRule } from "../../src/detect/types/error";
+import type { LatencyRule } from "../../src/detect/types/latency";
+import { errnoNumber } from "../../src/format/errno-names";
+import { smb2CommandId } from "../../src/format/smb2-commands";
+import { loadConfig, parseConfigText } from "../../src/registry";
 import { isRoot, SHARED, skipReason, tempDir } from "../helpers";
+
+/** The rule, asserted to be of the type (its fields then typed). */
+function asLatency(r: RuleBase | undefined): LatencyRule {
+  expect(r?.type).toBe("latency");
+  return r as LatencyRule;
+}
+function asError(r: RuleBase | undefined): ErrorRule {
+  expect(r?.type).toBe("error");
+  return r as ErrorRule;
+}
 
 function problems(yaml: string): string[] {
   try {
@@ -31,17 +45,15 @@ describe("config: the prototype's file", () => {
     expect(c.watcher.actions).toEqual(["dmesg", "journalctl", "debugdata", "stats"]);
     expect(c.cleanup.max_total_log_size_mb).toBe(0.5);
     expect(c.audit.enabled).toBe(true);
-    const latency = c.rules.find((r) => r.name === "latency")!;
-    expect(latency.type).toBe("latency");
-    if (latency.type !== "latency") return;
+    const latency = asLatency(c.rules.find((r) => r.name === "latency"));
     // mode all: every command at 20 ms, SMB2_WRITE at its own 50 ms.
     expect(latency.thresholdsMs[smb2CommandId("SMB2_WRITE")!]).toBe(50);
     expect(latency.thresholdsMs[smb2CommandId("SMB2_READ")!]).toBe(20);
     expect(latency.thresholdsMs.every((t) => t !== null)).toBe(true);
     expect(latency.max_latency_ms).toBe(1000);
     expect(latency.cooldown_sec).toBe(60);
-    const error = c.rules.find((r) => r.name === "error")!;
-    expect(error.type === "error" && error.errnos).toEqual([5, 11, 13]);
+    const error = asError(c.rules.find((r) => r.name === "error"));
+    expect(error.errnos).toEqual([5, 11, 13]);
     expect(error.tool).toBe("smbiosnoop");
   });
 });
@@ -60,11 +72,11 @@ describe("config: defaults and the embedded default", () => {
   });
   test("anomaly defaults: mode all, threshold 10 ms, cooldown 60 s, hard limit 1000 ms", () => {
     const c = parseConfigText(lat("      acceptable_count: 3\n"), "t");
-    const r = c.rules[0]!;
-    expect(r.type === "latency" && r.thresholdsMs.every((t) => t === 10)).toBe(true);
+    const r = asLatency(c.rules[0]);
+    expect(r.thresholdsMs.every((t) => t === 10)).toBe(true);
     expect(r.mode).toBe("all");
     expect(r.cooldown_sec).toBe(60);
-    expect(r.type === "latency" && r.max_latency_ms).toBe(1000);
+    expect(r.max_latency_ms).toBe(1000);
   });
   test("the embedded default is valid and frozen", () => {
     const c = parseConfigText(DEFAULT_CONFIG_TEXT, "embedded");
@@ -88,8 +100,7 @@ describe("config: modes", () => {
       ),
       "t",
     );
-    const r = c.rules[0]!;
-    if (r.type !== "latency") throw new Error();
+    const r = asLatency(c.rules[0]);
     expect(r.thresholdsMs.filter((t) => t !== null).length).toBe(2);
     expect(r.thresholdsMs[smb2CommandId("SMB2_READ")!]).toBe(7);
     expect(r.thresholdsMs[smb2CommandId("SMB2_WRITE")!]).toBe(40);
@@ -102,19 +113,20 @@ describe("config: modes", () => {
       ),
       "t",
     );
-    const r = c.rules[0]!;
-    if (r.type !== "latency") throw new Error();
+    const r = asLatency(c.rules[0]);
     expect(r.thresholdsMs[smb2CommandId("SMB2_CLOSE")!]).toBeNull();
     expect(r.thresholdsMs[smb2CommandId("SMB2_READ")!]).toBe(10);
     expect(r.thresholdsMs.filter((t) => t !== null).length).toBe(18);
     expect(c.warnings.join()).toContain("excludeonly ignores track_commands");
   });
   test("errors: all but excluded, or only tracked", () => {
-    const all = parseConfigText(err("      exclude_codes: [ENOENT]\n"), "t").rules[0]!;
-    expect(all.type === "error" && all.errnos.includes(errnoNumber("ENOENT")!)).toBe(false);
-    expect(all.type === "error" && all.errnos.includes(errnoNumber("EACCES")!)).toBe(true);
-    const only = parseConfigText(err("      mode: trackonly\n      track_codes: [ENOSPC, EIO]\n"), "t").rules[0]!;
-    expect(only.type === "error" && only.errnos).toEqual([5, 28]);
+    const all = asError(parseConfigText(err("      exclude_codes: [ENOENT]\n"), "t").rules[0]);
+    expect(all.errnos.includes(errnoNumber("ENOENT")!)).toBe(false);
+    expect(all.errnos.includes(errnoNumber("EACCES")!)).toBe(true);
+    const only = asError(
+      parseConfigText(err("      mode: trackonly\n      track_codes: [ENOSPC, EIO]\n"), "t").rules[0],
+    );
+    expect(only.errnos).toEqual([5, 28]);
   });
   test("type and mode are case-insensitive; smberr is smbiosnoop", () => {
     const c = parseConfigText(

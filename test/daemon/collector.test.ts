@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { ensureOutputDir } from "../../src/bundle/output-dir";
-import { parseConfigText } from "../../src/config/load";
 import { Collector } from "../../src/daemon/collector";
 import type { Anomaly } from "../../src/detect/anomaly";
+import { parseConfigText } from "../../src/registry";
 import { tempDir } from "../helpers";
 
 const anomaly = (i: number): Anomaly => ({

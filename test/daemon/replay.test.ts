@@ -10,7 +10,7 @@ const line = (o: object) =>
 
 describe("event line parsing", () => {
   test("integers are read exactly", () => {
-    const l = parseEventLine(
+    const { line: l } = parseEventLine(
       '{"time_ns":1764000000123456789,"command":"SMB2_READ","latency_ms":1.5,"mid":18446744073709551615}',
     );
     expect(l.time_ns).toBe(1764000000123456789n);

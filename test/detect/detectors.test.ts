@@ -1,9 +1,14 @@
 import { describe, expect, test } from "bun:test";
-import { parseConfigText } from "../../src/config/load";
-import { smb2CommandId } from "../../src/format/smb2-commands";
-import { DetectorSet } from "../../src/detect/registry";
+import { DetectorSet } from "../../src/detect/types";
 import { SlidingWindow } from "../../src/detect/window";
-import { EventBatch, type EventLine, TOOL_SMBERR, TOOL_SMBSLOWER } from "../../src/format/event";
+import { EventBatch, type EventLine } from "../../src/format/event";
+import { smb2CommandId } from "../../src/format/smb2-commands";
+import { parseConfigText } from "../../src/registry";
+import { smberrKind } from "../../src/tools/smberr";
+import { smbslowerKind } from "../../src/tools/smbslower";
+
+const TOOL_SMBERR = smberrKind.id;
+const TOOL_SMBSLOWER = smbslowerKind.id;
 
 type Ev = { t: number; cmd?: string; ms?: number; errno?: number };
 const MS = 1e6;

@@ -1,9 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DEFAULT_CONFIG_TEXT, parseConfigText } from "../../src/config/load";
+import { DEFAULT_CONFIG_TEXT } from "../../src/config/load";
 import { configTextFor } from "../../src/install/steps";
 import { unitText } from "../../src/install/unit";
+import { parseConfigText } from "../../src/registry";
 import { AOD, needsBinary, runAod, skipReason, tempDir } from "../helpers";
 
 const config = parseConfigText(DEFAULT_CONFIG_TEXT, "default");

@@ -2,9 +2,9 @@ import { dlopen, FFIType } from "bun:ffi";
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { ClockOffset, type EventBatch } from "../../src/format/event";
 import { NativeError } from "../../src/native/errors";
 import { BpfObject, libbpfVersion, numPossibleCpus } from "../../src/native/libbpf";
-import { ClockOffset, type EventBatch } from "../../src/format/event";
 import { RingReader } from "../../src/tools/ring-reader";
 import { needsRoot, ROOT, skipReason } from "../helpers";
 

@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { AodError } from "../../src/cli/errors";
 import { loadPerfCsv, parsePerfCsv } from "../../src/perf/csv";
 import { fileStamp, formatIsoStamp, formatSecondStamp, parseTimestamp } from "../../src/perf/time";
+import { AodError } from "../../src/util/errors";
 import { LOCAL_FIXTURES, readCsv, shared, sharedMissing } from "./_helpers";
 
 describe("timestamps", () => {

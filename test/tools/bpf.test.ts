@@ -9,11 +9,16 @@ import { dlopen, FFIType } from "bun:ffi";
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { cifsLoaded } from "../../src/host/modules";
 import { BpfObject } from "../../src/native/libbpf";
-import { cifsLoaded, describeAttachPlan } from "../../src/tools/attach-plan";
+import { describeAttachPlan } from "../../src/tools/attach-plan";
 import { LoadgenSource } from "../../src/tools/loadgen-source";
-import { SHARED_MAPS, TOOLS } from "../../src/tools/registry";
-import { SmbSource } from "../../src/tools/smb-source";
+import { PROGRAMS as ERR_PROGRAMS, smberr } from "../../src/tools/smberr";
+import { RELEASE_PROGRAMS, PROGRAMS as SLOWER_PROGRAMS } from "../../src/tools/smbslower";
+
+const SHARED_MAPS = smberr.sharedMaps!;
+
+import { ToolSource } from "../../src/tools/tool-source";
 import { needsRoot, ROOT, skipReason } from "../helpers";
 
 const SLOWER = join(ROOT, "build/bpf/smbslower.bpf.o");
@@ -25,7 +30,7 @@ const noObjects = () =>
 
 function openSlower(variant: "fentry" | "kprobe" | "tracepoint"): BpfObject {
   const obj = BpfObject.openMem(readFileSync(SLOWER), "smbslower");
-  const want = new Set(TOOLS.smbslower.programs[variant]);
+  const want = new Set(SLOWER_PROGRAMS[variant]);
   for (const p of obj.programs()) p.setAutoload(want.has(p.name));
   return obj;
 }
@@ -37,8 +42,8 @@ describe("smbslower / smberr objects", () => {
     const err = BpfObject.openMem(readFileSync(ERR), "smberr");
     try {
       const listed = [
-        ...Object.values(TOOLS.smbslower.programs).flat(),
-        ...new Set(Object.values(TOOLS.smbslower.releasePrograms!).flat()),
+        ...Object.values(SLOWER_PROGRAMS).flat(),
+        ...new Set(Object.values(RELEASE_PROGRAMS).flat()),
       ].sort();
       expect(
         slower
@@ -51,7 +56,7 @@ describe("smbslower / smberr objects", () => {
           .programs()
           .map((p) => p.name)
           .sort(),
-      ).toEqual(Object.values(TOOLS.smbiosnoop.programs).flat().sort());
+      ).toEqual(Object.values(ERR_PROGRAMS).flat().sort());
       for (const m of [...SHARED_MAPS, "thresholds", "hist", "counters"]) expect(slower.map(m).name).toBe(m);
       for (const m of [...SHARED_MAPS, "errnos", "op_desc", "op_xid_seen", "thread_err"])
         expect(err.map(m).name).toBe(m);
@@ -159,7 +164,7 @@ describe("SmbSource", () => {
   test("without cifs: starts, waits, says so, and closes", async () => {
     if (needsRoot() || noObjects()) return;
     if (skipReason({ "cifs is loaded here: the waiting state cannot be observed": cifsLoaded() })) return;
-    const src = new SmbSource({ pollMs: 100 });
+    const src = new ToolSource("smb", {}, { pollMs: 100 });
     await src.start(() => {});
     try {
       expect(src.attached).toBe(false);

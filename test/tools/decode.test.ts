@@ -1,9 +1,10 @@
 // Decoding of aod_event records into the event line format, and the name tables.
 import { describe, expect, test } from "bun:test";
 import { errnoName, errnoNumber } from "../../src/format/errno-names";
-import { smb2CommandId, smb2CommandName } from "../../src/format/smb2-commands";
-import { ClockOffset, EVENT_SIZE, EventBatch, eventLineJson, OFF, toEventLine } from "../../src/format/event";
+import { ClockOffset, EVENT_SIZE, EventBatch, eventLineJson, OFF } from "../../src/format/event";
 import { ntStatusName } from "../../src/format/nt-status";
+import { smb2CommandId, smb2CommandName } from "../../src/format/smb2-commands";
+import { toEventLine } from "../../src/tools/registry";
 
 function record(f: {
   time: bigint;

@@ -3,8 +3,8 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { BpfObject } from "../../src/native/libbpf";
 import { EVENT_SIZE, OFF } from "../../src/format/event";
+import { BpfObject } from "../../src/native/libbpf";
 import { ROOT, skipReason } from "../helpers";
 
 for (const tool of ["smbslower", "smberr"]) {

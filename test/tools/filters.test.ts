@@ -1,18 +1,19 @@
 // How the config fills the BPF filter maps: per-command thresholds (each mode),
 // tracked errnos, command masks.
 import { describe, expect, test } from "bun:test";
+import { DEFAULT_CONFIG_TEXT } from "../../src/config/load";
+import type { Config } from "../../src/config/validate";
+import { toolFilters } from "../../src/detect/types";
 import { errnoNumber } from "../../src/format/errno-names";
-import { DEFAULT_CONFIG_TEXT, parseConfigText } from "../../src/config/load";
 import { SMB2_COMMAND_COUNT, smb2CommandId } from "../../src/format/smb2-commands";
-import {
-  commandMask,
-  configErrnos,
-  configThresholdsMs,
-  ERRNO_SLOTS,
-  errnoMapValues,
-  thresholdMapValues,
-  UNTRACKED,
-} from "../../src/tools/registry";
+import { parseConfigText } from "../../src/registry";
+import { commandMask, ERRNO_SLOTS, errnoMapValues, type SmberrFilter } from "../../src/tools/smberr";
+import { type SmbslowerFilter, smbslower, thresholdMapValues, UNTRACKED } from "../../src/tools/smbslower";
+
+// What the anomaly specs ask of each tool, merged by the tool (as the daemon does).
+const configThresholdsMs = (c: Config) =>
+  ((toolFilters(c).smbslower as SmbslowerFilter | undefined) ?? smbslower.mergeFilters([])).thresholdsMs;
+const configErrnos = (c: Config) => (toolFilters(c).smbiosnoop as SmberrFilter | undefined)?.errnos ?? [];
 
 const id = (n: string) => smb2CommandId(n)!;
 const cfg = (anomalies: string) => parseConfigText(`guardian:\n  anomalies:\n${anomalies}`, "t.yaml");

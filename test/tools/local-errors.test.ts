@@ -5,6 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SMB2_COMMANDS, smb2CommandId } from "../../src/format/smb2-commands";
+import { parseFormat } from "../../src/host/tracefs";
 import {
   describeLocalErrorHooks,
   LOCAL_ERRNOS,
@@ -14,8 +15,7 @@ import {
   opErrHook,
   opErrProgram,
 } from "../../src/tools/attach-plan";
-import { TOOLS } from "../../src/tools/registry";
-import { parseFormat } from "../../src/host/tracefs";
+import { PROGRAMS } from "../../src/tools/smberr";
 
 const FIX = join(import.meta.dir, "fixtures");
 const format = (kernel: string, event: string) => readFileSync(join(FIX, `format-${kernel}-${event}.txt`), "utf8");
@@ -132,7 +132,7 @@ describe("tables", () => {
   test("every per-operation event maps to a known SMB2 command and is a *_err event", () => {
     for (const [event, spec] of Object.entries(OP_ERR_EVENTS)) {
       expect(event).toMatch(/^smb3_\w+_err$/);
-      expect(SMB2_COMMANDS).toContain(spec.command as any);
+      expect<readonly string[]>(SMB2_COMMANDS).toContain(spec.command);
     }
     expect(OP_ERR_EVENTS.smb3_open_err!.command).toBe("SMB2_CREATE");
     expect(OP_ERR_EVENTS.smb3_query_info_compound_err!.command).toBe("SMB2_QUERY_INFO");
@@ -161,9 +161,9 @@ describe("tables", () => {
   });
 
   test("smbiosnoop programs: the cmd_err hook always, connect and per-operation hooks by presence", () => {
-    expect(TOOLS.smbiosnoop.programs.any).toEqual(["smberr_cmd_err"]);
-    expect(TOOLS.smbiosnoop.programs.connect).toEqual(["smberr_connect_err"]);
-    expect(TOOLS.smbiosnoop.programs.opErr).toEqual(Object.keys(OP_ERR_EVENTS).map((e) => `smberr_${e}`));
+    expect(PROGRAMS.any).toEqual(["smberr_cmd_err"]);
+    expect(PROGRAMS.connect).toEqual(["smberr_connect_err"]);
+    expect(PROGRAMS.opErr).toEqual(Object.keys(OP_ERR_EVENTS).map((e) => `smberr_${e}`));
     expect(opErrProgram("smb3_open_err")).toBe("smberr_smb3_open_err");
   });
 

@@ -4,12 +4,12 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { moduleSymbols } from "../../src/tools/attach-plan";
 import { parseCmdStats } from "../../src/host/cifs-stats";
-import { type CommandHistogram, diffHistograms, formatHistograms, histPercentileMs } from "../../src/tools/hist";
+import { moduleSymbols } from "../../src/host/modules";
 import { cifsMounts, smb1Warnings } from "../../src/host/mounts";
 import { enrichWithShares, parseDebugData, ShareResolver } from "../../src/host/shares";
 import { parseFormat } from "../../src/host/tracefs";
+import { type CommandHistogram, diffHistograms, formatHistograms, histPercentileMs } from "../../src/tools/hist";
 
 const FIX = join(import.meta.dir, "fixtures");
 

@@ -5,21 +5,27 @@
 // with what the kernel counted (/proc/fs/cifs/Stats, SMB3 CMD Number).
 import { ERRNO_TABLE } from "../../src/format/errno-names";
 import { SMB2_COMMAND_COUNT, smb2CommandName } from "../../src/format/smb2-commands";
-import type { HookVariant } from "../../src/tools/attach-plan";
 import { readCmdStats } from "../../src/host/cifs-stats";
-import { SmbSource } from "../../src/tools/smb-source";
+import type { HookVariant } from "../../src/tools/attach-plan";
+import { smbCounters } from "../../src/tools/smbslower";
+import { ToolSource } from "../../src/tools/tool-source";
 
 const [hooks, workload] = process.argv.slice(2);
 if (!hooks || !workload) {
   console.error("usage: smb-coverage.ts fentry|kprobe|tracepoint 'shell command'");
   process.exit(2);
 }
-const src = new SmbSource({
-  hooks: [hooks as HookVariant],
-  thresholdsMs: new Array(SMB2_COMMAND_COUNT).fill(0),
-  errnos: ERRNO_TABLE.map(([, n]) => n),
-  pollMs: 500,
-});
+const src = new ToolSource(
+  "smb",
+  {
+    smbslower: { thresholdsMs: new Array(SMB2_COMMAND_COUNT).fill(0) },
+    smbiosnoop: { errnos: ERRNO_TABLE.map(([, n]) => n) },
+  },
+  {
+    hooks: [hooks as HookVariant],
+    pollMs: 500,
+  },
+);
 let events = 0;
 const byTool = [0, 0];
 const errors: Record<string, number> = {};
@@ -38,7 +44,7 @@ const out: Record<string, unknown> = {
   attached: src.attached,
   variant: src.variant,
   status: src.status(),
-  release: src.releaseWhy,
+  release: src.detail,
   attempts: src.attempts,
 };
 if (!src.attached) {
@@ -54,7 +60,7 @@ out.workloadRc = r.exitCode;
 await Bun.sleep(1500); // let the last responses arrive and their mids be released
 const after = readCmdStats();
 const hist = src.histograms();
-const counters = src.counters()!;
+const counters = smbCounters(src.object("smbslower")!);
 await Bun.sleep(300);
 const seenByCmd = new Array(SMB2_COMMAND_COUNT).fill(0);
 for (const h of hist) seenByCmd[h.id] = h.count;
@@ -68,7 +74,7 @@ Object.assign(out, {
   perCommand: Object.fromEntries(
     seenByCmd
       .map((n, i) => [smb2CommandName(i), { seen: n, kernel: kernelByCmd?.[i] }])
-      .filter(([, v]: any) => v.seen || v.kernel),
+      .filter(([, v]) => typeof v === "object" && (v.seen || v.kernel)),
   ),
   counters: Object.fromEntries(Object.entries(counters).map(([k, v]) => [k, Number(v)])),
   events,

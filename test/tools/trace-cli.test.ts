@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { parseCommands } from "../../src/cli/trace";
-import { cifsLoaded } from "../../src/tools/attach-plan";
+import { cifsLoaded } from "../../src/host/modules";
 import { isRoot, ROOT, skipReason } from "../helpers";
 
 const BUN = join(ROOT, "node_modules/.bin/bun");
