@@ -197,7 +197,8 @@ export interface LogLine {
   /** The line's own time (epoch ms). */
   timeMs: number;
   msg: string;
-  [k: string]: any;
+  /** The rest of the JSON log line (e.g. the "stopped" line's events, anomalies, bundles). */
+  [k: string]: unknown;
 }
 
 export interface DaemonOptions {

@@ -1,6 +1,8 @@
 // Lists and opens bundles without unpacking them by hand.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import type { ActionResult } from "../actions/run";
+import type { EventLine } from "../format/event";
 import { zstdDecompress } from "../native/zstd";
 import { errorCode } from "../util/errors";
 import { BUNDLE_RE } from "./names";
@@ -43,9 +45,38 @@ export function listBundles(batchesDir: string): BundleInfo[] {
   return out.sort((a, b) => (a.ns < b.ns ? 1 : a.ns > b.ns ? -1 : 0));
 }
 
+/**
+ * anomaly.json (written by ./anomaly-json.ts) as JSON.parse gives it back:
+ * bigints as numbers. Every field may be missing: a field whose value was
+ * undefined is left out, and a bundle may come from another aod version.
+ */
+export interface AnomalyJson {
+  type?: string;
+  name?: string;
+  detected_at?: string;
+  detected_at_ns?: number;
+  collected_at?: string;
+  reason?: string;
+  window_sec?: number;
+  /** The anomaly type's own (latency: threshold_ms per command). */
+  thresholds?: Record<string, unknown>;
+  counts?: { in_window?: number; triggers?: number };
+  repeats_during_cooldown?: { detections?: number; events?: number; note?: string };
+  triggers?: (Omit<EventLine, "time_ns" | "mid"> & { time_ns: number; mid?: number })[];
+  actions?: Omit<ActionResult, "data">[];
+  lost_events?: Record<string, number>;
+  latency_since_attach?: { command: string; count: number; p50_ms: number; p99_ms: number }[];
+  dropped_collections?: number;
+  host?: string;
+  kernel?: string;
+  aod_version?: string;
+  /** The config in effect, as a file would hold it. */
+  config?: Record<string, unknown>;
+}
+
 export interface OpenedBundle {
   members: { name: string; size: number }[];
-  anomaly?: any;
+  anomaly?: AnomalyJson;
   files: Map<string, File>;
 }
 
@@ -54,5 +85,5 @@ export async function openBundle(path: string): Promise<OpenedBundle> {
   const files = await new Bun.Archive(tar).files();
   const members = [...files.entries()].map(([name, f]) => ({ name, size: f.size }));
   const a = files.get("anomaly.json");
-  return { members, anomaly: a ? JSON.parse(await a.text()) : undefined, files };
+  return { members, anomaly: a ? (JSON.parse(await a.text()) as AnomalyJson) : undefined, files };
 }

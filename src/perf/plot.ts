@@ -1,8 +1,11 @@
 // Figures for `aod compare`: a vega-lite spec, compiled and rendered to SVG by
 // vega headless (no canvas), rasterized to PNG by resvg (wasm). The wasm and the
 // font are embedded in the binary; vega, vega-lite and resvg load on first use.
+
+import type { CustomFontsOptions, SystemFontsOptions } from "@resvg/resvg-wasm";
 import wasmPath from "@resvg/resvg-wasm/index_bg.wasm" with { type: "file" };
 import fontPath from "dejavu-fonts-ttf/ttf/DejaVuSans.ttf" with { type: "file" };
+import type { TopLevelSpec } from "vega-lite";
 
 export interface Series {
   name: string;
@@ -91,16 +94,22 @@ export function rows(series: Series[], columns = PLOT_WIDTH): Row[] {
   return out;
 }
 
-function panelSpec(p: Panel, names: string[]): any {
+/** A figure's vega-lite spec, and one panel of it (an entry of its vconcat). */
+type FigureSpec = Extract<TopLevelSpec, { vconcat: unknown }>;
+type PanelSpec = FigureSpec["vconcat"][number];
+type LayerSpec = Extract<PanelSpec, { layer: unknown }>;
+type Layer = LayerSpec["layer"][number];
+
+function panelSpec(p: Panel, names: string[]): PanelSpec {
   const x = {
     field: "t",
-    type: "quantitative",
+    type: "quantitative" as const,
     title: "Time since first sample (s)",
     ...(p.xDomain ? { scale: { domain: p.xDomain, nice: false } } : {}),
   };
   // Fixed legend order and colours: the runs in the order given (A, then B, ...).
-  const color = { field: "s", type: "nominal", title: null, scale: { domain: names, range: PALETTE } };
-  const line = (series: Series[], yTitle: string, orient?: "right") => ({
+  const color = { field: "s", type: "nominal" as const, title: null, scale: { domain: names, range: PALETTE } };
+  const line = (series: Series[], yTitle: string, orient?: "right"): Layer => ({
     data: { values: rows(series) },
     mark: { type: "line", strokeWidth: 1.2, clip: true },
     encoding: {
@@ -109,7 +118,7 @@ function panelSpec(p: Panel, names: string[]): any {
       color,
     },
   });
-  const layers: any[] = [line(p.series, p.yTitle)];
+  const layers: Layer[] = [line(p.series, p.yTitle)];
   if (p.rules?.length) {
     layers.push({
       data: { values: p.rules.map((r) => ({ y: r.y, s: r.series })) },
@@ -124,7 +133,7 @@ function panelSpec(p: Panel, names: string[]): any {
       encoding: { text: { value: p.note }, x: { value: PLOT_WIDTH / 2 }, y: { value: PLOT_HEIGHT / 2 } },
     });
   }
-  const spec: any = { title: p.title, width: PLOT_WIDTH, height: PLOT_HEIGHT };
+  const spec = { title: p.title, width: PLOT_WIDTH, height: PLOT_HEIGHT };
   if (p.right) {
     // Two units: left and right y axes, each scaled on its own.
     return {
@@ -136,7 +145,7 @@ function panelSpec(p: Panel, names: string[]): any {
   return { ...spec, layer: layers };
 }
 
-export function figureSpec(fig: Figure): any {
+export function figureSpec(fig: Figure): FigureSpec {
   const names = [...new Set(fig.panels.flatMap((p) => [...p.series, ...(p.right?.series ?? [])].map((s) => s.name)))];
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
@@ -189,10 +198,13 @@ export async function renderFigure(fig: Figure): Promise<Rendered> {
   }
   const { width, height } = figureSize(fig.panels.length);
   const svg = fitSvg(natural, width, height);
-  const r = new rs.Resvg(svg, {
-    font: { fontBuffers: [rs.font], defaultFontFamily: FONT, loadSystemFonts: false } as any,
-    background: "white",
-  });
+  // Both kinds of font option: our font, and no system fonts.
+  const font: CustomFontsOptions & SystemFontsOptions = {
+    fontBuffers: [rs.font],
+    defaultFontFamily: FONT,
+    loadSystemFonts: false,
+  };
+  const r = new rs.Resvg(svg, { font, background: "white" });
   const image = r.render();
   const png = image.asPng();
   image.free();

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { RangeStats, Run } from "../../src/perf/compare";
 import {
   aod,
   binaryMissing,
@@ -54,7 +55,7 @@ describe.skipIf(skipShared)("aod compare on the prototype's files", () => {
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.mode).toBe("system");
-    expect(j.runs.map((x: any) => x.label)).toEqual(["Without AOD", "With AOD"]);
+    expect(j.runs.map((x: Run) => x.label)).toEqual(["Without AOD", "With AOD"]);
     for (const col of ["CPU_Percent", "Memory_Percent"]) {
       const va = column(a, col).v;
       const vb = column(b, col).v;
@@ -89,7 +90,7 @@ describe.skipIf(skipShared)("aod compare on the prototype's files", () => {
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.mode).toBe("ranges");
-    expect(j.ranges.map((x: any) => x.range)).toEqual(["0-200", "200-500", "500-800"]);
+    expect(j.ranges.map((x: RangeStats) => x.range)).toEqual(["0-200", "200-500", "500-800"]);
     for (const rg of j.ranges) {
       for (const col of ["CPU_Percent", "Memory_Percent"]) {
         const pick = (p: string) => {
@@ -110,7 +111,7 @@ describe.skipIf(skipShared)("aod compare on the prototype's files", () => {
         expect(c.diff.max.abs).toBeCloseTo(Math.max(...vb) - Math.max(...va), 9);
       }
     }
-    expect(j.ranges.map((x: any) => x.columns.CPU_Percent.A.samples)).toEqual([200, 300, 100]);
+    expect(j.ranges.map((x: RangeStats) => x.columns.CPU_Percent!.A.samples)).toEqual([200, 300, 100]);
     expectPng(out("ranges/range_comparison_CPU_Percent.png"), 1200, 870);
     expectPng(out("ranges/range_comparison_Memory_Percent.png"), 1200, 870);
   });

@@ -11,6 +11,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import type { AnomalyJson } from "../../src/bundle/read";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const RUN = join(ROOT, "scripts/vm/run.sh");
@@ -132,7 +133,7 @@ const checks: Record<string, (dir: string) => void> = {
 
 const SHARE = "\\\\127.0.0.1\\share"; // \\127.0.0.1\share, as DebugData and event lines write it
 
-type LogLine = { time: string; level: string; msg: string; [k: string]: any };
+type LogLine = { time: string; level: string; msg: string; [k: string]: unknown };
 function logLines(dir: string, f = "aod.log"): LogLine[] {
   return read(dir, f)
     .split("\n")
@@ -140,7 +141,32 @@ function logLines(dir: string, f = "aod.log"): LogLine[] {
     .map((l) => JSON.parse(l));
 }
 
-type Bundle = { id: string; dir: string; a: any; show?: any; members: string[]; file: (m: string) => string };
+/** The anomaly.json fields these scenarios read; aod always writes them (src/bundle/read.ts: AnomalyJson). */
+type Trigger = NonNullable<AnomalyJson["triggers"]>[number];
+interface WrittenAnomaly {
+  type: string;
+  name: string;
+  detected_at_ns: number;
+  reason: string;
+  thresholds?: Record<string, unknown>;
+  counts: { in_window: number; triggers: number };
+  repeats_during_cooldown: { detections: number; events: number };
+  triggers: Trigger[];
+  actions: NonNullable<AnomalyJson["actions"]>;
+}
+/** `aod bundles show --json`. */
+interface Shown {
+  anomaly: WrittenAnomaly;
+  members: { name: string; size: number }[];
+}
+type Bundle = {
+  id: string;
+  dir: string;
+  a: WrittenAnomaly;
+  show?: Shown;
+  members: string[];
+  file: (m: string) => string;
+};
 /** Bundles the scenario unpacked; `aod bundles show --json` ran for the newest only. */
 function bundlesIn(dir: string, sub = "bundles"): Bundle[] {
   const root = join(dir, sub);
@@ -153,8 +179,8 @@ function bundlesIn(dir: string, sub = "bundles"): Bundle[] {
       return {
         id,
         dir: bdir,
-        a: JSON.parse(read(bdir, "anomaly.json")),
-        show: existsSync(join(bdir, "show.json")) ? JSON.parse(read(bdir, "show.json")) : undefined,
+        a: JSON.parse(read(bdir, "anomaly.json")) as WrittenAnomaly,
+        show: existsSync(join(bdir, "show.json")) ? (JSON.parse(read(bdir, "show.json")) as Shown) : undefined,
         members: read(bdir, "members").split("\n").filter(Boolean),
         file: (m: string) => read(bdir, m),
       };
@@ -163,9 +189,9 @@ function bundlesIn(dir: string, sub = "bundles"): Bundle[] {
     // `aod bundles show` agrees with what the archive holds.
     const last = bs[bs.length - 1]!;
     expect(last.show, `aod bundles show --json for ${last.id} (see ${sub}/show.stderr)`).toBeDefined();
-    expect(last.show.anomaly.name).toBe(last.a.name);
-    expect(last.show.anomaly.detected_at_ns).toBe(last.a.detected_at_ns);
-    expect(last.show.members.map((m: { name: string }) => m.name).sort()).toEqual([...last.members].sort());
+    expect(last.show?.anomaly.name).toBe(last.a.name);
+    expect(last.show?.anomaly.detected_at_ns).toBe(last.a.detected_at_ns);
+    expect(last.show?.members.map((m: { name: string }) => m.name).sort()).toEqual([...last.members].sort());
     // `aod bundles --json` lists every bundle.
     const list = JSON.parse(read(dir, "bundles.json"));
     expect(list.map((r: { file: string }) => r.file.split("/").pop()).sort(), "aod bundles --json").toEqual(
@@ -199,7 +225,7 @@ function expectEvidence(b: Bundle, dir: string): void {
     read(dir, "marker").trim(),
   );
   for (const act of ["dmesg", "debugdata", "stats", "mounts"]) {
-    const r = b.a.actions.find((x: any) => x.name === act);
+    const r = b.a.actions.find((x) => x.name === act);
     expect(r?.status, `${what}: action ${act} status (${JSON.stringify(r)})`).toBe("ok");
   }
   for (const t of b.a.triggers) {
@@ -322,7 +348,7 @@ checks["03-slow"] = (dir) => {
   expect(b.a.reason).toMatch(/^SMB2_\w+ took \d+\.\d ms, at or above max_latency_ms 2500$/);
   expect(b.a.counts.in_window).toBeLessThan(1000);
   expect(BigInt(b.a.detected_at_ns) >= phaseB, "stall detected during phase B, not A").toBe(true);
-  expect(Math.max(...b.a.triggers.map((t: any) => t.latency_ms))).toBeGreaterThanOrEqual(2500);
+  expect(Math.max(...b.a.triggers.map((t) => t.latency_ms ?? Number.NaN))).toBeGreaterThanOrEqual(2500);
   expectEvidence(b, dir);
 
   // Cooldown: enough slow events for several `latency` detections, one bundle.
@@ -360,7 +386,7 @@ checks["04-errors"] = (dir) => {
     expect(b.a.reason).toMatch(
       new RegExp(`^${n} failed commands with a tracked errno within 5 s \\(acceptable_count ${n}\\)`),
     );
-    expect(b.a.thresholds.errnos, `${b.a.name}: tracked errnos`).toEqual([errno]);
+    expect(b.a.thresholds?.errnos, `${b.a.name}: tracked errnos`).toEqual([errno]);
     expect(b.a.counts.in_window).toBe(n);
     expect(b.a.triggers.length).toBe(n);
     for (const t of b.a.triggers) {
@@ -370,9 +396,9 @@ checks["04-errors"] = (dir) => {
     }
     expectEvidence(b, dir);
   }
-  expect(full.a.triggers.map((t: any) => t.comm)).toContain("dd");
-  expect(denied.a.triggers.map((t: any) => t.command)).toContain("SMB2_CREATE");
-  expect(denied.a.triggers.map((t: any) => t.comm)).toContain("cat");
+  expect(full.a.triggers.map((t) => t.comm)).toContain("dd");
+  expect(denied.a.triggers.map((t) => t.command)).toContain("SMB2_CREATE");
+  expect(denied.a.triggers.map((t) => t.comm)).toContain("cat");
   const s = stopped(dir);
   expect(s.anomalies).toBe(2);
   expect(s.bundles).toBe(2);
@@ -476,10 +502,17 @@ checks["05-server-down"] = (dir) => {
       "smbiosnoop sees the failed connects on cifs:smb3_connect_err (ECONNREFUSED, as SMB2_NEGOTIATE) and the accesses failing locally " +
       "(EHOSTDOWN) on the per-operation cifs:smb3_*_err events (bpf/smberr.bpf.c); check aod.log's `attached ... smbiosnoop via` line",
   ).toBe(1);
-  const errnos = new Set(down[0]!.a.triggers.map((t: any) => t.errno));
+  const errnos = new Set(down[0]!.a.triggers.map((t) => t.errno));
   for (const e of errnos)
     expect(["ECONNREFUSED", "EHOSTDOWN", "ECONNRESET", "ETIMEDOUT", "EAGAIN", "EIO"]).toContain(e as string);
 };
+
+/** A timed run in overhead.json (test/vm/scenarios/07-overhead.sh). */
+interface OverheadRun {
+  label: string;
+  aod: boolean;
+  seconds: number;
+}
 
 checks["07-overhead"] = (dir) => {
   // Not a pass/fail timing test: the numbers exist and are printed.
@@ -497,7 +530,7 @@ checks["07-overhead"] = (dir) => {
   expect(row).toMatch(/^\|.*\|$/);
   // A busy host (other VMs on the same cores) swamps a TCG guest's timing.
   const spreadOf = (aod: boolean) => {
-    const xs = o.runs.filter((r: any) => r.aod === aod).map((r: any) => r.seconds);
+    const xs = o.runs.filter((r: OverheadRun) => r.aod === aod).map((r: OverheadRun) => r.seconds);
     return Math.max(...xs) / Math.min(...xs);
   };
   if (Math.max(spreadOf(true), spreadOf(false)) > 1.5)
