@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /* The one record shared by aod's BPF programs and its TypeScript decoder
- * (src/tools/event.ts). A test compares the decoder's offsets with this
+ * (src/format/event.ts). A test compares the decoder's offsets with this
  * struct's layout as recorded in the compiled object's BTF. */
 #ifndef AOD_EVENT_H
 #define AOD_EVENT_H

@@ -3,7 +3,7 @@
 // (src/tools/registry.ts); and the config loader bound to them. Commands load
 // configs through here; the generic loader (src/config) never names a type,
 // an action or a tool.
-import { BUILTIN_ACTION_NAMES } from "./actions/catalog";
+import { BUILTIN_ACTION_NAMES } from "./actions/builtin";
 import { loadConfigWith, parseConfigTextWith } from "./config/load";
 import type { ConfigRegistry } from "./config/spec";
 import type { Config } from "./config/validate";

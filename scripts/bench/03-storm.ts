@@ -64,8 +64,8 @@ collection:
   let repeatEvents = 0;
   for (const f of files) {
     const b = await openBundle(join(d.batches, f));
-    repeats += Number(b.anomaly.repeats_during_cooldown?.detections ?? 0);
-    repeatEvents += Number(b.anomaly.repeats_during_cooldown?.events ?? 0);
+    repeats += Number(b.anomaly?.repeats_during_cooldown?.detections ?? 0);
+    repeatEvents += Number(b.anomaly?.repeats_during_cooldown?.events ?? 0);
   }
   const expected = cooldown > 0 ? Math.ceil(SECONDS / cooldown) : bursts * 2;
   return {

@@ -67,8 +67,10 @@ const SECTIONS = ["watcher", "guardian", "cleanup", "audit", "collection"] as co
 /** Each type's full anomaly schema (common keys + its own), built once. */
 const schemas = new WeakMap<AnomalyTypeConfig, v.GenericSchema>();
 function anomalySchema(t: AnomalyTypeConfig): v.GenericSchema {
-  let s = schemas.get(t);
-  if (!s) schemas.set(t, (s = v.strictObject({ ...COMMON_ANOMALY_KEYS, ...t.keys })));
+  const known = schemas.get(t);
+  if (known) return known;
+  const s = v.strictObject({ ...COMMON_ANOMALY_KEYS, ...t.keys });
+  schemas.set(t, s);
   return s;
 }
 

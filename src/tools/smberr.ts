@@ -120,7 +120,9 @@ export const smberr = defineTool<SmberrFilter, AttachPlan>({
       obj.load();
       const vals = errnoMapValues(filter.errnos);
       const map = obj.map("errnos");
-      vals.forEach((v, i) => v && map.update(new Uint32Array([i]), new Uint8Array([v])));
+      vals.forEach((v, i) => {
+        if (v) map.update(new Uint32Array([i]), new Uint8Array([v]));
+      });
       for (const name of PROGRAMS.any) obj.program(name).attach();
       // Failures outside the request lifecycle (server unreachable): see bpf/smberr.bpf.c.
       if (plan.connectRcOff !== null) obj.program(connectProg).attachTracepoint("cifs", CONNECT_EVENT);

@@ -130,7 +130,9 @@ export const smbslower = defineTool<SmbslowerFilter, AttachPlan>({
       obj.load();
       const vals = thresholdMapValues(filter.thresholdsMs, opts.commands);
       const map = obj.map("thresholds");
-      vals.forEach((v, i) => map.update(new Uint32Array([i]), new BigUint64Array([v])));
+      vals.forEach((v, i) => {
+        map.update(new Uint32Array([i]), new BigUint64Array([v]));
+      });
       for (const name of want) obj.program(name).attach();
       if (relProg && variant === "kprobe") obj.program(relProg).attachKprobe(releaseFn!);
       else if (relProg) obj.program(relProg).attach();

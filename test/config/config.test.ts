@@ -83,7 +83,7 @@ describe("config: defaults and the embedded default", () => {
     expect(c.rules.map((r) => r.type).sort()).toEqual(["error", "latency"]);
     expect(Object.isFrozen(c)).toBe(true);
     expect(Object.isFrozen(c.rules[0])).toBe(true);
-    expect(() => ((c as any).watch_interval_sec = 9)).toThrow();
+    expect(() => Object.assign(c, { watch_interval_sec: 9 })).toThrow();
   });
   test("config show's shape loads back to the same config", () => {
     const c = parseConfigText(DEFAULT_CONFIG_TEXT, "embedded");

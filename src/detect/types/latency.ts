@@ -77,7 +77,9 @@ export class LatencyDetector extends WindowDetector<LatencyRule> {
 /** "20 ms (18 commands), SMB2_WRITE 50 ms" style summary. */
 function summarizeThresholds(th: (number | null)[], commands: NameTable): string {
   const counts = new Map<number, number[]>();
-  th.forEach((t, i) => t !== null && counts.set(t, [...(counts.get(t) ?? []), i]));
+  th.forEach((t, i) => {
+    if (t !== null) counts.set(t, [...(counts.get(t) ?? []), i]);
+  });
   const [common] = [...counts.entries()].sort((a, b) => b[1].length - a[1].length);
   if (!common) return "none";
   const rest = [...counts.entries()]
