@@ -4,7 +4,7 @@
 import * as v from "valibot";
 import { pathString } from "../../config/path";
 import { didYouMean } from "../../config/problems";
-import type { RuleBase } from "../../config/spec";
+import type { CommonAnomalyKeys, RuleBase } from "../../config/spec";
 import { ERRNO_ACCEPTED_NAMES, ERRNO_NAMES, errnoName, errnoNumber } from "../../format/errno-names";
 import type { EventBatch } from "../../format/event";
 import { toolKindId } from "../../tools/registry";
@@ -22,14 +22,7 @@ export interface ErrorRule extends RuleBase {
   errnos: number[];
 }
 
-type Raw = v.InferOutput<v.StrictObjectSchema<typeof keys, undefined>> & {
-  type: string;
-  tool?: string;
-  mode: string;
-  acceptable_count: number;
-  actions: string[];
-  cooldown_sec: number;
-};
+type Raw = CommonAnomalyKeys & v.InferOutput<v.StrictObjectSchema<typeof keys, undefined>>;
 
 export class ErrorDetector extends WindowDetector<ErrorRule> {
   private readonly tracked = new Uint8Array(4096);

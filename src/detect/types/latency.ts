@@ -7,7 +7,7 @@ import * as v from "valibot";
 import { pathString } from "../../config/path";
 import { allowedList, didYouMean } from "../../config/problems";
 import { DEFAULTS, num } from "../../config/schema";
-import type { RuleBase } from "../../config/spec";
+import type { CommonAnomalyKeys, RuleBase } from "../../config/spec";
 import type { EventBatch } from "../../format/event";
 import type { NameTable } from "../../format/name-table";
 import { toolCommands, toolKindId } from "../../tools/registry";
@@ -31,14 +31,7 @@ export interface LatencyRule extends RuleBase {
   thresholdsMs: (number | null)[];
 }
 
-type Raw = v.InferOutput<v.StrictObjectSchema<typeof keys, undefined>> & {
-  type: string;
-  tool?: string;
-  mode: string;
-  acceptable_count: number;
-  actions: string[];
-  cooldown_sec: number;
-};
+type Raw = CommonAnomalyKeys & v.InferOutput<v.StrictObjectSchema<typeof keys, undefined>>;
 
 export class LatencyDetector extends WindowDetector<LatencyRule> {
   private readonly thresholdNs: Float64Array; // per command id; Infinity = untracked
