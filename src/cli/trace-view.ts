@@ -1,8 +1,10 @@
 // What `aod trace` prints: the live table of events and the summary at the
 // end (counts, latency percentiles per command, error counts). A module of
 // src/cli/trace.ts, not a command.
-import type { DecodedEvent, EventLine } from "../format/event";
+import { type ClockOffset, type DecodedEvent, type EventBatch, type EventLine, eventLineJson } from "../format/event";
 import { smb2CommandName } from "../format/smb2-commands";
+import type { ShareResolver } from "../host/shares";
+import { kindById, toEventLine } from "../tools/registry";
 
 /** Latencies per command for the summary: exact up to a cap, then a uniform sample. */
 export class LatencyStats {
@@ -77,4 +79,41 @@ export function summaryLines({ events, stats, errorCounts, lost }: TraceTotals):
   }
   for (const [k, n] of errorCounts) out.push(`${pad(k, 60)} ${String(n).padStart(8)}`);
   return out;
+}
+
+/**
+ * Turns batches into the output: table rows or JSON lines, the recording's
+ * lines, and the totals for the summary.
+ */
+export class TracePrinter {
+  readonly stats = new LatencyStats();
+  readonly errorCounts = new Map<string, number>();
+  events = 0;
+  constructor(
+    private readonly json: boolean,
+    private readonly shares: ShareResolver,
+    private readonly clock: ClockOffset,
+  ) {}
+  /** The batch as output text and as recording text (both newline-terminated). */
+  print(b: EventBatch, recording: boolean): { out: string; rec: string } {
+    let out = "";
+    let rec = "";
+    for (let i = 0; i < b.count; i++) {
+      const e = b.decode(i, this.clock);
+      const line = toEventLine(e, this.shares.resolve(e.sessionId, e.treeId));
+      const j = eventLineJson(line);
+      this.events++;
+      const kind = kindById(e.tool) ?? kindById(0)!;
+      if (kind.isError) {
+        const k = `${line.command} ${line.errno} ${line.status}`;
+        this.errorCounts.set(k, (this.errorCounts.get(k) ?? 0) + 1);
+      } else this.stats.add(e.command, line.latency_ms!);
+      if (recording) rec += `${j}\n`;
+      out += this.json ? `${j}\n` : `${tableRow(e, line, kind.traceColumn(line))}\n`;
+    }
+    return { out, rec };
+  }
+  summary(lost: Record<string, bigint>): string[] {
+    return summaryLines({ events: this.events, stats: this.stats, errorCounts: this.errorCounts, lost });
+  }
 }

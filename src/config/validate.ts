@@ -74,6 +74,28 @@ function anomalySchema(t: AnomalyTypeConfig): v.GenericSchema {
   return s;
 }
 
+/** Custom actions: exactly one of command/file, names that are not built-in and not repeated. */
+function checkCustomActions(
+  customs: { name: string; command?: unknown; file?: unknown }[],
+  registry: ConfigRegistry,
+  add: (at: Path, message: string) => void,
+): Set<string> {
+  const names = new Set<string>();
+  customs.forEach((c, i) => {
+    const at: Path = ["custom_actions", i];
+    if (!c.command === !c.file)
+      add(
+        at,
+        `give exactly one of "command" (an argv list) or "file" (an absolute path), found ${c.command && c.file ? "both" : "neither"}`,
+      );
+    if (registry.actionNames.includes(c.name))
+      add([...at, "name"], `"${c.name}" is a built-in action; choose another name`);
+    if (names.has(c.name)) add([...at, "name"], `custom action "${c.name}" is defined twice`);
+    names.add(c.name);
+  });
+  return names;
+}
+
 export function validateConfig(
   input: unknown,
   source: string,
@@ -98,19 +120,7 @@ export function validateConfig(
 
   // Custom actions first: their names are valid in every actions list.
   const customs = raw?.custom_actions ?? [];
-  const customNames = new Set<string>();
-  customs.forEach((c, i) => {
-    const at: Path = ["custom_actions", i];
-    if (!c.command === !c.file)
-      add(
-        at,
-        `give exactly one of "command" (an argv list) or "file" (an absolute path), found ${c.command && c.file ? "both" : "neither"}`,
-      );
-    if (registry.actionNames.includes(c.name))
-      add([...at, "name"], `"${c.name}" is a built-in action; choose another name`);
-    if (customNames.has(c.name)) add([...at, "name"], `custom action "${c.name}" is defined twice`);
-    customNames.add(c.name);
-  });
+  const customNames = checkCustomActions(customs, registry, add);
   const actionNames = [...registry.actionNames, ...customNames];
   const checkActions = (
     at: Path,

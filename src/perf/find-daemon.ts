@@ -1,6 +1,6 @@
 // Finds the running aod daemon, for `aod monitor` to measure: the pid in its pid
 // file if that process is alive, else a process whose program is `aod` running
-// `run` or no subcommand.
+// the daemon: `run`, no subcommand, or the benchmarks' `_loadgen`.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename } from "node:path";
 
@@ -21,17 +21,19 @@ export interface FindOptions {
 /** Options of aod's top level that take a value, so the value is not a subcommand. */
 const OPTIONS_WITH_VALUE = new Set(["-c", "--config"]);
 
-/** Whether a command line (argv) is aod's daemon: program `aod`, subcommand `run` or none. */
+const DAEMON_COMMANDS = new Set(["run", "_loadgen"]);
+
+/** Whether a command line (argv) is aod's daemon: program `aod`, subcommand `run`, `_loadgen` or none. */
 export function isDaemonCommandLine(argv: string[]): boolean {
   if (!argv.length || basename(argv[0]!) !== "aod") return false;
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === "--") return argv[i + 1] === undefined || argv[i + 1] === "run";
+    if (a === "--") return argv[i + 1] === undefined || DAEMON_COMMANDS.has(argv[i + 1]!);
     if (a.startsWith("-")) {
       if (OPTIONS_WITH_VALUE.has(a)) i++;
       continue;
     }
-    return a === "run";
+    return DAEMON_COMMANDS.has(a);
   }
   return true;
 }

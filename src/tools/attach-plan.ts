@@ -216,14 +216,12 @@ function preferenceFromEnv(env = process.env): HookVariant[] | undefined {
  * hooks the SMB tools will use and why. `prefer` (or $AOD_SMB_HOOKS, e.g.
  * "kprobe,tracepoint") restricts and orders the candidates.
  */
-export function describeAttachPlan(prefer?: HookVariant[]): AttachPlan {
-  const loaded = cifsLoaded();
-  const root = tracefsRoot();
+/** What tracefs says about cifs: the command tracepoints' offsets and the error events present. */
+function readCifsTracepoints(root: string | undefined) {
   const formats = TP_EVENTS.map((e) => readEventFormat("cifs", e, root));
   const tpOffsets = formats.map((f) =>
     TP_FIELDS.map((name, i) => (f?.[name] as TraceField | undefined)?.offset ?? TP_DEFAULT_OFFSETS[i]!),
   );
-
   const connect = readEventFormat("cifs", CONNECT_EVENT, root);
   const connectRcOff = connect ? (connect.rc?.offset ?? CONNECT_RC_DEFAULT_OFFSET) : null;
   const opErrs: OpErrHook[] = [];
@@ -234,7 +232,11 @@ export function describeAttachPlan(prefer?: HookVariant[]): AttachPlan {
     if (h) opErrs.push(h);
     else opErrsMissing.push(event);
   }
+  return { formats, tpOffsets, connectRcOff, opErrs, opErrsMissing };
+}
 
+/** What cifs's BTF and kallsyms say about the functions the fentry and kprobe variants hook. */
+function readCifsFunctions(loaded: boolean) {
   const btf = loaded ? ModuleBtf.open("cifs") : undefined;
   const allocParams = btf?.funcParams(ALLOC_FN);
   const doneParams = btf?.funcParams(DONE_FN);
@@ -250,97 +252,101 @@ export function describeAttachPlan(prefer?: HookVariant[]): AttachPlan {
     else if (kref === 0 || kref === 1) release = { fn, mode: 2, arg: kref, inKallsyms: syms.has(fn) };
     if (release) break;
   }
+  const hasBtf = !!btf;
   btf?.close();
   const args: ArgPositions = {
     allocShdr: argIndex(allocParams, /^struct smb2_hdr \*$/, 0),
     allocServer: argIndex(allocParams, /^struct TCP_Server_Info \*$/, 1),
     doneMid: argIndex(doneParams, /^struct mid_q_entry \*$/, 0),
   };
-  const kprobePmu = existsSync("/sys/bus/event_source/devices/kprobe");
-  const tracing = probeProgType(BPF_PROG_TYPE_TRACING) === 1;
+  return { hasBtf, allocParams, doneParams, hasMid, syms, release, args };
+}
 
-  const notLoaded = "cifs module not loaded";
-  const missing = (what: string[]) => what.filter(Boolean).join(", ");
-  const checks: Record<HookVariant, HookCheck> = {
-    fentry: (() => {
-      if (!loaded) return { name: "fentry", ok: false, why: notLoaded };
-      const lack = missing([
-        !btf ? "no cifs BTF (/sys/kernel/btf/cifs)" : "",
-        btf && !allocParams ? `${ALLOC_FN} not in cifs BTF (inlined or renamed)` : "",
-        btf && !doneParams ? `${DONE_FN} not in cifs BTF` : "",
-        btf && !hasMid ? "struct mid_q_entry not in cifs BTF" : "",
-        !tracing ? "BPF_PROG_TYPE_TRACING not supported" : "",
-      ]);
-      return lack
-        ? { name: "fentry", ok: false, why: lack }
-        : {
-            name: "fentry",
-            ok: true,
-            why: `${ALLOC_FN}(${allocParams!.map((p) => p.type).join(", ")}) → ${DONE_FN}(${doneParams!.map((p) => p.type).join(", ")}); the kernel may still refuse trampolines at load (then the next is tried)`,
-          };
-    })(),
-    kprobe: (() => {
-      if (!loaded) return { name: "kprobe", ok: false, why: notLoaded };
-      const lack = missing([
-        !kprobePmu ? "kernel without kprobes (no kprobe PMU, CONFIG_KPROBES off)" : "",
-        !syms.has(ALLOC_FN) ? `${ALLOC_FN} not in /proc/kallsyms (inlined?)` : "",
-        !syms.has(DONE_FN) ? `${DONE_FN} not in /proc/kallsyms` : "",
-        !hasMid ? "struct mid_q_entry not in cifs BTF (needed to read the mid, CO-RE)" : "",
-      ]);
-      return lack
-        ? { name: "kprobe", ok: false, why: lack }
-        : { name: "kprobe", ok: true, why: `kprobes on ${ALLOC_FN} and ${DONE_FN}` };
-    })(),
-    tracepoint: (() => {
-      if (!root) return { name: "tracepoint", ok: false, why: "tracefs not mounted (and could not mount it)" };
-      const lack = TP_EVENTS.filter((_, i) => !formats[i]);
-      if (lack.length)
-        return {
-          name: "tracepoint",
-          ok: false,
-          why: loaded ? `no cifs:${lack.join(", cifs:")} in tracefs` : notLoaded,
-        };
-      return {
-        name: "tracepoint",
-        ok: true,
-        why: "cifs:smb3_cmd_enter → smb3_cmd_done/err (done/err do not pair 1:1 with enter: ~93% of commands measured)",
-      };
-    })(),
+const NOT_LOADED = "cifs module not loaded";
+const lacking = (what: string[]) => what.filter(Boolean).join(", ");
+const types = (params: { type: string }[]) => params.map((p) => p.type).join(", ");
+
+function fentryCheck(loaded: boolean, fns: ReturnType<typeof readCifsFunctions>): HookCheck {
+  if (!loaded) return { name: "fentry", ok: false, why: NOT_LOADED };
+  const { hasBtf, allocParams, doneParams, hasMid } = fns;
+  const lack = lacking([
+    !hasBtf ? "no cifs BTF (/sys/kernel/btf/cifs)" : "",
+    hasBtf && !allocParams ? `${ALLOC_FN} not in cifs BTF (inlined or renamed)` : "",
+    hasBtf && !doneParams ? `${DONE_FN} not in cifs BTF` : "",
+    hasBtf && !hasMid ? "struct mid_q_entry not in cifs BTF" : "",
+    probeProgType(BPF_PROG_TYPE_TRACING) !== 1 ? "BPF_PROG_TYPE_TRACING not supported" : "",
+  ]);
+  if (lack) return { name: "fentry", ok: false, why: lack };
+  const why = `${ALLOC_FN}(${types(allocParams!)}) → ${DONE_FN}(${types(doneParams!)}); the kernel may still refuse trampolines at load (then the next is tried)`;
+  return { name: "fentry", ok: true, why };
+}
+
+function kprobeCheck(loaded: boolean, { syms, hasMid }: ReturnType<typeof readCifsFunctions>): HookCheck {
+  if (!loaded) return { name: "kprobe", ok: false, why: NOT_LOADED };
+  const lack = lacking([
+    !existsSync("/sys/bus/event_source/devices/kprobe")
+      ? "kernel without kprobes (no kprobe PMU, CONFIG_KPROBES off)"
+      : "",
+    !syms.has(ALLOC_FN) ? `${ALLOC_FN} not in /proc/kallsyms (inlined?)` : "",
+    !syms.has(DONE_FN) ? `${DONE_FN} not in /proc/kallsyms` : "",
+    !hasMid ? "struct mid_q_entry not in cifs BTF (needed to read the mid, CO-RE)" : "",
+  ]);
+  if (lack) return { name: "kprobe", ok: false, why: lack };
+  return { name: "kprobe", ok: true, why: `kprobes on ${ALLOC_FN} and ${DONE_FN}` };
+}
+
+function tracepointCheck(loaded: boolean, root: string | undefined, formats: unknown[]): HookCheck {
+  if (!root) return { name: "tracepoint", ok: false, why: "tracefs not mounted (and could not mount it)" };
+  const lack = TP_EVENTS.filter((_, i) => !formats[i]);
+  if (lack.length)
+    return { name: "tracepoint", ok: false, why: loaded ? `no cifs:${lack.join(", cifs:")} in tracefs` : NOT_LOADED };
+  return {
+    name: "tracepoint",
+    ok: true,
+    why: "cifs:smb3_cmd_enter → smb3_cmd_done/err (done/err do not pair 1:1 with enter: ~93% of commands measured)",
   };
-  const errors: HookCheck = formats[2]
+}
+
+/** The first usable variant in order of preference, and why (with why not the ones before it). */
+function chooseHooks(order: HookVariant[], checks: Record<HookVariant, HookCheck>, loaded: boolean) {
+  const hooks = order.find((v) => checks[v].ok) ?? null;
+  const whyNot = (vs: HookVariant[]) => vs.map((v) => `${v}: ${checks[v].why}`).join("; ");
+  if (!hooks)
+    return { hooks, reason: loaded ? `no usable hooks: ${whyNot(order)}` : "cifs module not loaded: waiting for it" };
+  const skipped = order.slice(0, order.indexOf(hooks));
+  return { hooks, reason: `${hooks}: ${checks[hooks].why}${skipped.length ? ` (not ${whyNot(skipped)})` : ""}` };
+}
+
+export function describeAttachPlan(prefer?: HookVariant[]): AttachPlan {
+  const loaded = cifsLoaded();
+  const root = tracefsRoot();
+  const tp = readCifsTracepoints(root);
+  const fns = readCifsFunctions(loaded);
+  const checks: Record<HookVariant, HookCheck> = {
+    fentry: fentryCheck(loaded, fns),
+    kprobe: kprobeCheck(loaded, fns),
+    tracepoint: tracepointCheck(loaded, root, tp.formats),
+  };
+  const errors: HookCheck = tp.formats[2]
     ? {
         name: "errors",
         ok: true,
-        why: `cifs:smb3_cmd_err; ${describeLocalErrorHooks(connectRcOff !== null, opErrs, opErrsMissing)}`,
+        why: `cifs:smb3_cmd_err; ${describeLocalErrorHooks(tp.connectRcOff !== null, tp.opErrs, tp.opErrsMissing)}`,
       }
-    : { name: "errors", ok: false, why: loaded ? "no cifs:smb3_cmd_err tracepoint" : notLoaded };
-
+    : { name: "errors", ok: false, why: loaded ? "no cifs:smb3_cmd_err tracepoint" : NOT_LOADED };
   const order = prefer ?? preferenceFromEnv() ?? [...HOOK_VARIANTS];
-  const hooks = order.find((v) => checks[v].ok) ?? null;
-  const reason = hooks
-    ? `${hooks}: ${checks[hooks].why}` +
-      (order.indexOf(hooks) > 0
-        ? ` (not ${order
-            .slice(0, order.indexOf(hooks))
-            .map((v) => `${v}: ${checks[v].why}`)
-            .join("; ")})`
-        : "")
-    : loaded
-      ? `no usable hooks: ${order.map((v) => `${v}: ${checks[v].why}`).join("; ")}`
-      : "cifs module not loaded: waiting for it";
   return {
     order,
-    hooks,
-    reason,
+    ...chooseHooks(order, checks, loaded),
     available: HOOK_VARIANTS.map((v) => checks[v]),
     errors,
     cifsLoaded: loaded,
-    args,
-    release,
-    tpOffsets,
-    connectRcOff,
-    opErrs,
-    opErrsMissing,
+    args: fns.args,
+    release: fns.release,
+    tpOffsets: tp.tpOffsets,
+    connectRcOff: tp.connectRcOff,
+    opErrs: tp.opErrs,
+    opErrsMissing: tp.opErrsMissing,
   };
 }
 

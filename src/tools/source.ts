@@ -1,4 +1,4 @@
-// Where decoded event batches come from. The SMB tools (./smb-source.ts), the
+// Where decoded event batches come from. The kernel's tools (./tool-source.ts), the
 // test/benchmark load generator (./loadgen-source.ts) and replay all hand the
 // detectors the same EventBatch, so detection never knows which one it is.
 

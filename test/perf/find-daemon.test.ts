@@ -18,11 +18,13 @@ function fakeProc(name: string, procs: Record<number, string[]>): string {
 }
 
 describe("find-daemon", () => {
-  test("command lines: aod with run or no subcommand", () => {
+  test("command lines: aod with run, _loadgen or no subcommand", () => {
     expect(isDaemonCommandLine(["/usr/local/bin/aod"])).toBe(true);
     expect(isDaemonCommandLine(["aod", "run"])).toBe(true);
     expect(isDaemonCommandLine(["./dist/aod", "--config", "/etc/aod/x.yaml", "run"])).toBe(true);
     expect(isDaemonCommandLine(["aod", "-c", "run.yaml"])).toBe(true);
+    expect(isDaemonCommandLine(["dist/aod", "_loadgen", "--loadgen", "100000"])).toBe(true);
+    expect(isDaemonCommandLine(["aod", "--", "_loadgen"])).toBe(true);
     expect(isDaemonCommandLine(["aod", "monitor", "1", "5"])).toBe(false);
     expect(isDaemonCommandLine(["aod", "compare", "a.csv"])).toBe(false);
     expect(isDaemonCommandLine(["/usr/bin/bash", "aod"])).toBe(false);
