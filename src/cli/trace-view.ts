@@ -43,8 +43,8 @@ const hhmmss = (ns: bigint) => {
 export const TABLE_HEADER = `${pad("TIME", 12)} ${pad("COMM", 16)} ${pad("PID", 7)} ${pad("COMMAND", 20)} ${pad("LAT(ms)/ERROR", 30)} ${pad("SESSION", 18)} ${pad("TREE", 10)} ${pad("MID", 8)} SHARE`;
 
 /** One event as a row of the live table; `what` is its latency or error. */
-export function tableRow(e: DecodedEvent, line: EventLine, what: string): string {
-  return `${pad(hhmmss(e.timeNs), 12)} ${pad(e.comm, 16)} ${pad(e.pid, 7)} ${pad(line.command, 20)} ${pad(what, 30)} ${pad(line.session_id!, 18)} ${pad(line.tree_id!, 10)} ${pad(String(line.mid), 8)} ${line.share ?? ""}`;
+export function tableRow(e: DecodedEvent, line: EventLine, command: string, what: string): string {
+  return `${pad(hhmmss(e.timeNs), 12)} ${pad(e.comm, 16)} ${pad(e.pid, 7)} ${pad(command, 20)} ${pad(what, 30)} ${pad(line.session_id!, 18)} ${pad(line.tree_id!, 10)} ${pad(String(line.mid), 8)} ${line.share ?? ""}`;
 }
 
 export interface TraceTotals {
@@ -104,12 +104,12 @@ export class TracePrinter {
       const j = eventLineJson(line);
       this.events++;
       const kind = kindById(e.tool) ?? kindById(0)!;
-      if (kind.isError) {
-        const k = `${line.command} ${line.errno} ${line.status}`;
+      if (kind.summaryKey) {
+        const k = kind.summaryKey(line);
         this.errorCounts.set(k, (this.errorCounts.get(k) ?? 0) + 1);
       } else this.stats.add(e.command, line.latency_ms!);
       if (recording) rec += `${j}\n`;
-      out += this.json ? `${j}\n` : `${tableRow(e, line, kind.traceColumn(line))}\n`;
+      out += this.json ? `${j}\n` : `${tableRow(e, line, kind.commands.name(e.command), kind.traceColumn(line))}\n`;
     }
     return { out, rec };
   }

@@ -106,12 +106,17 @@ export class ClockOffset {
   }
 }
 
-/** The event line format (`aod trace --json`, `--record`, `aod replay`, anomaly.json). */
+/**
+ * The event line format (`aod trace --json`, `--record`, `aod replay`,
+ * anomaly.json). The fields below are the SMB request kinds'; a kind may add
+ * its own (its spec documents them) and never changes these.
+ */
 export interface EventLine {
   time_ns: bigint | number;
   /** The event kind's name (src/tools: smbslower, smbiosnoop, ...). */
   tool: string;
-  command: string;
+  /** Request kinds: the command (SMB2 command name). */
+  command?: string;
   latency_ms?: number;
   errno?: string;
   status?: string;
@@ -121,6 +126,7 @@ export interface EventLine {
   tree_id?: string;
   mid?: number | bigint;
   share?: string;
+  [field: string]: unknown;
 }
 
 /**

@@ -20,7 +20,7 @@ import {
   opDescValue,
   opErrProgram,
 } from "./attach-plan";
-import { defineTool, type EventKind } from "./spec";
+import { defineTool, type EventKind, lineCommand } from "./spec";
 
 /** What error rules ask of smberr: the errnos to report. */
 export interface SmberrFilter {
@@ -65,15 +65,17 @@ export const smberrKind: EventKind = {
     return smbEventLine(e, "smbiosnoop", fields, share);
   },
   fromLine(l) {
-    if (l.errno === undefined) throw new Error(`a ${l.tool} event needs "errno"`);
-    return {
-      latencyNs: (l.latency_ms ?? 0) * 1e6,
-      command: SMB2_COMMAND_TABLE.id(l.command)!,
-      rc: -errnoFromName(l.errno)!,
-    };
+    const command = lineCommand(SMB2_COMMAND_TABLE, l);
+    const errno = errnoFromName(l.errno);
+    if (errno === undefined)
+      throw new Error(`"errno" must be an errno name such as EACCES (or E<number>), found ${JSON.stringify(l.errno)}`);
+    const latency = l.latency_ms ?? 0;
+    if (typeof latency !== "number" || !(latency >= 0))
+      throw new Error(`"latency_ms" must be a number >= 0, found ${JSON.stringify(l.latency_ms)}`);
+    return { latencyNs: latency * 1e6, command, rc: -errno };
   },
   traceColumn: (l) => `${l.errno} ${l.status}`,
-  isError: true,
+  summaryKey: (l) => `${l.command} ${l.errno} ${l.status}`,
 };
 
 /** Its programs: the cmd_err hook always; connect and one per per-operation event when this kernel has them. */

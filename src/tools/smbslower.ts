@@ -10,7 +10,7 @@ import { BpfObject, numPossibleCpus } from "../native/libbpf";
 import type { AttachPlan } from "./attach-plan";
 import { readPercpuU64 } from "./hist";
 import { commandMask } from "./smberr";
-import { defineTool, type EventKind } from "./spec";
+import { defineTool, type EventKind, lineCommand } from "./spec";
 
 /** What latency rules ask of smbslower: a threshold per SMB2 command (ms; null = not reported). */
 export interface SmbslowerFilter {
@@ -52,11 +52,12 @@ export const smbslowerKind: EventKind = {
   marker: "latency_ms",
   toLine: (e, share) => smbEventLine(e, "smbslower", { latency_ms: Number(e.latencyNs) / 1e6 }, share),
   fromLine(l) {
-    if (l.latency_ms === undefined) throw new Error(`a smbslower event needs "latency_ms"`);
-    return { latencyNs: l.latency_ms * 1e6, command: SMB2_COMMAND_TABLE.id(l.command)!, rc: 0 };
+    const command = lineCommand(SMB2_COMMAND_TABLE, l);
+    if (typeof l.latency_ms !== "number" || !(l.latency_ms >= 0))
+      throw new Error(`"latency_ms" must be a number >= 0, found ${JSON.stringify(l.latency_ms)}`);
+    return { latencyNs: l.latency_ms * 1e6, command, rc: 0 };
   },
   traceColumn: (l) => l.latency_ms!.toFixed(3),
-  isError: false,
 };
 
 /** The release function to hook with this variant, if any. */

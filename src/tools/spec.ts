@@ -25,15 +25,31 @@ export interface EventKind {
   /** The names of aod_event.command, and the histogram key. */
   commands: NameTable;
   /** A recorded line without "tool" is of this kind when it has this field. */
-  marker: "latency_ms" | "errno";
+  marker: string;
   /** A decoded record as an event line. */
   toLine(e: DecodedEvent, share?: string): EventLine;
-  /** Replay: the columns of a recorded line of this kind; throws naming what is wrong. */
+  /**
+   * Replay: the columns of a recorded line of this kind. Checks the kind's own
+   * fields and throws naming the first that is wrong.
+   */
   fromLine(l: EventLine): EventColumns;
   /** `aod trace`'s LAT(ms)/ERROR column. */
   traceColumn(l: EventLine): string;
-  /** Counted as an error in `aod trace`'s summary (else as a latency). */
-  isError: boolean;
+  /**
+   * `aod trace`'s summary counts events of this kind under this key (e.g.
+   * "SMB2_CREATE ENOENT STATUS_…"); without it they are latencies, summarized
+   * per command.
+   */
+  summaryKey?(l: EventLine): string;
+}
+
+/** A recorded line's command as an id of `table`, or an error naming the field. */
+export function lineCommand(table: NameTable, l: EventLine, field = "command"): number {
+  const name = l[field];
+  const id = typeof name === "string" ? table.id(name) : undefined;
+  if (id === undefined)
+    throw new Error(`"${field}" must be an ${table.what} name such as ${table.example}, found ${JSON.stringify(name)}`);
+  return id;
 }
 
 /** The options a source is started with (from `aod run`, `aod trace`, tests). */

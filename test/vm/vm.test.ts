@@ -348,7 +348,7 @@ checks["03-slow"] = (dir) => {
   expect(b.a.reason).toMatch(/^SMB2_\w+ took \d+\.\d ms, at or above max_latency_ms 2500$/);
   expect(b.a.counts.in_window).toBeLessThan(1000);
   expect(BigInt(b.a.detected_at_ns) >= phaseB, "stall detected during phase B, not A").toBe(true);
-  expect(Math.max(...b.a.triggers.map((t) => t.latency_ms ?? Number.NaN))).toBeGreaterThanOrEqual(2500);
+  expect(Math.max(...b.a.triggers.map((t) => Number(t.latency_ms ?? Number.NaN)))).toBeGreaterThanOrEqual(2500);
   expectEvidence(b, dir);
 
   // Cooldown: enough slow events for several `latency` detections, one bundle.
