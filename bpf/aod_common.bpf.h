@@ -15,7 +15,7 @@ struct {
 /* lost[tool]: records dropped because the ring was full. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, AOD_TOOL_COUNT);
+	__uint(max_entries, AOD_TOOL_MAX);
 	__type(key, __u32);
 	__type(value, __u64);
 } lost SEC(".maps");

@@ -9,11 +9,13 @@
 #define AOD_SMB2_COMMANDS 20 /* SMB2_NEGOTIATE (0) .. SMB2_SERVER_TO_CLIENT_NOTIFICATION (19) */
 #define AOD_HIST_SLOTS	  32 /* log2(latency in us) buckets */
 
+/* aod_event.tool: the id of the tool that wrote the record, its kind.id in
+ * src/tools/<tool>.ts. A new tool defines its id in its own .bpf.c. */
 enum aod_tool {
 	AOD_TOOL_SMBSLOWER = 0, /* latency */
 	AOD_TOOL_SMBERR = 1,	/* errors (config name: smbiosnoop) */
-	AOD_TOOL_COUNT = 2,
 };
+#define AOD_TOOL_MAX 16 /* slots of the lost[] counter: ids 0..15 */
 
 enum aod_event_flags {
 	AOD_EV_COMPOUND = 1 << 0, /* part of a compound request */

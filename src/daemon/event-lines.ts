@@ -78,7 +78,7 @@ export function parseEventLines(text: string, startNs: bigint): ParsedLines {
 export function* batchesOf(p: ParsedLines, size = 4096): Generator<{ batch: EventBatch; offset: number }> {
   const b = new EventBatch(size);
   for (let off = 0; off < p.lines.length; off += size) {
-    b.count = 0;
+    b.clear();
     for (let i = off; i < Math.min(off + size, p.lines.length); i++) {
       const k = b.count++;
       b.timeNs[k] = p.times[i]!;

@@ -4,6 +4,12 @@ import { jsonWithBigInts } from "./json";
 import { smb2CommandName } from "./smb2-commands";
 
 export const EVENT_SIZE = 72;
+/**
+ * A tool may follow its struct aod_event with up to this many bytes of its
+ * own (strings, addresses) in the same ring record: rare events only, the
+ * hot path never sees them (src/tools/ring-reader.ts).
+ */
+export const MAX_TAIL = 512;
 export const OFF = {
   time_ns: 0,
   latency_ns: 8,
@@ -34,6 +40,8 @@ export class EventBatch {
   readonly rc: Int32Array;
   readonly raw: Uint8Array;
   private readonly view: DataView;
+  /** The tails of the records that have one, by index. */
+  private readonly tails = new Map<number, Uint8Array>();
 
   constructor(readonly capacity: number) {
     this.timeNs = new Float64Array(capacity);
@@ -58,6 +66,18 @@ export class EventBatch {
     this.raw.set(srcBytes.subarray(off, off + EVENT_SIZE), i * EVENT_SIZE);
   }
 
+  /** Appends a record longer than EVENT_SIZE: the event, and its tail kept aside. */
+  pushWithTail(src: DataView, srcBytes: Uint8Array, off: number, size: number): void {
+    this.push(src, srcBytes, off);
+    this.tails.set(this.count - 1, srcBytes.slice(off + EVENT_SIZE, off + size));
+  }
+
+  /** Empties the batch for reuse. */
+  clear(): void {
+    this.count = 0;
+    if (this.tails.size) this.tails.clear();
+  }
+
   /** Full record i as a plain object (for reports; not on the hot path). */
   decode(i: number, clock: ClockOffset): DecodedEvent {
     const v = this.view;
@@ -78,6 +98,7 @@ export class EventBatch {
       tool: v.getUint8(o + OFF.tool),
       flags: v.getUint8(o + OFF.flags),
       comm: new TextDecoder().decode(nul < 0 ? commBytes : commBytes.subarray(0, nul)),
+      tail: this.tails.get(i),
     };
   }
 }
@@ -96,6 +117,8 @@ export interface DecodedEvent {
   tool: number;
   flags: number;
   comm: string;
+  /** The tool's own bytes after the event, when its record has them. */
+  tail?: Uint8Array;
 }
 
 /** BPF's monotonic clock to wall-clock epoch ns, fixed once at start. */

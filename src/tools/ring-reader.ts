@@ -9,7 +9,7 @@
 // poll finds nothing, so wakeups stay at most 1000/lagMs per second however
 // high the rate (measured: wakeups, not events, are what costs CPU).
 import { type Pointer, toArrayBuffer } from "bun:ffi";
-import { EVENT_SIZE, EventBatch } from "../format/event";
+import { EVENT_SIZE, EventBatch, MAX_TAIL } from "../format/event";
 import { NativeError } from "../native/errors";
 import type { BpfMap } from "../native/libbpf";
 import { errno, libc } from "../native/libc";
@@ -128,6 +128,9 @@ export class RingReader {
         if (size === EVENT_SIZE) {
           b.push(this.dataView, this.data, off + HDR);
           if (b.count === b.capacity) this.flush();
+        } else if (size > EVENT_SIZE && size <= EVENT_SIZE + MAX_TAIL) {
+          b.pushWithTail(this.dataView, this.data, off + HDR, size);
+          if (b.count === b.capacity) this.flush();
         } else this.malformed++;
         n++;
       }
@@ -144,7 +147,7 @@ export class RingReader {
     try {
       this.onBatch(this.batch);
     } finally {
-      this.batch.count = 0;
+      this.batch.clear();
     }
   }
 

@@ -79,6 +79,28 @@ describe("libbpf through bun:ffi", () => {
     }
   });
 
+  test("records with a tail: the event in the batch's columns, the tail kept for decode()", async () => {
+    if (needsRoot() || noObject()) return;
+    const obj = openLoaded({ burst: 4, with_tail: 1 });
+    const seen: ReturnType<EventBatch["decode"]>[] = [];
+    const clock = new ClockOffset(0n);
+    const reader = new RingReader(obj.map("events"), (b) => {
+      for (let i = 0; i < b.count; i++) seen.push(b.decode(i, clock));
+    });
+    try {
+      for (let i = 0; i < 3; i++) libc.getppid();
+      expect(reader.drain()).toBe(12);
+      expect(reader.malformed).toBe(0);
+      expect(seen.map((e) => e.tail?.length ?? 0)).toEqual([0, 40, 0, 40, 0, 40, 0, 40, 0, 40, 0, 40]);
+      expect(new TextDecoder().decode(seen[3]!.tail!.subarray(0, 2))).toBe("t3");
+      expect(seen.map((s) => s.mid)).toEqual(seen.map((_, i) => seen[0]!.mid + BigInt(i)));
+      expect(seen[1]!.pid).toBe(process.pid);
+    } finally {
+      await reader.close();
+      obj.close();
+    }
+  });
+
   test("the background waiter delivers a burst without polling", async () => {
     if (needsRoot() || noObject()) return;
     const obj = openLoaded({ burst: 20 });
