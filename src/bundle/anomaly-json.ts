@@ -18,6 +18,7 @@ export interface CollectionFacts {
 }
 
 const thresholds = (a: Anomaly) => (a.rule ? anomalyTypeOf(a.rule).thresholds(a.rule) : undefined);
+const details = (a: Anomaly) => (a.rule ? anomalyTypeOf(a.rule).details?.(a, a.rule) : undefined);
 
 export function anomalyDocument(
   a: Anomaly,
@@ -35,6 +36,7 @@ export function anomalyDocument(
     reason: a.reason,
     window_sec: a.windowSec,
     thresholds: thresholds(a),
+    details: details(a),
     counts: { in_window: a.count, triggers: triggers.length },
     repeats_during_cooldown: {
       ...a.repeats,

@@ -42,14 +42,46 @@ export const binaryChecks = (): Check[] =>
 // Probed once per `aod check` (it reads BTF and kallsyms). Imported lazily: it
 // needs libbpf, and a library that fails to load must be a FAIL line, not a crash.
 type Plan = ReturnType<typeof import("../tools/attach-plan").describeAttachPlan>;
-let plan: Promise<Plan> | undefined;
-const attachPlan = () => (plan ??= import("../tools/attach-plan").then((m) => m.describeAttachPlan()));
+type Protocol = import("../tools/spec").Protocol;
+const plans = new Map<string, unknown>();
+const planOf = (p: Protocol): unknown => {
+  if (!plans.has(p.name)) plans.set(p.name, p.plan());
+  return plans.get(p.name);
+};
+const attachPlan = async () => planOf((await import("../tools/attach-plan")).smbProtocol) as Plan;
+
+/** The rows of the event tools that describe themselves, under their protocol's plan. */
+async function toolChecks(): Promise<Check[]> {
+  const { TOOLS, PROTOCOLS } = await import("../tools/registry");
+  return TOOLS.flatMap((t): Check[] => {
+    const c = t.check;
+    const protocol = PROTOCOLS.find((p) => p.name === t.protocol);
+    if (!c || !protocol) return [];
+    return [
+      {
+        name: `  ${c.name}`,
+        required: false,
+        run: async () => {
+          const r = c.run(await planOf(protocol));
+          return r.ok || !protocol.loaded()
+            ? { ok: true, info: !r.ok, detail: r.detail }
+            : { ok: false, detail: r.detail };
+        },
+      },
+    ];
+  });
+}
 
 // Native modules load lazily: `aod check` must still report what it can when
 // an embedded library fails to load.
 const libbpf = () => import("../native/libbpf");
 
-export const CHECKS: Check[] = [
+/** A placeholder in CHECKS for rows known only once the tools' table is loaded. */
+interface Expand {
+  expand(): Promise<Check[]>;
+}
+
+export const CHECKS: (Check | Expand)[] = [
   {
     name: "root",
     required: true,
@@ -161,14 +193,8 @@ export const CHECKS: Check[] = [
       },
     }),
   ),
-  {
-    name: "  errors",
-    required: false,
-    run: async () => {
-      const e = (await attachPlan()).errors;
-      return e.ok || !cifsLoaded() ? { ok: true, info: !e.ok, detail: e.why } : { ok: false, detail: e.why };
-    },
-  },
+  // One row per event tool that has one (its spec's `check`), e.g. errors, connection.
+  { expand: toolChecks },
   {
     name: "SMB1 mounts",
     required: false,
@@ -206,7 +232,18 @@ export const CHECKS: Check[] = [
 export async function runChecks(config: Config, extra: Check[] = []): Promise<{ ok: boolean; results: CheckResult[] }> {
   const results: CheckResult[] = [];
   let ok = true;
+  const checks: Check[] = [];
   for (const c of [...CHECKS, ...extra]) {
+    if (!("expand" in c)) checks.push(c);
+    else
+      try {
+        checks.push(...(await c.expand()));
+      } catch (e) {
+        const detail = errorMessage(e).split("\n")[0]!;
+        checks.push({ name: "  tools", required: true, run: () => ({ ok: false, detail }) });
+      }
+  }
+  for (const c of checks) {
     let r: { ok: boolean; detail: string; info?: boolean };
     try {
       r = await c.run({ config });

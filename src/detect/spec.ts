@@ -2,7 +2,7 @@
 // what it asks of its tool in the kernel, and how it describes a rule. The
 // table of them is ./types/index.ts; docs/extending.md walks through adding one.
 import type { AnomalyTypeConfig, CommonAnomalyKeys, RuleBase } from "../config/spec";
-import type { Detector, DetectorContext } from "./anomaly";
+import type { Anomaly, Detector, DetectorContext } from "./anomaly";
 
 export interface AnomalyTypeSpec<Raw extends CommonAnomalyKeys = CommonAnomalyKeys, R extends RuleBase = RuleBase>
   extends AnomalyTypeConfig<Raw, R> {
@@ -21,6 +21,8 @@ export interface AnomalyTypeSpec<Raw extends CommonAnomalyKeys = CommonAnomalyKe
   thresholds(rule: R): Record<string, unknown>;
   /** Bundles of this type carry the latency histograms since attach. */
   withHistograms?: boolean;
+  /** What anomaly.json's `details` says beyond the triggers (e.g. the servers they name). */
+  details?(anomaly: Anomaly, rule: R): Record<string, unknown>;
 }
 
 /** Declares a type with its own raw and rule shapes (checked here, erased in the table). */

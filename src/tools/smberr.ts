@@ -103,6 +103,7 @@ export const smberr = defineTool<SmberrFilter, AttachPlan>({
   },
   skipText: (why) => `errors not traced: ${why}`,
   variants: [{ name: "tracepoint", probe: (plan) => ({ ok: plan.errors.ok, why: plan.errors.why }) }],
+  check: { name: "errors", run: (plan) => ({ ok: plan.errors.ok, detail: plan.errors.why }) },
 
   load({ plan, filter, opts, base }) {
     const obj = BpfObject.openMem(readFileSync(smberrObj), "smberr");

@@ -134,6 +134,11 @@ export interface ToolSpec<F = unknown, P = unknown> {
   noOptional?(variant: string, plan: P, error?: string): string;
   /** Opens, configures (rodata, maps from the filter), loads and attaches the object for one variant. */
   load(ctx: LoadContext<F, P>, variant: string, withOptional: boolean): LoadedTool;
+  /**
+   * Its row in `aod check` (under the protocol's hooks): what it would attach
+   * on this kernel. `ok: false` is a warning while the module is loaded.
+   */
+  check?: { name: string; run(plan: P): { ok: boolean; detail: string } };
 }
 
 /** A protocol's tools follow one kernel module and share one probe of the kernel. */

@@ -43,7 +43,7 @@ describe("built-in action specs", () => {
     const rows = binaryChecks();
     expect(rows.map((c) => c.name)).toEqual(declared.map((b) => b.name));
     expect(rows.every((c) => !c.required)).toBe(true);
-    const inChecks = CHECKS.map((c) => c.name).filter((n) => declared.some((b) => b.name === n));
+    const inChecks = CHECKS.map((c) => ("name" in c ? c.name : "")).filter((n) => declared.some((b) => b.name === n));
     expect(inChecks).toEqual(declared.map((b) => b.name));
   });
 
