@@ -2,7 +2,6 @@
 // `acceptable_count` of them in the window is an anomaly. Fed by an error tool
 // (smbiosnoop), whose kernel side reports only the errnos some rule tracks.
 import * as v from "valibot";
-import { pathString } from "../../config/path";
 import { didYouMean } from "../../config/problems";
 import type { CommonAnomalyKeys, RuleBase } from "../../config/spec";
 import { ERRNO_ACCEPTED_NAMES, ERRNO_NAMES, errnoName, errnoNumber } from "../../format/errno-names";
@@ -11,6 +10,7 @@ import { toolKindId } from "../../tools/registry";
 import type { SmberrFilter } from "../../tools/smberr";
 import { type DetectorContext, WindowDetector } from "../anomaly";
 import { defineAnomalyType } from "../spec";
+import { selectByMode } from "./name-lists";
 
 const keys = {
   track_codes: v.optional(v.nullable(v.array(v.string())), []),
@@ -62,45 +62,26 @@ export const error = defineAnomalyType<Raw, ErrorRule>({
   keys,
 
   compile(e, ctx) {
-    const { at, mode } = ctx;
-    const track = e.track_codes ?? [];
-    const exclude = e.exclude_codes ?? [];
-    const seen = new Set<string>();
-    track.forEach((c, i) => {
-      if (errnoNumber(c) === undefined) ctx.problem([...at, "track_codes", i], unknownErrno(c));
-      if (seen.has(c)) ctx.warn(`${pathString([...at, "track_codes", i])}: ${c} is listed twice`);
-      seen.add(c);
+    const errnos = selectByMode(ctx, {
+      trackKey: "track_codes",
+      excludeKey: "exclude_codes",
+      track: e.track_codes ?? [],
+      exclude: e.exclude_codes ?? [],
+      all: ERRNO_NAMES,
+      id: errnoNumber,
+      unknown: unknownErrno,
+      what: "errno",
     });
-    exclude.forEach((c, i) => {
-      if (errnoNumber(c) === undefined) ctx.problem([...at, "exclude_codes", i], unknownErrno(c));
-      else if (seen.has(c))
-        ctx.problem(
-          [...at, "exclude_codes", i],
-          `${c} is both tracked (track_codes) and excluded; keep it in one list`,
-        );
-    });
-    if (ctx.hasProblems()) return undefined;
-    if (mode === "trackonly" && exclude.length) ctx.warn(`${pathString(at)}: mode trackonly ignores exclude_codes`);
-    if (mode === "excludeonly" && track.length) ctx.warn(`${pathString(at)}: mode excludeonly ignores track_codes`);
-    let set: Set<number>;
-    if (mode === "trackonly") set = new Set(track.map((c) => errnoNumber(c)!));
-    else {
-      set = new Set(ERRNO_NAMES.map((c) => errnoNumber(c)!));
-      for (const c of exclude) set.delete(errnoNumber(c)!);
-    }
-    if (set.size === 0) {
-      ctx.problem(at, `no errno is left to track (mode ${mode}); track at least one`);
-      return undefined;
-    }
+    if (!errnos) return undefined;
     return {
       name: ctx.name,
       type: "error",
       tool: ctx.tool,
-      mode,
+      mode: ctx.mode,
       acceptable_count: e.acceptable_count,
       actions: e.actions,
       cooldown_sec: e.cooldown_sec,
-      errnos: [...set].sort((x, y) => x - y),
+      errnos,
     };
   },
 
