@@ -5,11 +5,12 @@ import type { ToolName } from "../config/spec";
 import type { DecodedEvent, EventLine } from "../format/event";
 import type { NameTable } from "../format/name-table";
 import { smbProtocol } from "./attach-plan";
+import { smbconn } from "./smbconn";
 import { smberr } from "./smberr";
 import { smbslower } from "./smbslower";
 import type { EventKind, Protocol, ToolSpec } from "./spec";
 
-export const TOOLS: readonly ToolSpec[] = [smbslower, smberr] as readonly ToolSpec[];
+export const TOOLS: readonly ToolSpec[] = [smbslower, smberr, smbconn] as readonly ToolSpec[];
 export const PROTOCOLS: readonly Protocol[] = [smbProtocol] as readonly Protocol[];
 
 /** Every event kind, by its id (aod_event.tool). */

@@ -169,7 +169,7 @@ describe("SmbSource", () => {
     try {
       expect(src.attached).toBe(false);
       expect(src.status()).toBe("waiting for cifs (module not loaded)");
-      expect(src.lost()).toEqual({ smbslower: 0n, smbiosnoop: 0n });
+      expect(src.lost()).toEqual({ smbslower: 0n, smbiosnoop: 0n, smbconn: 0n });
       expect(src.histograms()).toEqual([]);
     } finally {
       await src.close();

@@ -8,10 +8,11 @@ import type { EventBatch } from "../../format/event";
 import { toolByName } from "../../tools/registry";
 import type { Anomaly, Detector, DetectorContext } from "../anomaly";
 import type { AnomalyTypeSpec } from "../spec";
+import { connection } from "./connection";
 import { error } from "./error";
 import { latency } from "./latency";
 
-export const ANOMALY_TYPES = [latency, error] as readonly AnomalyTypeSpec[];
+export const ANOMALY_TYPES = [latency, error, connection] as readonly AnomalyTypeSpec[];
 
 /** The spec of a compiled rule's type (in `types`, the registered ones by default). */
 export function anomalyTypeOf(rule: RuleBase, types: readonly AnomalyTypeSpec[] = ANOMALY_TYPES): AnomalyTypeSpec {
