@@ -87,6 +87,7 @@ export function* batchesOf(p: ParsedLines, size = 4096): Generator<{ batch: Even
       b.latencyNs[k] = c.latencyNs;
       b.command[k] = c.command;
       b.rc[k] = c.rc;
+      b.status[k] = c.status ?? 0;
     }
     yield { batch: b, offset: off };
   }

@@ -38,6 +38,8 @@ export class EventBatch {
   readonly command: Uint16Array;
   readonly tool: Uint8Array;
   readonly rc: Int32Array;
+  /** NT status (0: none). */
+  readonly status: Uint32Array;
   readonly raw: Uint8Array;
   private readonly view: DataView;
   /** The tails of the records that have one, by index. */
@@ -49,6 +51,7 @@ export class EventBatch {
     this.command = new Uint16Array(capacity);
     this.tool = new Uint8Array(capacity);
     this.rc = new Int32Array(capacity);
+    this.status = new Uint32Array(capacity);
     this.raw = new Uint8Array(capacity * EVENT_SIZE);
     this.view = new DataView(this.raw.buffer);
   }
@@ -63,6 +66,7 @@ export class EventBatch {
     this.command[i] = src.getUint16(off + OFF.command, true);
     this.tool[i] = src.getUint8(off + OFF.tool);
     this.rc[i] = src.getInt32(off + OFF.rc, true);
+    this.status[i] = src.getUint32(off + OFF.status, true);
     this.raw.set(srcBytes.subarray(off, off + EVENT_SIZE), i * EVENT_SIZE);
   }
 

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import smberrObj from "../../build/bpf/smberr.bpf.o" with { type: "file" };
 import { errnoName, errnoNumber } from "../format/errno-names";
 import { smbEventLine } from "../format/event";
-import { ntStatusName } from "../format/nt-status";
+import { ntStatusCode, ntStatusName } from "../format/nt-status";
 import { SMB2_COMMAND_TABLE } from "../format/smb2-commands";
 import { log } from "../log";
 import { BpfObject } from "../native/libbpf";
@@ -72,7 +72,12 @@ export const smberrKind: EventKind = {
     const latency = l.latency_ms ?? 0;
     if (typeof latency !== "number" || !(latency >= 0))
       throw new Error(`"latency_ms" must be a number >= 0, found ${JSON.stringify(l.latency_ms)}`);
-    return { latencyNs: latency * 1e6, command, rc: -errno };
+    const status = l.status === undefined ? 0 : typeof l.status === "string" ? ntStatusCode(l.status) : undefined;
+    if (status === undefined)
+      throw new Error(
+        `"status" must be an NT status name such as STATUS_ACCESS_DENIED (or 0x…), found ${JSON.stringify(l.status)}`,
+      );
+    return { latencyNs: latency * 1e6, command, rc: -errno, status };
   },
   traceColumn: (l) => `${l.errno} ${l.status}`,
   summaryKey: (l) => `${l.command} ${l.errno} ${l.status}`,

@@ -12,6 +12,8 @@ export interface EventColumns {
   latencyNs: number;
   command: number;
   rc: number;
+  /** NT status, where the kind has one. */
+  status?: number;
 }
 
 /** How records of one kind (aod_event.tool) become event lines, and back. */
