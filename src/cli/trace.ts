@@ -12,6 +12,7 @@ import { ShareResolver } from "../host/shares";
 import { log } from "../log";
 import { loadConfig } from "../registry";
 import { type CommandHistogram, diffHistograms, formatHistograms } from "../tools/hist";
+import { CONN_KINDS, type SmbconnFilter } from "../tools/smbconn";
 import type { SmberrFilter } from "../tools/smberr";
 import type { SmbslowerFilter } from "../tools/smbslower";
 import { ToolSource } from "../tools/tool-source";
@@ -49,6 +50,12 @@ const traceArgs = {
     default: false,
   },
   "errors-only": { type: "boolean", description: "Report only failed commands", default: false },
+  connection: {
+    type: "boolean",
+    description:
+      "Also report connection events: reconnects, failed connects, expired sessions, credit timeouts, failed tree connects (shown by default when the config has a Connection anomaly)",
+    default: false,
+  },
   pid: { type: "string", description: "Only commands issued by this process id", valueHint: "PID" },
   duration: { type: "string", description: "Stop after this many seconds", valueHint: "S" },
   record: {
@@ -79,13 +86,14 @@ export default defineCommand({
   meta: {
     name: "trace",
     description:
-      "Print slow and failed SMB commands as they happen: time, process, command, latency or error, session, tree, mid, share. " +
+      "Print slow and failed SMB commands, and connection events, as they happen: time, process, command, latency or error, session, tree, mid, share. " +
       "Thresholds and tracked errnos come from the config unless overridden. Needs root. Ctrl-C prints a summary." +
       examples(
         "aod trace                               # slow commands, thresholds from the config",
         "aod trace --min-ms 0 --hist             # every command, histograms at the end",
         "aod trace --command SMB2_WRITE,SMB2_READ --min-ms 10",
         "aod trace --errors-only --json",
+        "aod trace --connection                  # also reconnects, failed connects, expired sessions",
         "aod trace --pid 1234 --duration 60 --record /tmp/trace.jsonl",
       ),
   },
@@ -112,6 +120,7 @@ interface TraceOptions {
   interval?: number;
   errors: boolean;
   errorsOnly: boolean;
+  connection: boolean;
   hist: boolean;
   json: boolean;
   record?: string;
@@ -127,6 +136,7 @@ function traceOptions(args: ParsedArgs<typeof traceArgs>): TraceOptions {
     interval: parseNumberArg("--interval", args.interval, { min: 1 }),
     errorsOnly: !!args["errors-only"],
     errors: !!args.errors || !!args["errors-only"],
+    connection: !!args.connection,
     hist: !!args.hist,
     json: !!args.json,
     record: args.record,
@@ -141,11 +151,17 @@ function traceOptions(args: ParsedArgs<typeof traceArgs>): TraceOptions {
 function traceSource(opts: TraceOptions, filters: Record<string, unknown>): ToolSource {
   const errnos = (filters.smbiosnoop as SmberrFilter | undefined)?.errnos ?? [];
   if (opts.errors && !errnos.length) log.warn("the config tracks no errno: no error events");
-  const latencyOverride: SmbslowerFilter | undefined =
-    opts.minMs !== undefined ? { thresholdsMs: new Array(SMB2_COMMAND_COUNT).fill(opts.minMs) } : undefined;
+  const overrides: Record<string, unknown> = {};
+  if (opts.minMs !== undefined)
+    overrides.smbslower = { thresholdsMs: new Array(SMB2_COMMAND_COUNT).fill(opts.minMs) } satisfies SmbslowerFilter;
+  const tools = opts.errorsOnly ? ["smbiosnoop"] : opts.errors ? ["smbslower", "smbiosnoop"] : ["smbslower"];
+  // Connection events: asked for, or tracked by the config (then shown unless only errors are).
+  const tracked = (filters.smbconn as SmbconnFilter | undefined)?.kinds.length;
+  if (opts.connection || (tracked && !opts.errorsOnly)) tools.push("smbconn");
+  if (opts.connection && !tracked) overrides.smbconn = { kinds: CONN_KINDS.map((_, i) => i) } satisfies SmbconnFilter;
   return new ToolSource("smb", filters, {
-    tools: opts.errorsOnly ? ["smbiosnoop"] : opts.errors ? ["smbslower", "smbiosnoop"] : ["smbslower"],
-    filters: latencyOverride && { smbslower: latencyOverride },
+    tools,
+    filters: overrides,
     commands: opts.commands,
     pid: opts.pid,
   });
