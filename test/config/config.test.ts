@@ -80,7 +80,7 @@ describe("config: defaults and the embedded default", () => {
   });
   test("the embedded default is valid and frozen", () => {
     const c = parseConfigText(DEFAULT_CONFIG_TEXT, "embedded");
-    expect(c.rules.map((r) => r.type).sort()).toEqual(["error", "latency"]);
+    expect(c.rules.map((r) => r.type).sort()).toEqual(["connection", "error", "latency"]);
     expect(Object.isFrozen(c)).toBe(true);
     expect(Object.isFrozen(c.rules[0])).toBe(true);
     expect(() => Object.assign(c, { watch_interval_sec: 9 })).toThrow();
