@@ -122,6 +122,10 @@ const checks: Record<string, (dir: string) => void> = {
     for (const v of ["fentry", "kprobe", "tracepoint"])
       expect(by[v]?.detail, `${v} attach points`).toStartWith("available:");
     expect(by.errors?.status, "cifs:smb3_cmd_err").toBe("ok");
+    // The connection events this kernel has (measured on Debian's 6.1 and 6.12: all five).
+    expect(by.connection?.status, "cifs connection tracepoints").toBe("ok");
+    for (const e of ["smb3_reconnect", "smb3_connect_err", "smb3_ses_expired", "smb3_credit_timeout", "smb3_tcon"])
+      expect(by.connection?.detail, `aod check lists cifs:${e}`).toContain(`cifs:${e}`);
     expect(by["libbpf (embedded)"]?.detail).toMatch(/^v1\./);
   },
 };
@@ -505,6 +509,68 @@ checks["05-server-down"] = (dir) => {
   const errnos = new Set(down[0]!.a.triggers.map((t) => t.errno));
   for (const e of errnos)
     expect(["ECONNREFUSED", "EHOSTDOWN", "ECONNRESET", "ETIMEDOUT", "EAGAIN", "EIO"]).toContain(e as string);
+};
+
+checks["08-connection"] = (dir) => {
+  const bs = bundlesIn(dir);
+  for (const [log, rc] of [
+    ["aod.log", "aod.rc"],
+    ["aod-netem.log", "aod-netem.rc"],
+  ] as const) {
+    stopped(dir, log, rc);
+    expect(
+      logLines(dir, log)
+        .filter((l) => l.level === "error")
+        .map((l) => l.msg),
+      `${log}: no error-level lines`,
+    ).toEqual([]);
+  }
+  const phase3 = nsOf(dir, "phase-3.ns");
+  const conn = ofAnomaly(bs, "conn");
+  const flap = conn.filter((b) => BigInt(b.a.detected_at_ns) < phase3);
+  const netem = conn.filter((b) => BigInt(b.a.detected_at_ns) >= phase3);
+  console.log(
+    `vm 08-connection: smbd restarts recovered in ${read(dir, "recovery-flap-1.seconds").trim()} s and ${read(dir, "recovery-flap-2.seconds").trim()} s; ` +
+      `netem recovery ${read(dir, "recovery-netem.seconds").trim()} s; conn bundles: ${conn
+        .map((b) => `${b.a.reason} [${(b.a as { details?: { kinds?: string[] } }).details?.kinds?.join(",")}]`)
+        .join("; ")}`,
+  );
+
+  // Two smbd restarts within the cooldown: one bundle, naming the server and what it saw, with DebugData.
+  expect(flap.length, "one `conn` bundle for two smbd restarts (cooldown 600 s)").toBe(1);
+  const f = flap[0]!;
+  expect(f.a.type).toBe("connection");
+  expect(BigInt(f.a.detected_at_ns) >= nsOf(dir, "phase-1.ns")).toBe(true);
+  const details = (f.a as { details?: { servers: string[]; kinds: string[] } }).details;
+  expect(details?.servers, "anomaly.json names the server").toContain("127.0.0.1");
+  expect(details?.kinds, "anomaly.json names the kinds seen").toContain("reconnect");
+  for (const t of f.a.triggers) {
+    expect(t.tool).toBe("smbconn");
+    expect(t.server).toBe("127.0.0.1");
+    expect(t.command, "connection events have no command").toBeUndefined();
+  }
+  expect(f.members).toContain("debug_data.log");
+  expect(f.file("debug_data.log")).toContain(SHARE);
+  expect(f.a.thresholds).toMatchObject({ acceptable_count: 2, window_sec: 60 });
+
+  // Status and command rules: STATUS_ACCESS_DENIED on SMB2_CREATE fired; the SMB2_WRITE rule did not.
+  const denied = ofAnomaly(bs, "denied");
+  expect(denied.length, "one `denied` bundle").toBe(1);
+  for (const t of denied[0]!.a.triggers) {
+    expect(t.status).toBe("STATUS_ACCESS_DENIED");
+    expect(t.command).toBe("SMB2_CREATE");
+  }
+  expect(denied[0]!.a.thresholds).toMatchObject({
+    track_status: ["STATUS_ACCESS_DENIED"],
+    track_commands: ["SMB2_CREATE"],
+  });
+  expect(ofAnomaly(bs, "notfound_write"), "lookups of missing files fail on SMB2_CREATE, not SMB2_WRITE").toEqual([]);
+
+  // 100% packet loss on a mount with echo_interval=2: a bundle as well.
+  expect(netem.length, "a `conn` bundle for 15 s of 100% packet loss (echo_interval=2)").toBe(1);
+  const n = netem[0]!;
+  expect((n.a as { details?: { servers: string[] } }).details?.servers).toContain("127.0.0.1");
+  expect(n.members).toContain("debug_data.log");
 };
 
 /** A timed run in overhead.json (test/vm/scenarios/07-overhead.sh). */
