@@ -129,6 +129,8 @@ function namedSet(
   };
 }
 
+const nonEmpty = (key: string, list: string[]) => (list.length ? { [key]: list } : {});
+
 /** The status and command lists of a rule, by name, for logs and anomaly.json. */
 function listsOf(r: ErrorRule): Record<string, string[]> {
   const names = toolCommands(r.tool);
@@ -185,11 +187,11 @@ export const error = defineAnomalyType<Raw, ErrorRule>({
     type: "Error",
     track_codes: e.track_codes ?? [],
     exclude_codes: e.exclude_codes ?? [],
-    // Status and command lists as they compile: canonical names, codes named where the table names them.
-    track_status: (e.track_status ?? []).map(canonicalStatus),
-    exclude_status: (e.exclude_status ?? []).map(canonicalStatus),
-    track_commands: (e.track_commands ?? []).map((c) => c.toUpperCase()),
-    exclude_commands: (e.exclude_commands ?? []).map((c) => c.toUpperCase()),
+    // Status and command lists, where given, as they compile: canonical names (codes named where the table has them).
+    ...nonEmpty("track_status", (e.track_status ?? []).map(canonicalStatus)),
+    ...nonEmpty("exclude_status", (e.exclude_status ?? []).map(canonicalStatus)),
+    ...nonEmpty("track_commands", (e.track_commands ?? []).map((c) => c.toUpperCase())),
+    ...nonEmpty("exclude_commands", (e.exclude_commands ?? []).map((c) => c.toUpperCase())),
   }),
 
   detector: (rule, ctx) => new ErrorDetector(rule, ctx, toolKindId(rule.tool)),
