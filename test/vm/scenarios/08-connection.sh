@@ -119,6 +119,7 @@ wait_log "$LOG" '"msg":"bundle written".*"anomaly":"denied"' 30 || die "no \`den
 sleep 6                                   # a window for notfound_write, which must stay silent
 stop_aod
 say "aod exited $(cat "$RESULTS/aod.rc")"
+mv "$RESULTS/aod.rc" "$RESULTS/aod-first.rc"   # stop_aod writes aod.rc again for the netem run
 chmod 644 "$SMB_SRV_DIR"/conn/secret-*
 
 say "phase 3: 100% loss on lo for 15 s, mount with echo_interval=2"
@@ -140,6 +141,7 @@ wait_log "$LOG2" '"msg":"bundle written".*"anomaly":"conn"' 30 || say "  no \`co
 kill "$rpid" 2>/dev/null; wait "$rpid" 2>/dev/null
 stop_aod
 mv "$RESULTS/aod.rc" "$RESULTS/aod-netem.rc"
+mv "$RESULTS/aod-first.rc" "$RESULTS/aod.rc"
 say "aod (netem) exited $(cat "$RESULTS/aod-netem.rc")"
 umount "$MNT2"
 
