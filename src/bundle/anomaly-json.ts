@@ -7,12 +7,15 @@ import { anomalyTypeOf } from "../detect/types";
 import type { EventLine } from "../format/event";
 import { jsonWithBigInts } from "../format/json";
 import { kernelRelease } from "../host/kernel";
+import type { KernelTraceFacts } from "../recorder/flight-recorder";
 import { VERSION } from "../version";
 
 export interface CollectionFacts {
   collectedAtMs: number;
   lostEvents?: Record<string, bigint | number>;
   droppedCollections?: number;
+  /** The flight recorder's frozen trace (kernel_trace.log). */
+  kernelTrace?: KernelTraceFacts;
   /** Per command since aod attached: count and log2-bucket percentiles. */
   latency?: { command: string; count: number; p50_ms: number; p99_ms: number }[];
 }
@@ -47,6 +50,7 @@ export function anomalyDocument(
     lost_events: facts.lostEvents,
     latency_since_attach: facts.latency?.length ? facts.latency : undefined,
     dropped_collections: facts.droppedCollections,
+    kernel_trace: facts.kernelTrace,
     host: hostname(),
     kernel: kernelRelease(),
     aod_version: VERSION,

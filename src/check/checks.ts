@@ -1,12 +1,12 @@
 // The doctor's checks, as data: each says what it looks at and whether aod run
 // can work without it (`required`). Order is the order printed.
-import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, readdirSync, statSync } from "node:fs";
 import { actionBinaries } from "../actions/builtin";
 import type { Config } from "../config/validate";
 import { freeBytes, kernelRelease } from "../host/kernel";
 import { cifsLoaded } from "../host/modules";
 import { smb1Warnings } from "../host/mounts";
-import { ensureTracefs } from "../host/tracefs";
+import { ensureTracefs, tracefsRoot } from "../host/tracefs";
 import { findBinary } from "../host/which";
 import { glibcVersion } from "../native/libc";
 import { errorCode, errorMessage } from "../util/errors";
@@ -195,6 +195,26 @@ export const CHECKS: (Check | Expand)[] = [
   ),
   // One row per event tool that has one (its spec's `check`), e.g. errors, connection.
   { expand: toolChecks },
+  {
+    // Whether bundles will carry kernel_trace.log, and what the recorder costs.
+    name: "flight recorder",
+    required: false,
+    run: ({ config }) => {
+      const fr = config.flight_recorder;
+      if (!fr.enabled) return { ok: true, info: true, detail: "off (flight_recorder.enabled: false)" };
+      const root = tracefsRoot(false);
+      if (!root) return { ok: false, detail: "no tracefs: bundles will have no kernel_trace.log" };
+      if (!existsSync(`${root}/instances`)) return { ok: false, detail: "tracefs has no instances/ (kernel too old)" };
+      const cpus = readdirSync(`${root}/per_cpu`).length;
+      const snapshot = existsSync(`${root}/snapshot`);
+      const kb = fr.buffer_kb * cpus * (snapshot ? 2 : 1);
+      const instance = existsSync(`${root}/instances/aod`) ? "recording now (instances/aod)" : "not running";
+      return {
+        ok: true,
+        detail: `${fr.buffer_kb} KiB per CPU × ${cpus} CPUs${snapshot ? " × 2 (snapshot buffer)" : ""} = ${(kb / 1024).toFixed(1)} MiB; frozen by ${snapshot ? "snapshot swap" : "pausing it while read (no snapshot buffer in this kernel)"}; ${instance}`,
+      };
+    },
+  },
   {
     name: "SMB1 mounts",
     required: false,

@@ -6,7 +6,7 @@ import { log } from "../log";
 import { loadConfig } from "../registry";
 import { AodError } from "../util/errors";
 
-export type DaemonSource = Pick<DaemonOptions, "source" | "enrich">;
+export type DaemonSource = Pick<DaemonOptions, "source" | "enrich" | "recorder">;
 type Config = DaemonOptions["config"];
 
 /** Runs the daemon until it stops (SIGTERM, Ctrl-C); `command` names it in the root error. */
@@ -19,9 +19,9 @@ export async function runDaemon(
   for (const w of config.warnings) log.warn(`config: ${w}`);
   if (process.geteuid?.() !== 0)
     throw new AodError(`aod ${command} needs root to load its BPF programs (try: sudo aod ${command})`, 1);
-  const { source, enrich } = await makeSource(config);
+  const { source, enrich, recorder } = await makeSource(config);
   const { Daemon } = await import("../daemon/daemon");
-  const daemon = new Daemon({ config, source, enrich, onReady: () => log.info("ready") });
+  const daemon = new Daemon({ config, source, enrich, recorder, onReady: () => log.info("ready") });
   await daemon.start();
   await daemon.finished;
 }

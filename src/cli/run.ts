@@ -12,12 +12,19 @@ export default defineCommand({
   args: configArg,
   async run({ args }) {
     await runDaemon("run", args.config, async (config) => {
-      const [{ ToolSource }, { toolFilters }, { enrichWithShares }] = await Promise.all([
-        import("../tools/tool-source"),
-        import("../detect/types"),
-        import("../host/shares"),
-      ]);
-      return { source: new ToolSource("smb", toolFilters(config)), enrich: enrichWithShares };
+      const [{ ToolSource }, { toolFilters }, { enrichWithShares }, { flightRecorder }, { smbProtocol }] =
+        await Promise.all([
+          import("../tools/tool-source"),
+          import("../detect/types"),
+          import("../host/shares"),
+          import("../recorder/setup"),
+          import("../tools/attach-plan"),
+        ]);
+      const recorder = flightRecorder(config);
+      // The protocol's events exist once its module is loaded: enable them at each attach.
+      const onAttached = () => recorder?.enableFor(smbProtocol);
+      const source = new ToolSource("smb", toolFilters(config), { onAttached });
+      return { source, enrich: enrichWithShares, recorder };
     });
   },
 });

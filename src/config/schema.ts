@@ -63,6 +63,14 @@ export const ConfigSchema = v.strictObject({
     {},
   ),
   audit: v.optional(v.strictObject({ enabled: v.optional(v.boolean(), false) }), {}),
+  // The kernel flight recorder (src/recorder): its own tracefs instance, per-CPU ring in KiB.
+  flight_recorder: v.optional(
+    v.strictObject({
+      enabled: v.optional(v.boolean(), true),
+      buffer_kb: v.optional(v.pipe(v.number(), v.integer(), v.minValue(64), v.maxValue(1048576)), 1024),
+    }),
+    {},
+  ),
   collection: v.optional(CollectionSchema, {}),
   custom_actions: v.optional(v.nullable(v.array(CustomActionSchema)), []),
 });

@@ -62,7 +62,7 @@ function issuesToProblems(issues: v.BaseIssue<unknown>[], schema: v.GenericSchem
   });
 }
 
-const SECTIONS = ["watcher", "guardian", "cleanup", "audit", "collection"] as const;
+const SECTIONS = ["watcher", "guardian", "cleanup", "audit", "flight_recorder", "collection"] as const;
 
 /** Each type's full anomaly schema (common keys + its own), built once. */
 const schemas = new WeakMap<AnomalyTypeConfig, v.GenericSchema>();

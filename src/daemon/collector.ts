@@ -4,13 +4,15 @@
 // that it never drops.
 import { runActions } from "../actions/run";
 import { anomalyDocument, toJson } from "../bundle/anomaly-json";
-import { writeBundle } from "../bundle/write";
+import { type BundleMember, writeBundle } from "../bundle/write";
 import type { Config } from "../config/validate";
 import type { Anomaly } from "../detect/anomaly";
 import { anomalyTypeOf } from "../detect/types";
 import type { EventLine } from "../format/event";
 import { log } from "../log";
+import type { FrozenTrace, KernelTraceFacts } from "../recorder/flight-recorder";
 import { type CommandHistogram, formatHistograms, histPercentileMs } from "../tools/hist";
+import { errorMessage } from "../util/errors";
 
 export interface CollectorHooks {
   /** Adds what only the live side knows (shares) to the trigger events. */
@@ -19,6 +21,8 @@ export interface CollectorHooks {
   histograms?: () => CommandHistogram[];
   onBundle?: (a: Anomaly, path: string, bytes: number) => void;
   onAlert?: (a: Anomaly) => void;
+  /** Freezes the flight recorder at detection; the collection reads and releases it. */
+  freeze?: () => FrozenTrace | undefined;
 }
 
 export class Collector {
@@ -26,6 +30,7 @@ export class Collector {
   private readonly queue: Anomaly[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private readonly abort = new AbortController();
+  private readonly frozen = new Map<Anomaly, FrozenTrace>();
   private slotWaiters: (() => void)[] = [];
   dropped = 0;
   completed = 0;
@@ -48,6 +53,7 @@ export class Collector {
   /** Starts or queues a collection; false when the queue is full (counted). */
   submit(a: Anomaly): boolean {
     this.hooks.onAlert?.(a);
+    this.freeze(a);
     if (this.running < this.config.collection.max_concurrent) {
       this.start(a);
       return true;
@@ -57,6 +63,8 @@ export class Collector {
       return true;
     }
     this.dropped++;
+    this.frozen.get(a)?.release();
+    this.frozen.delete(a);
     log.warn("collection queue full: anomaly not collected", {
       anomaly: a.name,
       dropped_total: this.dropped,
@@ -64,6 +72,31 @@ export class Collector {
       queued: this.queue.length,
     });
     return false;
+  }
+
+  /** The kernel's recent past, frozen now (detection time), not when the collection starts. */
+  private freeze(a: Anomaly): void {
+    try {
+      const f = this.hooks.freeze?.();
+      if (f) this.frozen.set(a, f);
+    } catch (e) {
+      log.warn("flight recorder: freezing failed", { anomaly: a.name, error: errorMessage(e) });
+    }
+  }
+
+  /** The frozen trace of `a` as a bundle member and its facts; releases it. */
+  private async kernelTrace(a: Anomaly): Promise<{ member?: BundleMember; facts?: KernelTraceFacts }> {
+    const f = this.frozen.get(a);
+    if (!f) return {};
+    this.frozen.delete(a);
+    try {
+      const { text, facts } = await f.read(a.detectedAtNs);
+      return { member: { name: "kernel_trace.log", data: text }, facts };
+    } catch (e) {
+      return { facts: { error: errorMessage(e) } };
+    } finally {
+      f.release();
+    }
   }
 
   /** Resolves when a new collection could start at once. */
@@ -98,7 +131,9 @@ export class Collector {
       : a.type === "snapshot"
         ? this.config.watcher.actions
         : (a.rule?.actions ?? []);
+    const trace = this.kernelTrace(a); // read while the actions run
     const results = await runActions(names, this.config, Number(a.detectedAtNs / 1_000_000n), this.abort.signal);
+    const kernelTrace = await trace;
     if (this.abort.signal.aborted) throw new Error("stopped before the bundle was written");
     const data = new Map(results.map((r) => [r.name, r.data]));
     const triggers = this.hooks.enrich ? this.hooks.enrich(a.triggers, data) : a.triggers;
@@ -108,6 +143,7 @@ export class Collector {
       collectedAtMs: Date.now(),
       lostEvents: this.hooks.lostEvents?.(),
       droppedCollections: this.dropped,
+      kernelTrace: kernelTrace.facts,
       latency: hists.map((h) => ({
         command: h.command,
         count: h.count,
@@ -115,12 +151,13 @@ export class Collector {
         p99_ms: histPercentileMs(h, 99),
       })),
     });
-    const members = [
+    const members: BundleMember[] = [
       ...results.map((r) => ({ name: r.file, data: r.data })),
       { name: "anomaly.json", data: `${toJson(doc)}\n` },
     ];
     // Every command's latency since aod attached: what "normal" looked like.
     if (hists.length) members.push({ name: "latency_histograms.log", data: formatHistograms(hists) });
+    if (kernelTrace.member) members.push(kernelTrace.member);
     const { path, bytes } = await writeBundle(
       this.batchesDir,
       a.detectedAtNs,

@@ -8,6 +8,7 @@ import type { Anomaly } from "../detect/anomaly";
 import { anomalyTypeOf } from "../detect/types";
 import type { EventBatch } from "../format/event";
 import { log } from "../log";
+import type { FlightRecorder } from "../recorder/flight-recorder";
 import { removeLeftovers, runRetention } from "../retention/retention";
 import { toEventLine } from "../tools/registry";
 import type { EventSource } from "../tools/source";
@@ -27,6 +28,8 @@ export interface DaemonOptions {
   ) => import("../format/event").EventLine[];
   lockPath?: string;
   onReady?: () => void;
+  /** The kernel flight recorder, started before the source (which enables its events on attach). */
+  recorder?: FlightRecorder;
 }
 
 export class Daemon {
@@ -55,8 +58,10 @@ export class Daemon {
           enrich: this.opts.enrich,
           lostEvents: () => source.lost(),
           histograms: source.histograms ? () => source.histograms!() : undefined,
+          freeze: () => this.recorder?.freeze(),
         },
       });
+      this.startRecorder();
       await this.supervise("event source", () => source.start((b) => this.onBatch(b)));
       this.retentionTimer = setInterval(() => {
         this.guard("retention", () => runRetention(this.batchesDir, config.cleanup));
@@ -69,6 +74,26 @@ export class Daemon {
     } catch (e) {
       await this.stop("start-up failed");
       throw e;
+    }
+  }
+
+  private recorder?: FlightRecorder;
+
+  /** The flight recorder is evidence, not a requirement: without it aod runs on. */
+  private startRecorder(): void {
+    const r = this.opts.recorder;
+    if (!r) return;
+    try {
+      r.start();
+      this.recorder = r;
+      log.info("flight recorder ready", {
+        instance: r.dir,
+        memory_kb: r.memoryKb,
+        freeze: r.hasSnapshot ? "snapshot" : "paused read",
+      });
+    } catch (e) {
+      log.warn("flight recorder unavailable; bundles will have no kernel_trace.log", { error: errorMessage(e) });
+      r.stop();
     }
   }
 
@@ -161,6 +186,7 @@ export class Daemon {
       }
       await this.pipeline?.collector.stop(this.opts.config.collection.stop_grace_sec * 1000);
       this.pipeline?.reportRepeats(true);
+      this.recorder?.stop();
       this.lock?.release();
       log.info("stopped", { ...this.stats(), lost });
       this.done();

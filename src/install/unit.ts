@@ -53,10 +53,17 @@ Nice=5
 Environment=AOD_LOG_LEVEL=info
 RuntimeDirectory=aod
 RuntimeDirectoryMode=0755
+# /var/lib/aod: state that must survive a crash (cifs_verbose's saved settings).
+StateDirectory=aod
+StateDirectoryMode=0700
 
 # Hardening that still lets BPF work.
 ProtectSystem=strict
 ReadWritePaths=${config.aod_output_dir}
+# ProtectKernelTunables makes /sys and /proc/fs read-only; these stay writable:
+# tracefs (the flight recorder's own instance), debugfs (dynamic debug) and
+# /proc/fs/cifs (cifsFYI) for the cifs_verbose window. "-": absent is fine.
+ReadWritePaths=-/sys/kernel/tracing -/sys/kernel/debug -/proc/fs/cifs
 ProtectHome=read-only
 PrivateTmp=yes
 NoNewPrivileges=yes

@@ -375,4 +375,20 @@ export const smbProtocol: Protocol<AttachPlan> = {
   instance: cifsInstance,
   plan: (prefer) => describeAttachPlan(prefer as HookVariant[] | undefined),
   waiting: "waiting for cifs (module not loaded)",
+  // What the client did: each command's enter/done/err, the per-operation
+  // errors, and the connection's life (not every cifs:* event: the ring holds
+  // more seconds this way).
+  recorderEvents: [
+    ...TP_EVENTS,
+    ...Object.keys(OP_ERR_EVENTS),
+    "smb3_reconnect",
+    "smb3_partial_send_reconnect",
+    "smb3_reconnect_detected",
+    "smb3_reconnect_with_invalid_credits",
+    "smb3_connect_done",
+    "smb3_connect_err",
+    "smb3_ses_expired",
+    "smb3_credit_timeout",
+    "smb3_tcon",
+  ].map((e) => `cifs/${e}`),
 };

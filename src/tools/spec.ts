@@ -64,6 +64,8 @@ export interface ToolSourceOptions {
   commands?: readonly number[];
   /** Only this process (tgid). */
   pid?: number;
+  /** Called each time the tools attached (the protocol's module loaded). */
+  onAttached?: () => void;
   /** Ring buffer size in bytes (power of 2, ≥ page size). Default 4 MiB. */
   ringBytes?: number;
   /** How often to look for the module loading/unloading (ms). Default 2000. */
@@ -153,6 +155,8 @@ export interface Protocol<P = unknown> {
   instance(): string;
   /** Probes the kernel for what the tools can attach to (once per attach). */
   plan(prefer?: readonly string[]): P;
+  /** The tracefs events ("system/event") the flight recorder keeps for this protocol, when they exist. */
+  recorderEvents: readonly string[];
   /** Why nothing can attach, for status lines (e.g. "waiting for cifs (module not loaded)"). */
   waiting: string;
 }

@@ -170,6 +170,7 @@ export class ToolSource implements EventSource {
       throw e;
     }
     log.info(`${this.protocol.module}: attached ${lines.map((l) => l.log).join("; ")}`);
+    this.opts.onAttached?.();
   }
 
   /** Tries the variants in order: each that probes ok, with its optional programs, then without. */

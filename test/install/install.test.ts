@@ -38,6 +38,10 @@ describe("systemd unit", () => {
       "PrivateTmp=yes",
       "NoNewPrivileges=yes",
       "UMask=0077",
+      "ProtectKernelTunables=yes",
+      // The flight recorder's tracefs instance and cifs_verbose's knobs stay writable under it.
+      "ReadWritePaths=-/sys/kernel/tracing -/sys/kernel/debug -/proc/fs/cifs",
+      "StateDirectory=aod",
     ])
       expect(u).toContain(line);
     expect(u).toMatch(/^CapabilityBoundingSet=.*CAP_BPF.*CAP_PERFMON.*CAP_SYS_ADMIN.*CAP_SYSLOG.*CAP_DAC_READ_SEARCH/m);
