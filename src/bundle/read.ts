@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { ActionResult } from "../actions/run";
 import type { EventLine } from "../format/event";
 import { zstdDecompress } from "../native/zstd";
-import { errorCode } from "../util/errors";
+import { errorCode, errorMessage } from "../util/errors";
 import { BUNDLE_RE } from "./names";
 
 export interface BundleInfo {
@@ -86,4 +86,29 @@ export async function openBundle(path: string): Promise<OpenedBundle> {
   const members = [...files.entries()].map(([name, f]) => ({ name, size: f.size }));
   const a = files.get("anomaly.json");
   return { members, anomaly: a ? (JSON.parse(await a.text()) as AnomalyJson) : undefined, files };
+}
+
+/**
+ * Every member's bytes, in archive order. Throws when the file cannot be read
+ * or is not a zstd-compressed tar.
+ */
+export async function readMembers(path: string): Promise<Map<string, Uint8Array>> {
+  const raw = readFileSync(path);
+  if (raw.length === 0) throw new Error("the file is empty");
+  let tar: Uint8Array;
+  try {
+    tar = zstdDecompress(raw);
+  } catch (e) {
+    throw new Error(`not zstd-compressed (${errorMessage(e)})`);
+  }
+  let files: Map<string, File>;
+  try {
+    files = await new Bun.Archive(tar).files();
+  } catch (e) {
+    throw new Error(`zstd-compressed, but not a tar archive (${errorMessage(e)})`);
+  }
+  if (files.size === 0) throw new Error("the archive has no members");
+  const out = new Map<string, Uint8Array>();
+  for (const [name, f] of files) out.set(name, await f.bytes());
+  return out;
 }

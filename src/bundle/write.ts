@@ -1,10 +1,12 @@
 // Writes one bundle: the action logs and anomaly.json in a tar (members at the
-// root), zstd-compressed through the native layer, under a temporary name,
+// root) with manifest.json last (./manifest.ts: every other member's size and
+// sha256), zstd-compressed through the native layer, under a temporary name,
 // fsynced, then renamed. Names are unique even for two anomalies in one ns.
 import { closeSync, fsyncSync, linkSync, openSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { ZstdCompressor } from "../native/zstd";
 import { errorCode } from "../util/errors";
+import { buildManifest, MANIFEST, manifestText, memberBytes } from "./manifest";
 import { bundleName, tempName } from "./names";
 
 // Names being written by this process; a clash on disk is caught by link().
@@ -26,6 +28,35 @@ export interface WrittenBundle {
   bytes: number;
 }
 
+/**
+ * The tar of the members (a later member of the same name replaces an earlier
+ * one) and manifest.json computed from their final bytes, added last. A
+ * manifest.json among the members is dropped: the writer computes its own.
+ */
+export async function bundleTar(members: BundleMember[]): Promise<Uint8Array> {
+  const byName = new Map<string, Uint8Array>();
+  for (const m of members) if (m.name !== MANIFEST) byName.set(m.name, memberBytes(m.data));
+  const manifest = buildManifest([...byName].map(([name, bytes]) => ({ name, bytes })));
+  const entries: Record<string, Uint8Array | string> = Object.fromEntries(byName);
+  entries[MANIFEST] = manifestText(manifest);
+  return new Bun.Archive(entries).bytes();
+}
+
+/** Compresses the tar into fd (the caller closes it); returns the bytes written. */
+async function compressInto(fd: number, tar: Uint8Array, level: number, signal?: AbortSignal): Promise<number> {
+  let bytes = 0;
+  const z = new ZstdCompressor({ level, workers: 1 });
+  const step = 1 << 20;
+  for (let o = 0; o < tar.length; o += step) {
+    if (signal?.aborted) throw new Error("bundle writing aborted");
+    for (const c of z.push(tar.subarray(o, o + step))) bytes += writeSync(fd, c);
+    await Promise.resolve(); // let the event loop breathe between megabytes
+  }
+  for (const c of z.end()) bytes += writeSync(fd, c);
+  fsyncSync(fd);
+  return bytes;
+}
+
 /** Writes the members; the temp file is removed if anything fails. */
 export async function writeBundle(
   batchesDir: string,
@@ -34,24 +65,15 @@ export async function writeBundle(
   level: number,
   signal?: AbortSignal,
 ): Promise<WrittenBundle> {
-  const tar = await new Bun.Archive(Object.fromEntries(members.map((m) => [m.name, m.data]))).bytes();
+  const tar = await bundleTar(members);
   for (let want = atNs; ; want++) {
     const ns = reserve(want);
     want = ns;
     const tmp = join(batchesDir, tempName(ns));
     const final = join(batchesDir, bundleName(ns));
     const fd = openSync(tmp, "wx", 0o600);
-    let bytes = 0;
     try {
-      const z = new ZstdCompressor({ level, workers: 1 });
-      const step = 1 << 20;
-      for (let o = 0; o < tar.length; o += step) {
-        if (signal?.aborted) throw new Error("bundle writing aborted");
-        for (const c of z.push(tar.subarray(o, o + step))) bytes += writeSync(fd, c);
-        await Promise.resolve(); // let the event loop breathe between megabytes
-      }
-      for (const c of z.end()) bytes += writeSync(fd, c);
-      fsyncSync(fd);
+      const bytes = await compressInto(fd, tar, level, signal);
       closeSync(fd);
       // link() fails if the final name exists: never overwrite another bundle.
       try {

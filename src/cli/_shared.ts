@@ -1,4 +1,6 @@
 // Arguments and checks shared by several commands.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { ArgsDef } from "citty";
 import { UsageError } from "../util/errors";
 
@@ -14,6 +16,27 @@ export const configArg = {
 export const jsonArg = {
   json: { type: "boolean", description: "Print JSON instead of text", default: false },
 } as const satisfies ArgsDef;
+
+/** A bundle named on the command line (`aod bundles show|verify|redact FILE`). */
+export const bundleFileArg = {
+  file: {
+    type: "positional",
+    required: true,
+    description: "Bundle path, or a file name (here, else in the bundle directory)",
+    valueHint: "FILE",
+  },
+} as const satisfies ArgsDef;
+
+/**
+ * A path as given (it has a "/" or names a file here), else a file name in
+ * <aod_output_dir>/batches of the config (loaded only then: the registry is
+ * heavy for a path).
+ */
+export async function bundlePath(file: string, config?: string): Promise<string> {
+  if (file.includes("/") || existsSync(file)) return file;
+  const [{ loadConfig }, { BATCHES }] = await Promise.all([import("../registry"), import("../bundle/output-dir")]);
+  return join(loadConfig(config).aod_output_dir, BATCHES, file);
+}
 
 /** Help text epilogue: examples, one per line. */
 export function examples(...lines: string[]): string {

@@ -5,7 +5,7 @@ import { BATCHES } from "../bundle/output-dir";
 import { listBundles, type OpenedBundle, openBundle } from "../bundle/read";
 import { loadConfig } from "../registry";
 import { errorCode, errorMessage, UsageError } from "../util/errors";
-import { configArg, examples, jsonArg } from "./_shared";
+import { bundleFileArg, bundlePath, configArg, examples, jsonArg } from "./_shared";
 
 const mb = (n: number) => `${(n / 1048576).toFixed(2)} MB`;
 
@@ -19,18 +19,9 @@ const show = defineCommand({
         "aod bundles show aod_quick_1764000000000000000.tar.zst --json",
       ),
   },
-  args: {
-    file: {
-      type: "positional",
-      required: true,
-      description: "Bundle path, or a file name in the bundle directory",
-      valueHint: "FILE",
-    },
-    ...configArg,
-    ...jsonArg,
-  },
+  args: { ...bundleFileArg, ...configArg, ...jsonArg },
   async run({ args }) {
-    const path = args.file.includes("/") ? args.file : join(loadConfig(args.config).aod_output_dir, BATCHES, args.file);
+    const path = await bundlePath(args.file, args.config);
     let b: OpenedBundle;
     try {
       b = await openBundle(path);
@@ -61,17 +52,22 @@ const show = defineCommand({
   },
 });
 
+const subCommands = {
+  show: () => show,
+  verify: () => import("./bundles-verify").then((m) => m.default),
+};
+
 export default defineCommand({
   meta: {
     name: "bundles",
     description:
       "List the diagnostics bundles in <aod_output_dir>/batches, newest first (time, type, anomaly, trigger count, size)." +
-      examples("aod bundles", "aod bundles --json", "aod bundles show <file>"),
+      examples("aod bundles", "aod bundles --json", "aod bundles show <file>", "aod bundles verify <file>"),
   },
   args: { ...configArg, ...jsonArg },
-  subCommands: { show: () => show },
+  subCommands,
   async run({ args, rawArgs }) {
-    if (rawArgs.includes("show")) return; // handled by the subcommand
+    if (rawArgs.some((a) => Object.hasOwn(subCommands, a))) return; // handled by the subcommand
     const config = loadConfig(args.config);
     const dir = join(config.aod_output_dir, BATCHES);
     const rows = [];

@@ -38,7 +38,7 @@ describe("bundles", () => {
     expect(statSync(path).size).toBe(bytes);
     expect(statSync(path).mode & 0o777).toBe(0o600);
     const files = untar(path);
-    expect(Object.keys(files).sort()).toEqual(["anomaly.json", "dmesg.log"]);
+    expect(Object.keys(files).sort()).toEqual(["anomaly.json", "dmesg.log", "manifest.json"]);
     expect(files["dmesg.log"]).toBe("kernel says hi\n");
     const opened = await openBundle(path);
     expect(opened.anomaly).toEqual({ type: "latency" });

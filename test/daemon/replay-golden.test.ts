@@ -33,7 +33,7 @@ describe("aod replay: the same bundles as before the extension architecture", ()
     for (const f of expected) {
       const id = f.replace(/\.json$/, "");
       const b = await openBundle(join(out, "batches", `${id}.tar.zst`));
-      expect(b.members.map((m) => m.name)).toEqual(["anomaly.json"]);
+      expect(b.members.map((m) => m.name)).toEqual(["anomaly.json", "manifest.json"]);
       const anomaly = parse(await b.files.get("anomaly.json")!.text());
       expect(anomaly, id).toMatchObject(parse(readFileSync(join(FIX, "expected", f), "utf8")));
     }

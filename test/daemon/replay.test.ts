@@ -86,7 +86,11 @@ describe("aod replay (binary)", () => {
     expect(readdirSync(join(out, "batches")).length).toBe(2);
     const show = runAod(["bundles", "show", lat.bundle, "--json"]);
     const b = JSON.parse(show.stdout);
-    expect(b.members.map((m: { name: string }) => m.name).sort()).toEqual(["anomaly.json", "mounts.log"]);
+    expect(b.members.map((m: { name: string }) => m.name).sort()).toEqual([
+      "anomaly.json",
+      "manifest.json",
+      "mounts.log",
+    ]);
     expect(b.anomaly.triggers[0]).toMatchObject({
       command: "SMB2_READ",
       latency_ms: 32,
@@ -107,7 +111,7 @@ describe("aod replay (binary)", () => {
     const r = runAod(["replay", rec, "--config", config(dir), "--output", join(dir, "o"), "--no-actions", "--json"]);
     expect(r.code).toBe(0);
     const b = JSON.parse(runAod(["bundles", "show", JSON.parse(r.stdout).bundle, "--json"]).stdout);
-    expect(b.members.map((m: { name: string }) => m.name)).toEqual(["anomaly.json"]);
+    expect(b.members.map((m: { name: string }) => m.name)).toEqual(["anomaly.json", "manifest.json"]);
     writeFileSync(rec, `garbage\n${line({ command: "SMB2_READ", latency_ms: 2000 })}\n`);
     const s = runAod(["replay", rec, "--config", config(dir), "--output", join(dir, "s"), "--strict"]);
     expect(s.code).toBe(2);

@@ -93,7 +93,7 @@ custom_actions:
       await Bun.sleep(300);
       expect(bundles(d.batches).length).toBe(1);
       const b = await openBundle(join(d.batches, found!));
-      expect(b.members.map((m) => m.name).sort()).toEqual(["anomaly.json", "mounts.log"]);
+      expect(b.members.map((m) => m.name).sort()).toEqual(["anomaly.json", "manifest.json", "mounts.log"]);
       const a = b.anomaly!;
       expect(a.type).toBe("latency");
       expect(a.name).toBe("slow");
@@ -129,7 +129,12 @@ custom_actions:
       const a = b.anomaly!;
       expect(a.type).toBe("snapshot");
       expect(a.reason).toContain("SIGUSR1");
-      expect(b.members.map((m) => m.name).sort()).toEqual(["anomaly.json", "cifsstats.log", "mounts.log"]);
+      expect(b.members.map((m) => m.name).sort()).toEqual([
+        "anomaly.json",
+        "cifsstats.log",
+        "manifest.json",
+        "mounts.log",
+      ]);
       expect(a.actions?.find((x) => x.name === "mounts")?.status).toBe("ok");
     } finally {
       d.proc.kill("SIGTERM");
