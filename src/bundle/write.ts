@@ -2,8 +2,8 @@
 // root) with manifest.json last (./manifest.ts: every other member's size and
 // sha256), zstd-compressed through the native layer, under a temporary name,
 // fsynced, then renamed. Names are unique even for two anomalies in one ns.
-import { closeSync, fsyncSync, linkSync, openSync, unlinkSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, fsyncSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { ZstdCompressor } from "../native/zstd";
 import { errorCode } from "../util/errors";
 import { buildManifest, MANIFEST, manifestText, memberBytes } from "./manifest";
@@ -97,4 +97,49 @@ export async function writeBundle(
       reserved.delete(ns);
     }
   }
+}
+
+/**
+ * Writes a file (mode 0600) atomically: a hidden temporary name in the same
+ * directory, fsynced, then linked (refusing an existing `path`: EEXIST) or,
+ * with `overwrite`, renamed over it. The temporary file never outlives a failure.
+ */
+export async function writeFileAtomic(
+  path: string,
+  fill: (fd: number) => Promise<number> | number,
+  overwrite = false,
+): Promise<number> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const fd = openSync(tmp, "wx", 0o600);
+  try {
+    const bytes = await fill(fd);
+    fsyncSync(fd);
+    closeSync(fd);
+    if (overwrite) renameSync(tmp, path);
+    else {
+      linkSync(tmp, path);
+      unlinkSync(tmp);
+    }
+    return bytes;
+  } catch (e) {
+    try {
+      closeSync(fd);
+    } catch {}
+    try {
+      unlinkSync(tmp);
+    } catch {}
+    throw e;
+  }
+}
+
+/** A bundle written to a path of the caller's choosing (`aod bundles redact`), atomically, 0600. */
+export async function writeBundleFile(
+  path: string,
+  members: BundleMember[],
+  level: number,
+  overwrite = false,
+): Promise<WrittenBundle> {
+  const tar = await bundleTar(members);
+  const bytes = await writeFileAtomic(path, (fd) => compressInto(fd, tar, level), overwrite);
+  return { path, bytes };
 }

@@ -55,6 +55,7 @@ const show = defineCommand({
 const subCommands = {
   show: () => show,
   verify: () => import("./bundles-verify").then((m) => m.default),
+  redact: () => import("./bundles-redact").then((m) => m.default),
 };
 
 export default defineCommand({
@@ -62,7 +63,13 @@ export default defineCommand({
     name: "bundles",
     description:
       "List the diagnostics bundles in <aod_output_dir>/batches, newest first (time, type, anomaly, trigger count, size)." +
-      examples("aod bundles", "aod bundles --json", "aod bundles show <file>", "aod bundles verify <file>"),
+      examples(
+        "aod bundles",
+        "aod bundles --json",
+        "aod bundles show <file>",
+        "aod bundles verify <file>",
+        "aod bundles redact <file> -o shared.tar.zst",
+      ),
   },
   args: { ...configArg, ...jsonArg },
   subCommands,
