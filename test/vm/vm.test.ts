@@ -365,6 +365,26 @@ checks["03-slow"] = (dir) => {
   console.log(
     `vm 03-slow: latency ${a.a.counts.in_window} in window (repeats ${JSON.stringify(a.a.repeats_during_cooldown.events)} events), stall: ${b.a.reason}; ${s.events} slow events, ${s.bundles} bundles`,
   );
+
+  // The flight recorder: one instance while running (the killed run's leftover removed), none after SIGTERM.
+  expect(read(dir, "instances-after-kill").split("\n"), "SIGKILL leaves the instance").toContain("aod");
+  expect(read(dir, "instances-running").trim().split("\n"), "exactly one aod instance while running").toEqual(["aod"]);
+  expect(read(dir, "instances-after-stop").trim(), "no instance after SIGTERM").toBe("");
+  expect(logLines(dir).map((l) => l.msg)).toContain(
+    "flight recorder: removed the tracefs instance a previous run left (/sys/kernel/tracing/instances/aod)",
+  );
+  // kernel_trace.log: frozen at detection, reaching back >= 5 s, with the slow commands' enter events.
+  const kt = (a.a as { kernel_trace?: Record<string, unknown> }).kernel_trace;
+  expect(a.members).toContain("kernel_trace.log");
+  expect(kt, "anomaly.json kernel_trace").toMatchObject({ file: "kernel_trace.log", wrapped: false });
+  expect(kt?.seconds_before_detection as number, "the trace starts >= 5 s before detection").toBeGreaterThanOrEqual(5);
+  const trace = a.file("kernel_trace.log");
+  const enters = a.a.triggers.filter((t) => new RegExp(`smb3_cmd_enter:.* mid=${t.mid}\\b`).test(trace));
+  expect(enters.length, "the slow commands' smb3_cmd_enter events are in kernel_trace.log").toBe(a.a.triggers.length);
+  expect(trace).toContain("smb3_cmd_done:");
+  console.log(
+    `vm 03-slow: kernel_trace.log ${kt?.events} events, ${kt?.bytes} bytes, from ${Number(kt?.seconds_before_detection).toFixed(1)} s before detection (${kt?.how})`,
+  );
 };
 
 checks["04-errors"] = (dir) => {

@@ -190,8 +190,14 @@ export const error = defineAnomalyType<Raw, ErrorRule>({
     // Status and command lists, where given, as they compile: canonical names (codes named where the table has them).
     ...nonEmpty("track_status", (e.track_status ?? []).map(canonicalStatus)),
     ...nonEmpty("exclude_status", (e.exclude_status ?? []).map(canonicalStatus)),
-    ...nonEmpty("track_commands", (e.track_commands ?? []).map((c) => c.toUpperCase())),
-    ...nonEmpty("exclude_commands", (e.exclude_commands ?? []).map((c) => c.toUpperCase())),
+    ...nonEmpty(
+      "track_commands",
+      (e.track_commands ?? []).map((c) => c.toUpperCase()),
+    ),
+    ...nonEmpty(
+      "exclude_commands",
+      (e.exclude_commands ?? []).map((c) => c.toUpperCase()),
+    ),
   }),
 
   detector: (rule, ctx) => new ErrorDetector(rule, ctx, toolKindId(rule.tool)),

@@ -10,6 +10,10 @@
 #          bundle (cooldown), no `stall` bundle.
 # Phase B: netem 1500 ms (>= 3000 ms per command) for a single file access ->
 #          one `stall` bundle (hard limit); `latency` is still cooling down.
+# Flight recorder: a first aod is killed with SIGKILL (its tracefs instance
+# stays), the next start removes it: one instance while running, none after
+# SIGTERM; 6 s of fast commands before phase A, so kernel_trace.log reaches
+# back at least 5 s before detection.
 # Writes (cwd = $RESULTS): aod-cmd, config.yaml, aod.log, aod.rc, phase-*.ns,
 # bundles.json, bundles/<name>/{show.json,<members>}, marker. vm.test.ts asserts.
 set -uo pipefail
@@ -76,11 +80,24 @@ audit:
 YAML
 
 mkdir -p "$SMB_MNT/slow"
+INSTANCES=/sys/kernel/tracing/instances
+# A run killed with SIGKILL leaves its flight recorder instance; the next start removes it.
+say "starting ${AOD[*]} run, then kill -9"
+start_aod "$RESULTS/aod-killed.log"
+wait_log "$RESULTS/aod-killed.log" '"msg":"ready"' 90 || die "aod run (to be killed) did not get ready"
+kill -KILL "$AOD_PID"; wait "$AOD_PID" 2>/dev/null
+ls "$INSTANCES" >"$RESULTS/instances-after-kill"
 LOG=$RESULTS/aod.log
 say "starting ${AOD[*]} run"
 start_aod "$LOG"
 wait_log "$LOG" '"msg":"ready"' 90 || die "aod run did not get ready"
 wait_log "$LOG" 'attached smbslower via' 5 || die "aod is ready but did not attach the SMB tools"
+ls "$INSTANCES" >"$RESULTS/instances-running"
+
+# Fast commands for 6 s: the flight recorder holds them when the anomaly comes.
+say "before: 6 s of fast commands"
+echo before >"$SMB_MNT/slow/before"; sync   # reads only below: no writeback (kworker) lands in phase A
+for i in $(seq 1 12); do ls "$SMB_MNT/slow" >/dev/null; cat "$SMB_MNT/slow/before" >/dev/null; sleep 0.5; done
 
 marker="aod-vm-marker-03-slow-$RANDOM"
 echo "$marker" >"$RESULTS/marker"
@@ -110,6 +127,7 @@ sleep 1                                   # late events of phase B reach the det
 
 stop_aod
 say "aod exited $(cat "$RESULTS/aod.rc")"
+ls "$INSTANCES" >"$RESULTS/instances-after-stop"
 collect_bundles
 rm -rf "$SMB_MNT/slow"
 grep -E '"msg":"(anomaly detected|bundle written|stopped)"' "$LOG" | cut -c1-300
