@@ -107,7 +107,7 @@ custom_actions:
         tree_id: "0x5",
       });
       expect(Math.abs(Number(BigInt(a.triggers?.[0]?.time_ns ?? 0) / 1_000_000n) - Date.now())).toBeLessThan(10_000);
-      expect(a.lost_events).toEqual({ smbslower: 0, smbiosnoop: 0 });
+      expect(a.lost_events).toEqual({ smbslower: 0, smbiosnoop: 0, smbconn: 0 });
     } finally {
       d.proc.kill("SIGTERM");
       expect(await d.proc.exited).toBe(0);
