@@ -46,6 +46,8 @@ export interface KernelTraceFacts {
   bytes?: number;
   /** The ring overwrote older events: the trace starts later than the buffer's size suggests. */
   wrapped?: boolean;
+  /** Bytes the events took in the ring (all CPUs), for sizing buffer_kb. */
+  ring_bytes?: number;
   error?: string;
 }
 
@@ -59,7 +61,7 @@ export interface FrozenTrace {
 export class FlightRecorder {
   readonly dir: string;
   private snapshot = false;
-  private frozen?: { refs: number; text?: Promise<string>; wrapped: boolean; how: string };
+  private frozen?: { refs: number; text?: Promise<string>; wrapped: boolean; ringBytes: number; how: string };
   private enabled = new Set<string>();
   /** Offset from the trace clock (mono) to the wall clock, ns. */
   private readonly wallOffset: bigint;
@@ -131,8 +133,8 @@ export class FlightRecorder {
    */
   freeze(): FrozenTrace {
     if (!this.frozen) {
-      const wrapped = this.overrun() > 0;
-      this.frozen = { refs: 0, wrapped, how: this.snapshot ? "snapshot" : "paused" };
+      const { overrun, bytes } = this.ringStats();
+      this.frozen = { refs: 0, wrapped: overrun > 0, ringBytes: bytes, how: this.snapshot ? "snapshot" : "paused" };
       if (this.snapshot) this.write("snapshot", "1");
       else {
         // No spare buffer: read it now, with tracing off only for the read.
@@ -165,6 +167,7 @@ export class FlightRecorder {
             events: span.events,
             bytes: text.length,
             wrapped: f.wrapped,
+            ring_bytes: f.ringBytes,
           },
         };
       },
@@ -199,14 +202,16 @@ export class FlightRecorder {
     }
   }
 
-  /** Events the live ring overwrote since it was last cleared, over all CPUs. */
-  private overrun(): number {
-    let n = 0;
+  /** Over all CPUs: events the live ring overwrote since it was last cleared, and the bytes it holds. */
+  private ringStats(): { overrun: number; bytes: number } {
+    let overrun = 0;
+    let bytes = 0;
     for (const cpu of readdirSync(`${this.dir}/per_cpu`)) {
-      const m = /^overrun: (\d+)/m.exec(readFileSync(`${this.dir}/per_cpu/${cpu}/stats`, "utf8"));
-      n += Number(m?.[1] ?? 0);
+      const stats = readFileSync(`${this.dir}/per_cpu/${cpu}/stats`, "utf8");
+      overrun += Number(/^overrun: (\d+)/m.exec(stats)?.[1] ?? 0);
+      bytes += Number(/^bytes: (\d+)/m.exec(stats)?.[1] ?? 0);
     }
-    return n;
+    return { overrun, bytes };
   }
 
   private remove(leftover: boolean): void {
