@@ -29,6 +29,8 @@ describe("built-in action specs", () => {
       mounts: "mounts.log",
       smbinfo: "smbinfo.log",
       syslogs: "syslogs.log",
+      hung_tasks: "hung_tasks.log",
+      open_files: "open_files.log",
     });
     expect(actionFileName("debugdata")).toBe("debug_data.log");
     expect(actionFileName("my-custom")).toBe("my-custom.log");

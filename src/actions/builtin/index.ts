@@ -5,13 +5,25 @@
 import type { ActionBinary, ActionSpec } from "../spec";
 import { debugdata } from "./debugdata";
 import { dmesg } from "./dmesg";
+import { hung_tasks } from "./hung_tasks";
 import { journalctl } from "./journalctl";
 import { mounts } from "./mounts";
+import { open_files } from "./open_files";
 import { smbinfo } from "./smbinfo";
 import { stats } from "./stats";
 import { syslogs } from "./syslogs";
 
-export const BUILTIN_ACTIONS: readonly ActionSpec[] = [dmesg, journalctl, debugdata, stats, mounts, smbinfo, syslogs];
+export const BUILTIN_ACTIONS: readonly ActionSpec[] = [
+  dmesg,
+  journalctl,
+  debugdata,
+  stats,
+  mounts,
+  smbinfo,
+  syslogs,
+  hung_tasks,
+  open_files,
+];
 
 export const BUILTIN_ACTION_NAMES: readonly string[] = BUILTIN_ACTIONS.map((a) => a.name);
 
