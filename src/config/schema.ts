@@ -28,6 +28,7 @@ export const CollectionSchema = v.strictObject({
   syslog_lines: v.optional(int(0), 100),
   max_trigger_events: v.optional(int(1), 50),
   stop_grace_sec: v.optional(num(0), 10),
+  verbose_sec: v.optional(num(0, true), 10),
 });
 
 export const CustomActionSchema = v.strictObject({

@@ -2,6 +2,7 @@
 // signals stop it cleanly (SIGINT/SIGTERM) or ask for a snapshot (SIGUSR1).
 // A component that throws is restarted with backoff, counted and audited.
 import { hostname } from "node:os";
+import { restoreVerboseLeftovers } from "../actions/builtin/cifs_verbose";
 import { ensureOutputDir } from "../bundle/output-dir";
 import type { Config } from "../config/validate";
 import type { Anomaly } from "../detect/anomaly";
@@ -51,6 +52,8 @@ export class Daemon {
     try {
       this.batchesDir = ensureOutputDir(config.aod_output_dir);
       removeLeftovers(this.batchesDir);
+      const restored = restoreVerboseLeftovers(); // a cifs_verbose window a crash or kill left open
+      if (restored) log.warn("cifs_verbose: settings of an interrupted window", { restored });
       this.pipeline = new Pipeline(config, this.batchesDir, {
         describe: (b, i) => toEventLine(b.decode(i, source.clock)),
         wallNs: (t) => source.clock.toWall(BigInt(Math.round(t))),

@@ -31,6 +31,8 @@ describe("built-in action specs", () => {
       syslogs: "syslogs.log",
       hung_tasks: "hung_tasks.log",
       open_files: "open_files.log",
+      kerberos: "kerberos.log",
+      cifs_verbose: "cifs_verbose.log",
     });
     expect(actionFileName("debugdata")).toBe("debug_data.log");
     expect(actionFileName("my-custom")).toBe("my-custom.log");
@@ -38,7 +40,7 @@ describe("built-in action specs", () => {
 
   test("aod check's binary rows come from the specs' binaries", () => {
     const declared = actionBinaries();
-    expect(declared.map((b) => b.name)).toEqual(["journalctl", "dmesg", "smbinfo"]);
+    expect(declared.map((b) => b.name)).toEqual(["journalctl", "dmesg", "smbinfo", "klist"]);
     // Each binary once, with the reason of the first spec that lists it.
     const all = BUILTIN_ACTIONS.flatMap((a) => a.binaries ?? []);
     for (const b of declared) expect(all.find((x) => x.name === b.name)).toBe(b);

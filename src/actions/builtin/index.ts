@@ -3,10 +3,12 @@
 // validation, the action runner, bundle file names and `aod check` read them
 // from here. Custom actions (no code) come from the config's custom_actions.
 import type { ActionBinary, ActionSpec } from "../spec";
+import { cifs_verbose } from "./cifs_verbose";
 import { debugdata } from "./debugdata";
 import { dmesg } from "./dmesg";
 import { hung_tasks } from "./hung_tasks";
 import { journalctl } from "./journalctl";
+import { kerberos } from "./kerberos";
 import { mounts } from "./mounts";
 import { open_files } from "./open_files";
 import { smbinfo } from "./smbinfo";
@@ -23,6 +25,8 @@ export const BUILTIN_ACTIONS: readonly ActionSpec[] = [
   syslogs,
   hung_tasks,
   open_files,
+  kerberos,
+  cifs_verbose,
 ];
 
 export const BUILTIN_ACTION_NAMES: readonly string[] = BUILTIN_ACTIONS.map((a) => a.name);
