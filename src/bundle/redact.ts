@@ -81,7 +81,7 @@ const PATTERNS = [
   String.raw`(?<kv>(?<![\w-])(?<kvKey>username|user|domain|dom|workgroup|password|pass)=(?<kvVal>[^,\s"';]+))`,
   String.raw`(?<hn>\bHostname:[ \t]*(?<hnVal>[^\s,;]+))`,
   String.raw`(?<v6>(?<![\w:.%])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{0,4}|\d{1,3}(?:\.\d{1,3}){3})(?:%[\w.-]+)?(?![\w:]))`,
-  String.raw`(?<v4>(?<![\w.])(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}(?![\w]|\.\d))`,
+  String.raw`(?<v4>(?<=^|[^\w.]|\\x5c)(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}(?![\w]|\.\d))`,
 ];
 
 type Groups = Record<string, string | undefined>;
@@ -317,7 +317,7 @@ export class Redactor {
       .map(([k]) => k)
       .sort((a, b) => b.length - a.length);
     const alts = [...PATTERNS];
-    if (lits.length) alts.push(`(?<lit>(?<![\\w.-])(?:${lits.map(escapeRe).join("|")})(?![\\w-]|\\.[A-Za-z0-9]))`);
+    if (lits.length) alts.push(`(?<lit>(?<=^|[^\\w.-]|\\\\x5c)(?:${lits.map(escapeRe).join("|")})(?![\\w-]|\\.[A-Za-z0-9]))`);
     return new RegExp(alts.join("|"), "gi");
   }
 }

@@ -128,6 +128,16 @@ describe("redactMembers", () => {
     expect(out["debug_data.log"]).toContain("ConnectionId: 0x1 Hostname: ip-");
   });
 
+  test("journal-escaped paths (\\x5c for a backslash) lose their addresses too", () => {
+    const r2 = redactMembers([
+      { name: "anomaly.json", bytes: new TextEncoder().encode(JSON.stringify({ host: "box1" })) },
+      { name: "dmesg.log", bytes: new TextEncoder().encode("CIFS: Attempting to mount \\x5c\\x5c10.1.2.3\\x5cdata\n") },
+    ]);
+    const d = new TextDecoder().decode(r2.members.find((m) => m.name === "dmesg.log")!.bytes);
+    expect(d).not.toContain("10.1.2.3");
+    expect(d).toMatch(/\\x5c\\x5cip-\d+\\x5cdata/);
+  });
+
   test("a member that is not UTF-8 keeps every byte outside the replaced values", () => {
     const bin = new Uint8Array([0xff, 0x00, ...enc("addr=127.0.0.1;"), 0xfe, 0x80]);
     const [m] = redactMembers([{ name: "blob.bin", bytes: bin }]).members;
