@@ -9,7 +9,8 @@
 //   KERNELS="6.1 6.12" bun test test/vm   # several kernels
 //   V=1 bun test test/vm -t smoke         # stream the guest console
 import { describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { AnomalyJson } from "../../src/bundle/read";
 
@@ -89,7 +90,7 @@ function fields(format: string): Record<string, [number, number]> {
 const CMD_FIELDS = { tid: [8, 4], sesid: [16, 8], cmd: [24, 2], mid: [32, 8] };
 
 // Per-scenario assertions on the results dir, after a zero exit code.
-const checks: Record<string, (dir: string) => void> = {
+const checks: Record<string, (dir: string) => void | Promise<void>> = {
   "00-smoke": (dir) => {
     expect(read(dir, "roundtrip").trim()).toBe("ok");
     expect(read(dir, "mount")).toMatch(/vers=3\.1\.1/);
@@ -150,6 +151,7 @@ type Trigger = NonNullable<AnomalyJson["triggers"]>[number];
 interface WrittenAnomaly {
   type: string;
   name: string;
+  host: string;
   detected_at_ns: number;
   reason: string;
   thresholds?: Record<string, unknown>;
@@ -176,7 +178,7 @@ function bundlesIn(dir: string, sub = "bundles"): Bundle[] {
   const root = join(dir, sub);
   if (!existsSync(root)) return [];
   const bs = readdirSync(root)
-    .filter((d) => d.startsWith("aod_quick_"))
+    .filter((d) => d.startsWith("aod_quick_") && !d.endsWith(".tar.zst")) // beside each dir, its archive
     .sort()
     .map((id) => {
       const bdir = join(root, id);
@@ -463,7 +465,7 @@ checks["06-cifs-late"] = (dir) => {
   );
 };
 
-checks["05-server-down"] = (dir) => {
+checks["05-server-down"] = async (dir) => {
   const bs = bundlesIn(dir);
   const byPath = (label: string) => {
     expect(
@@ -514,6 +516,51 @@ checks["05-server-down"] = (dir) => {
   expect(BigInt(denied[0]!.a.detected_at_ns) >= nsOf(dir, "phase-3.ns")).toBe(true);
   for (const t of denied[0]!.a.triggers) expect(t.errno).toBe("EACCES");
   expectEvidence(denied[0]!, dir);
+
+  // cifs_verbose ran for `denied`: kernel log lines of the window, and cifsFYI as it was before.
+  expect(denied[0]!.members).toContain("cifs_verbose.log");
+  expect(denied[0]!.file("cifs_verbose.log"), "cifs FYI lines in the window").toMatch(/CIFS/);
+  expect(read(dir, "cifsFYI.after").trim(), "cifsFYI restored").toBe(read(dir, "cifsFYI.before").trim());
+
+  // smbd frozen (SIGSTOP): the snapshot names the blocked reader with its cifs stack and the open file.
+  const frozen = byPath("stopped");
+  const reader = read(dir, "blocked-reader.pid").trim();
+  const hung = frozen.file("hung_tasks.log");
+  expect(hung, "hung_tasks.log names the blocked reader").toMatch(new RegExp(`\\b${reader}\\b`));
+  expect(hung, "with a cifs stack").toMatch(/cifs|smb2_|compound_send_recv|wait_for_response/);
+  expect(frozen.file("open_files.log"), "open_files.log lists the held file").toContain("/mnt/smb/down/held");
+  expect(frozen.members).toContain("kerberos.log");
+  expect(frozen.members).toContain("manifest.json");
+
+  // The archive verifies against its manifest; one changed member does not; a redacted copy names nothing.
+  const archive = `${frozen.dir}.tar.zst`;
+  const aod = (...args: string[]) =>
+    Bun.spawnSync([join(ROOT, "dist/aod"), ...args], { stdout: "pipe", stderr: "pipe" });
+  const ok = aod("bundles", "verify", archive);
+  expect(ok.exitCode, ok.stderr.toString()).toBe(0);
+  const work = mkdtempSync(join(tmpdir(), "aod-vm-05-"));
+  const files = Object.fromEntries(
+    frozen.members.map((m) => [
+      m,
+      m === "mounts.log" ? `${frozen.file(m)}changed\n` : readFileSync(join(frozen.dir, m)),
+    ]),
+  );
+  const tampered = join(work, "tampered.tar.zst");
+  writeFileSync(tampered, Bun.zstdCompressSync(new Uint8Array(await new Bun.Archive(files).bytes())));
+  const bad = aod("bundles", "verify", tampered);
+  expect(bad.exitCode, "a changed member fails verification").toBe(1);
+  expect(bad.stdout.toString() + bad.stderr.toString()).toContain("mounts.log");
+  const out = join(work, "shared.tar.zst");
+  const red = aod("bundles", "redact", archive, "-o", out);
+  expect(red.exitCode, red.stderr.toString()).toBe(0);
+  expect(aod("bundles", "verify", out).exitCode, "the redacted copy verifies").toBe(0);
+  const text = [...(await new Bun.Archive(Bun.zstdDecompressSync(readFileSync(out))).files()).values()];
+  const all = (await Promise.all(text.map((f) => f.text()))).join("\n");
+  // The host name as a name (not inside a longer one, such as the scenario's kmsg marker "aod-vm-marker-…").
+  const hostRe = new RegExp(`(^|[^\\w.-])${frozen.a.host.replace(/[.]/g, "\\.")}($|[^\\w.-])`, "m");
+  expect(hostRe.test(all), `the redacted bundle still names the host ${frozen.a.host}`).toBe(false);
+  for (const secret of ["127.0.0.1", "\\\\127.0.0.1\\share", "//127.0.0.1/share", "aodtest"])
+    expect(all.includes(secret), `the redacted bundle still contains ${JSON.stringify(secret)}`).toBe(false);
 
   // The reconnect errors themselves (checked last: the rest above holds either way).
   const down = ofAnomaly(bs, "down");
@@ -597,13 +644,14 @@ checks["08-connection"] = (dir) => {
 interface OverheadRun {
   label: string;
   aod: boolean;
+  recorder: boolean;
   seconds: number;
 }
 
 checks["07-overhead"] = (dir) => {
   // Not a pass/fail timing test: the numbers exist and are printed.
   const o = JSON.parse(read(dir, "overhead.json"));
-  expect(o.runs.length, "(without, with) pairs").toBe(2 * o.pairs);
+  expect(o.runs.length, "(without, with, with recorder off) per pair").toBe(3 * o.pairs);
   for (const r of o.runs) expect(r.seconds, `run ${r.label}`).toBeGreaterThan(0);
   expect(o.without_s).toBeGreaterThan(0);
   expect(o.with_s).toBeGreaterThan(0);
@@ -612,11 +660,16 @@ checks["07-overhead"] = (dir) => {
   expect(o.aod_anomalies, "nothing fired: steady-state tracing cost only").toBe(0);
   const stops = logLines(dir).filter((l) => l.msg === "stopped");
   expect(stops.length, "aod started and stopped cleanly once per pair").toBe(o.pairs);
+  expect(o.with_norec_s, "aod with its flight recorder off").toBeGreaterThan(0);
+  expect(read(dir, "aod-norec-1.log")).toContain('"msg":"stopped"');
+  expect(read(dir, "aod-1.log"), "the recorder ran in the `with` runs").toContain("flight recorder ready");
   const row = read(dir, "overhead.md").trim();
   expect(row).toMatch(/^\|.*\|$/);
   // A busy host (other VMs on the same cores) swamps a TCG guest's timing.
   const spreadOf = (aod: boolean) => {
-    const xs = o.runs.filter((r: OverheadRun) => r.aod === aod).map((r: OverheadRun) => r.seconds);
+    const xs = o.runs
+      .filter((r: OverheadRun) => r.aod === aod && r.recorder === aod)
+      .map((r: OverheadRun) => r.seconds);
     return Math.max(...xs) / Math.min(...xs);
   };
   if (Math.max(spreadOf(true), spreadOf(false)) > 1.5)
@@ -625,7 +678,8 @@ checks["07-overhead"] = (dir) => {
     );
   console.log(
     `vm 07-overhead: ${o.files} files x ${o.file_kib} KiB on ${o.kernel} (${o.hooks}): without aod ${o.without_s.toFixed(2)} s, with ${o.with_s.toFixed(2)} s, ` +
-      `${o.slowdown_pct >= 0 ? "+" : ""}${o.slowdown_pct.toFixed(1)}% (medians; ${o.spread}; aod CPU ${o.aod_cpu_s} s)\n` +
+      `${o.slowdown_pct >= 0 ? "+" : ""}${o.slowdown_pct.toFixed(1)}% (medians; ${o.spread}; aod CPU ${o.aod_cpu_s} s); ` +
+      `recorder off ${o.with_norec_s.toFixed(2)} s (recorder ${o.recorder_pct >= 0 ? "+" : ""}${o.recorder_pct.toFixed(1)}%)\n` +
       `BENCHMARKS.md row:\n| date | environment | workload | without aod | with aod | slowdown | notes |\n|---|---|---|---|---|---|---|\n${row}`,
   );
 };
@@ -636,11 +690,15 @@ for (const kernel of kernels) {
       test.skipIf(skipReason !== null)(
         scenario,
         async () => {
-          const r = await runVm(kernel, scenario);
+          // VM_RECHECK=1: assert again on the last run's results without booting (developing the checks).
+          const r =
+            process.env.VM_RECHECK === "1"
+              ? { code: 0, out: "", dir: join(ROOT, ".cache/vm/results/test", kernel, scenario), seconds: 0 }
+              : await runVm(kernel, scenario);
           if (process.env.V === "1") console.log(r.out);
           console.log(`vm ${kernel} ${scenario}: exit ${r.code} in ${r.seconds}s (results: ${r.dir})`);
           expect(r.code, `run.sh ${kernel} ${scenario} failed, output:\n${r.out}`).toBe(0);
-          checks[scenario]?.(r.dir);
+          await checks[scenario]?.(r.dir);
         },
         TEST_TIMEOUT_MS,
       );

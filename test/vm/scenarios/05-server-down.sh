@@ -9,6 +9,10 @@
 # Phase 2: restart smbd, wait until the mount answers again; aod is alive;
 #          `aod snapshot` again; EACCES after recovery -> a `denied` bundle
 #          (tracing survived the reconnect).
+# Phase 4: smbd frozen with SIGSTOP while a reader blocks on the share and a
+#          file is held open: `aod snapshot` -> hung_tasks.log names the reader
+#          with a cifs stack, open_files.log the held file. `denied` also runs
+#          cifs_verbose (4 s): its log has cifs FYI lines, cifsFYI is restored.
 # Writes (cwd = $RESULTS): aod-cmd, config.yaml, aod.log, aod.rc, phase-*.ns,
 # marker, alive-after-recovery, snapshot-{outage,recovered}.{stdout,stderr,rc},
 # down.stat, recovery.seconds,
@@ -32,6 +36,9 @@ watcher:
     - debugdata
     - stats
     - mounts
+    - hung_tasks
+    - open_files
+    - kerberos
 
 guardian:
   anomalies:
@@ -66,6 +73,7 @@ guardian:
         - debugdata
         - stats
         - mounts
+        - cifs_verbose
 
 cleanup:
   cleanup_interval_sec: 60
@@ -74,19 +82,11 @@ cleanup:
 
 audit:
   enabled: true
+
+collection:
+  verbose_sec: 4
 YAML
 
-smbd_pids() { # the daemon (pid file) and every process holding a :445 socket
-  { cat /run/samba/smbd.pid 2>/dev/null; ss -Htnlp 'sport = :445' 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2
-    ss -Htnp 'sport = :445' 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2; } | sort -u
-}
-smbd_up() { ss -Hltn 'sport = :445' 2>/dev/null | grep -q .; }
-start_smbd() {
-  smbd -D
-  local i
-  for i in $(seq 1 100); do smbd_up && return 0; sleep 0.1; done
-  return 1
-}
 trap 'smbd_up || start_smbd' EXIT
 
 mkdir -p "$SMB_MNT/down"
@@ -143,11 +143,30 @@ snapshot recovered
 
 say "phase 2: EACCES after recovery"
 now_ns >"$RESULTS/phase-3.ns"
+cat /proc/fs/cifs/cifsFYI >"$RESULTS/cifsFYI.before"
 chmod 000 "$SMB_SRV_DIR/down/secret"
 sleep 1.2                                 # attribute cache (actimeo=1)
 for i in $(seq 1 6); do cat "$SMB_MNT/down/secret" >/dev/null 2>&1; done
+# cifs activity during the cifs_verbose window (verbose_sec 4)
+for i in $(seq 1 8); do sleep 0.5; ls "$SMB_MNT/down" >/dev/null 2>&1; done
 wait_log "$LOG" '"msg":"bundle written".*"anomaly":"denied"' 30 || die "no \`denied\` bundle after recovery: tracing did not survive the reconnect"
+cat /proc/fs/cifs/cifsFYI >"$RESULTS/cifsFYI.after"
 sleep 1
+
+say "phase 4: smbd stopped (SIGSTOP) under a blocked reader and an open file -> aod snapshot"
+chmod 644 "$SMB_SRV_DIR/down/secret"
+echo held >"$SMB_MNT/down/held"
+exec 7<"$SMB_MNT/down/held"               # an open file on the share
+sleep 1.2
+for p in $(smbd_pids); do kill -STOP "$p" 2>/dev/null; done
+cat "$SMB_MNT/down/secret" >/dev/null 2>&1 &
+reader=$!
+echo "$reader" >"$RESULTS/blocked-reader.pid"
+sleep 3
+snapshot stopped
+for p in $(smbd_pids); do kill -CONT "$p" 2>/dev/null; done
+wait "$reader"
+exec 7<&-
 
 stop_aod
 say "aod exited $(cat "$RESULTS/aod.rc")"

@@ -6,6 +6,7 @@
 # config whose thresholds nothing here reaches (steady-state tracing cost,
 # no collections). Not a pass/fail timing test: vm.test.ts checks the numbers
 # exist and prints them, with a BENCHMARKS.md row.
+# Each pair also times aod with its flight recorder off (the recorder's share).
 # Writes (cwd = $RESULTS): aod-cmd, config.yaml, aod-<pair>.log, aod.log (all
 # of them), aod.rc, runs.tsv (label, aod, seconds), overhead.json (medians,
 # spread, aod's own CPU seconds during the "with" runs), overhead.md (a
@@ -60,6 +61,9 @@ cleanup:
 audit:
   enabled: false
 YAML
+# The same with the flight recorder off: its share of the cost.
+CONF_NOREC=$RESULTS/config-norec.yaml
+{ cat "$CONF"; printf 'flight_recorder:\n  enabled: false\n'; } >"$CONF_NOREC"
 
 # workload TAG: N files of KB KiB: create+write, (caches dropped) read, list, delete
 workload() {
@@ -102,6 +106,16 @@ for ((p = 1; p <= PAIRS; p++)); do
   stop_aod
   [[ $(cat "$RESULTS/aod.rc") == 0 ]] || die "aod run exited $(cat "$RESULTS/aod.rc")"
   cat "$RESULTS/aod-$p.log" >>"$LOG"
+  # aod without its flight recorder (runs.tsv aod column 2)
+  CONF_SAVED=$CONF; CONF=$CONF_NOREC
+  start_aod "$RESULTS/aod-norec-$p.log"
+  CONF=$CONF_SAVED
+  wait_log "$RESULTS/aod-norec-$p.log" '"msg":"ready"' 90 || die "aod run (recorder off) did not get ready"
+  wait_log "$RESULTS/aod-norec-$p.log" 'attached smbslower via' 5 || die "aod (recorder off) did not attach"
+  sleep 1
+  timed "with-norec-$p" 2
+  stop_aod
+  [[ $(cat "$RESULTS/aod.rc") == 0 ]] || die "aod run (recorder off) exited $(cat "$RESULTS/aod.rc")"
 done
 echo 0 >"$RESULTS/aod.rc"
 
@@ -114,13 +128,14 @@ awk -F'\t' -v n="$N" -v kb="$KB" -v kernel="$(uname -r)" -v hooks="$hooks" -v ao
   -v date="$(date -u +%Y-%m-%d)" -v cpus="$(nproc)" -v res="$RESULTS" '
   function median(a, k,   i, j, t) { for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
     return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2 }
-  { if ($2 == 1) { w[++nw] = $3; ws += $3 } else { o[++no] = $3; os += $3 }
-    runs = runs sep "{\"label\":\"" $1 "\",\"aod\":" ($2 == 1 ? "true" : "false") ",\"seconds\":" $3 "}"; sep = "," }
+  { if ($2 == 1) { w[++nw] = $3; ws += $3 } else if ($2 == 2) { r[++nr] = $3 } else { o[++no] = $3; os += $3 }
+    runs = runs sep "{\"label\":\"" $1 "\",\"aod\":" ($2 >= 1 ? "true" : "false") ",\"recorder\":" ($2 == 1 ? "true" : "false") ",\"seconds\":" $3 "}"; sep = "," }
   END {
     without = median(o, no); with = median(w, nw); pct = (with - without) / without * 100
+    norec = median(r, nr); recpct = (with - norec) / norec * 100
     spread = sprintf("without %.2f..%.2f s, with %.2f..%.2f s", o[1], o[no], w[1], w[nw])
-    printf "{\"files\":%d,\"file_kib\":%d,\"pairs\":%d,\"kernel\":\"%s\",\"hooks\":\"%s\",\"vcpus\":%d,\"aod\":\"%s\",\"without_s\":%.3f,\"with_s\":%.3f,\"slowdown_pct\":%.1f,\"spread\":\"%s\",\"aod_cpu_s\":%s,\"with_total_s\":%.3f,\"aod_events\":%d,\"aod_anomalies\":%d,\"runs\":[%s]}\n", n, kb, nw, kernel, hooks, cpus, aod, without, with, pct, spread, cpu_s, ws, events, anomalies, runs > (res "/overhead.json")
-    printf "| %s | qemu TCG guest, %d vCPU, %s, aod hooks %s | SMB on loopback Samba: %d files x %d KiB create+write, read, list, delete; median of %d runs each | %.2f s | %.2f s | %+.1f%% | %s; aod CPU %s s over %.1f s of workload with it |\n", date, cpus, kernel, hooks, n, kb, nw, without, with, pct, spread, cpu_s, ws > (res "/overhead.md")
+    printf "{\"files\":%d,\"file_kib\":%d,\"pairs\":%d,\"kernel\":\"%s\",\"hooks\":\"%s\",\"vcpus\":%d,\"aod\":\"%s\",\"without_s\":%.3f,\"with_s\":%.3f,\"slowdown_pct\":%.1f,\"spread\":\"%s\",\"aod_cpu_s\":%s,\"with_total_s\":%.3f,\"aod_events\":%d,\"aod_anomalies\":%d,\"with_norec_s\":%.3f,\"recorder_pct\":%.1f,\"runs\":[%s]}\n", n, kb, nw, kernel, hooks, cpus, aod, without, with, pct, spread, cpu_s, ws, events, anomalies, norec, recpct, runs > (res "/overhead.json")
+    printf "| %s | qemu TCG guest, %d vCPU, %s, aod hooks %s | SMB on loopback Samba: %d files x %d KiB create+write, read, list, delete; median of %d runs each | %.2f s | %.2f s | %+.1f%% | %s; aod CPU %s s over %.1f s of workload with it; recorder off: %.2f s (recorder %+.1f%%) |\n", date, cpus, kernel, hooks, n, kb, nw, without, with, pct, spread, cpu_s, ws, norec, recpct > (res "/overhead.md")
   }' "$RESULTS/runs.tsv"
 cat "$RESULTS/overhead.json"
 cat "$RESULTS/overhead.md"

@@ -50,17 +50,6 @@ guardian:
       actions: []
 YAML
 
-smbd_pids() { # the daemon (pid file) and every process holding a :445 socket
-  { cat /run/samba/smbd.pid 2>/dev/null; ss -Htnlp 'sport = :445' 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2
-    ss -Htnp 'sport = :445' 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2; } | sort -u
-}
-smbd_up() { ss -Hltn 'sport = :445' 2>/dev/null | grep -q .; }
-start_smbd() {
-  smbd -D
-  local i
-  for i in $(seq 1 100); do smbd_up && return 0; sleep 0.1; done
-  return 1
-}
 MNT2=/mnt/smb-echo2
 trap 'tc qdisc del dev lo root 2>/dev/null; smbd_up || start_smbd; umount -l "$MNT2" 2>/dev/null' EXIT
 

@@ -53,9 +53,22 @@ collect_bundles() {
     mkdir -p "$b"
     zstd -dcq "$f" | tar -t >"$b/members" || say "cannot list $f"
     zstd -dcq "$f" | tar -x -C "$b" || say "cannot unpack $f"
+    cp "$f" "$b.tar.zst"                  # the archive itself, for checks on the host (verify, redact)
     newest=$f
   done
   [[ -n $newest ]] && "${AOD[@]}" bundles show "$newest" --config "$CONF" --json >"$RESULTS/bundles/$(basename "$newest" .tar.zst)/show.json" 2>"$RESULTS/bundles/show.stderr"
   say "bundles: $(ls "$RESULTS/bundles" | grep -c aod_quick_)"
 }
 now_ns() { date +%s%N; }
+# smbd_pids / smbd_up / start_smbd: stop and start the VM's Samba server (05, 08).
+smbd_pids() { # the daemon (pid file) and every process holding a :445 socket
+  { cat /run/samba/smbd.pid 2>/dev/null; ss -Htnlp 'sport = :445' 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2
+    ss -Htnp 'sport = :445' 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2; } | sort -u
+}
+smbd_up() { ss -Hltn 'sport = :445' 2>/dev/null | grep -q .; }
+start_smbd() {
+  smbd -D
+  local i
+  for i in $(seq 1 100); do smbd_up && return 0; sleep 0.1; done
+  return 1
+}
