@@ -317,7 +317,8 @@ export class Redactor {
       .map(([k]) => k)
       .sort((a, b) => b.length - a.length);
     const alts = [...PATTERNS];
-    if (lits.length) alts.push(`(?<lit>(?<=^|[^\\w.-]|\\\\x5c)(?:${lits.map(escapeRe).join("|")})(?![\\w-]|\\.[A-Za-z0-9]))`);
+    if (lits.length)
+      alts.push(`(?<lit>(?<=^|[^\\w.-]|\\\\x5c)(?:${lits.map(escapeRe).join("|")})(?![\\w-]|\\.[A-Za-z0-9]))`);
     return new RegExp(alts.join("|"), "gi");
   }
 }
