@@ -3,7 +3,10 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { parseCommands } from "../../src/cli/trace";
+import { TracePrinter } from "../../src/cli/trace-view";
+import { ClockOffset, type EventBatch } from "../../src/format/event";
 import { cifsLoaded } from "../../src/host/modules";
+import type { ShareResolver } from "../../src/host/shares";
 import { isRoot, ROOT, skipReason } from "../helpers";
 
 const BUN = join(ROOT, "node_modules/.bin/bun");
@@ -48,5 +51,46 @@ describe("aod trace", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(""); // only event lines go to stdout under --json
     expect(r.stderr).toContain("0 events (0 latency, 0 errors), 0 lost");
+  });
+});
+
+describe("aod trace: connection events", () => {
+  const event = {
+    timeNs: 1_764_000_000_000_000_000n,
+    latencyNs: 0n,
+    sessionId: 0n,
+    mid: 1n,
+    treeId: 0,
+    pid: 42,
+    tid: 42,
+    rc: -111,
+    status: 0,
+    command: 1, // connect_failed
+    tool: 2,
+    flags: 0,
+    comm: "cifsd",
+  };
+  test("a connection event's row shows its kind and server; the summary counts it by kind and server", () => {
+    const tail = new Uint8Array(192);
+    tail.set(new TextEncoder().encode("files.example"), 0);
+    const b = {
+      count: 1,
+      decode: () => ({ ...event, tail }),
+    } as unknown as EventBatch;
+    const p = new TracePrinter(false, { resolve: () => undefined } as unknown as ShareResolver, new ClockOffset(0n));
+    const { out } = p.print(b, false);
+    expect(out).toMatch(/cifsd\s+42\s+connect_failed\s+files\.example ECONNREFUSED/);
+    expect(p.summary({}).join("\n")).toMatch(/connect_failed files\.example ECONNREFUSED\s+1/);
+    const json = new TracePrinter(true, { resolve: () => undefined } as unknown as ShareResolver, new ClockOffset(0n));
+    expect(JSON.parse(json.print(b, false).out)).toMatchObject({
+      tool: "smbconn",
+      conn_kind: "connect_failed",
+      server: "files.example",
+      errno: "ECONNREFUSED",
+    });
+  });
+  test("--help offers --connection", () => {
+    const r = trace("--help");
+    expect(r.stdout).toContain("--connection");
   });
 });
