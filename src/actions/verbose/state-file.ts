@@ -76,6 +76,7 @@ export function openRecord(path: string): { fd: number } | { error: string } {
     fd = lockStateFile(path, true);
     if (fd !== undefined) fchmodSync(fd, 0o600);
   } catch (e) {
+    if (fd !== undefined) closeSync(fd); // drops the lock with it
     return { error: `cannot record the previous settings (${errorMessage(e)}): nothing raised` };
   }
   if (fd === undefined)
