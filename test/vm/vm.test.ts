@@ -257,7 +257,7 @@ checks["02-trace"] = (dir) => {
     expect(c.release, f).toMatch(/^release hook /);
     expect(c.kernelCommands, f).toBeGreaterThan(100);
     expect(c.coverage, f).toBeGreaterThanOrEqual(0.99);
-    expect(c.lost, f).toEqual({ smbslower: 0, smbiosnoop: 0 });
+    expect(c.lost, f).toEqual({ smbslower: 0, smbiosnoop: 0, smbconn: 0 });
     expect(c.reader.malformed, f).toBe(0);
   }
   for (const h of ["fentry", "kprobe"]) {

@@ -98,6 +98,7 @@ ls "$INSTANCES" >"$RESULTS/instances-running"
 say "before: 6 s of fast commands"
 echo before >"$SMB_MNT/slow/before"; sync   # reads only below: no writeback (kworker) lands in phase A
 for i in $(seq 1 12); do ls "$SMB_MNT/slow" >/dev/null; cat "$SMB_MNT/slow/before" >/dev/null; sleep 0.5; done
+sleep 2                                   # cifs defers closes (closetimeo 1 s, by a kworker): let them land now
 
 marker="aod-vm-marker-03-slow-$RANDOM"
 echo "$marker" >"$RESULTS/marker"
