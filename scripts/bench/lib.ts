@@ -207,6 +207,8 @@ export interface DaemonOptions {
   /** Process whose getppid() calls make events (default: this one). */
   loadgenPid?: number;
   set?: Record<string, number | bigint>;
+  /** `aod _loadgen --reader-max-lag`: the reader's longest poll interval (ms); default: aod's. */
+  readerMaxLagMs?: number;
   /**
    * Private mount namespace with its own /run/aod, so that the instance lock
    * does not collide with other aods on this shared machine (tests running
@@ -262,6 +264,7 @@ export class Daemon {
       "--loadgen-pid",
       String(opts.loadgenPid ?? process.pid),
       ...(set ? ["--loadgen-set", set] : []),
+      ...(opts.readerMaxLagMs !== undefined ? ["--reader-max-lag", String(opts.readerMaxLagMs)] : []),
     ];
     if (opts.isolate ?? true)
       argv = [

@@ -43,14 +43,21 @@ export default defineCommand({
       description: "Generator settings, e.g. burst=20,latency_ns=100000000,tool=1,rc=-13",
       valueHint: "K=V,...",
     },
+    "reader-max-lag": {
+      type: "string",
+      description:
+        "The ring reader's longest poll interval while events stream, ms (default 40; 5 = the reader before adaptive polling)",
+      valueHint: "MS",
+    },
   },
   async run({ args }) {
     const pid = parseNumberArg("--loadgen-pid", args["loadgen-pid"], { min: 1, int: true });
     if (pid === undefined) throw new UsageError("--loadgen needs --loadgen-pid PID");
     const rodata = parseLoadgenSet(args["loadgen-set"]);
+    const maxLagMs = parseNumberArg("--reader-max-lag", args["reader-max-lag"], { min: 0 });
     await runDaemon("_loadgen", args.config, async () => {
       const { LoadgenSource } = await import("../tools/loadgen-source");
-      return { source: new LoadgenSource({ objectPath: args.loadgen, targetPid: pid, rodata }) };
+      return { source: new LoadgenSource({ objectPath: args.loadgen, targetPid: pid, rodata, maxLagMs }) };
     });
   },
 });

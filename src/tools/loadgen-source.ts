@@ -15,6 +15,8 @@ export interface LoadgenOptions {
   targetPid: number;
   ringBytes?: number;
   rodata?: Record<string, number | bigint>;
+  /** The reader's longest poll interval while a stream goes on (benchmarks compare settings). */
+  maxLagMs?: number;
 }
 
 export class LoadgenSource implements EventSource {
@@ -32,7 +34,7 @@ export class LoadgenSource implements EventSource {
       obj.map("events").setMaxEntries(this.opts.ringBytes ?? 1 << 22); // as the SMB tools: benchmarks measure what ships
       obj.load();
       obj.program("ringtest_sys_enter").attach();
-      this.reader = new RingReader(obj.map("events"), onBatch);
+      this.reader = new RingReader(obj.map("events"), onBatch, { maxLagMs: this.opts.maxLagMs });
       this.reader.start();
       this.obj = obj;
     } catch (e) {
