@@ -3,7 +3,7 @@
 
 # Every bpf/<app>.bpf.c is an app.
 BPF_APPS   := $(patsubst bpf/%.bpf.c,%,$(wildcard bpf/*.bpf.c))
-TEST_BPF   := ringtest
+TEST_BPF   := ringtest countbase
 BUN        := ./node_modules/.bin/bun
 CLANG      ?= clang
 BPFTOOL    ?= bpftool
@@ -25,7 +25,7 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all deps build run test test-unit test-vm test-vm-second check lint fmt bench clean
+.PHONY: all deps build run test test-unit test-vm test-vm-second check lint fmt bench bench-vm clean
 all: build
 
 DEPS_STAMP := node_modules/.aod-deps
@@ -123,6 +123,14 @@ test: check lint test-unit test-vm test-vm-second
 
 clean:
 	rm -rf $(BUILD) dist
+
+# BPF time per SMB command in the VM (kernel.bpf_stats_enabled), beside a
+# count-only baseline on the same hooks: scripts/bench/vm/bpf-cost.sh.
+BENCH_VM_RESULTS := .cache/vm/results/bench/bpf-cost
+bench-vm: dist/aod $(TEST_OBJS) $(DEPS_STAMP)
+	$(call msg,VM,bench bpf-cost)
+	$(Q)VM_RESULTS=$(CURDIR)/$(BENCH_VM_RESULTS) scripts/vm/run.sh "" scripts/bench/vm/bpf-cost.sh
+	$(Q)$(BUN) scripts/bench/vm/bpf-cost-report.ts $(BENCH_VM_RESULTS)
 
 # Benchmarks (scripts/bench): all scenarios, or BENCH=02 (BENCH=01,04) for some.
 # Each prints its table and appends it to BENCHMARKS.md.

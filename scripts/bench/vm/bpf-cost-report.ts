@@ -1,0 +1,38 @@
+// Reads bpf-cost.sh's results (bpftool before/after, the kernel's command
+// count) and prints aod's BPF time per SMB command, per program and in total,
+// beside the count-only baseline on the same hooks.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+interface Prog {
+  id: number;
+  name?: string;
+  run_time_ns?: number;
+  run_cnt?: number;
+}
+const dir = process.argv[2] ?? ".cache/vm/results/bench/bpf-cost";
+const read = (f: string) => readFileSync(join(dir, f), "utf8");
+const before = new Map((JSON.parse(read("progs-before.json")) as Prog[]).map((p) => [p.id, p]));
+const after = JSON.parse(read("progs-after.json")) as Prog[];
+const commands = Number(read("smbs-after")) - Number(read("smbs-before"));
+
+const rows = after
+  .filter((p) => /^(smbslower|smberr|smbconn|countbase)/.test(p.name ?? ""))
+  .map((p) => {
+    const b = before.get(p.id);
+    const ns = (p.run_time_ns ?? 0) - (b?.run_time_ns ?? 0);
+    const runs = (p.run_cnt ?? 0) - (b?.run_cnt ?? 0);
+    return { name: p.name!, ns, runs };
+  })
+  .filter((r) => r.runs > 0);
+const us = (ns: number) => (ns / 1000).toFixed(2);
+const total = (re: RegExp) => rows.filter((r) => re.test(r.name)).reduce((a, r) => a + r.ns, 0);
+const aod = total(/^smb/);
+const base = total(/^countbase/);
+console.log(`kernel ${read("kernel").trim()}, ${commands} SMB commands in ${read("workload.seconds").trim()} s\n`);
+console.log("| program | runs | µs per run | µs per SMB command |\n|---|---|---|---|");
+for (const r of rows.sort((a, b) => b.ns - a.ns))
+  console.log(`| ${r.name} | ${r.runs} | ${us(r.ns / r.runs)} | ${us(r.ns / commands)} |`);
+console.log(
+  `\naod: ${us(aod / commands)} µs of BPF time per SMB command; count-only baseline on the same hooks: ${us(base / commands)} µs; ratio ${(aod / base).toFixed(1)}×`,
+);

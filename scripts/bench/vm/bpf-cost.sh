@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# `make bench-vm`: aod's BPF cost per SMB command on a real cifs client
+# (issue 18, goal 4). With kernel.bpf_stats_enabled=1, `aod run` (fentry
+# hooks) and a count-only baseline on the same hooks (countbase.ts) stay
+# attached while a workload of >= 5000 SMB commands runs; bpftool's
+# run_time_ns/run_cnt per program before and after, and the kernel's own
+# command count (/proc/fs/cifs/Stats "SMBs"), go to the results dir for
+# bpf-cost-report.ts.
+set -uo pipefail
+: "${RESULTS:=/results}" "${PROJECT:=/project}" "${SMB_MNT:=/mnt/smb}"
+NAME=bpf-cost
+FILES=${1:-250}                           # ~5000 SMB commands (about 20 per file)
+
+# shellcheck source=../../../test/vm/scenarios/lib/aod.sh
+source "$PROJECT/test/vm/scenarios/lib/aod.sh"
+
+rm -rf "$OUT"
+cat >"$CONF" <<YAML
+watch_interval_sec: 5
+aod_output_dir: $OUT
+guardian:
+  anomalies:
+    latency:
+      type: Latency
+      default_threshold_ms: 10000
+      actions: []
+    error:
+      type: Error
+      mode: trackonly
+      track_codes: [EIO]
+      actions: []
+YAML
+smbs() { awk '/^SMBs:/ {s += $2} END {print s + 0}' /proc/fs/cifs/Stats; }
+
+sysctl -qw kernel.bpf_stats_enabled=1 || die "kernel.bpf_stats_enabled cannot be set"
+LOG=$RESULTS/aod.log
+start_aod "$LOG"
+wait_log "$LOG" '"msg":"ready"' 90 || die "aod run did not get ready"
+wait_log "$LOG" 'attached smbslower via fentry' 5 || die "aod did not attach with fentry hooks"
+READY_FILE=$RESULTS/baseline.ready "$BUN" "$PROJECT/scripts/bench/vm/countbase.ts" 2>"$RESULTS/baseline.stderr" &
+base=$!
+for _ in $(seq 1 300); do [[ -s $RESULTS/baseline.ready ]] && break; sleep 0.2; done
+[[ -s $RESULTS/baseline.ready ]] || die "baseline did not attach: $(cat "$RESULTS/baseline.stderr")"
+say "baseline $(cat "$RESULTS/baseline.ready")"
+
+d=$SMB_MNT/bpfcost
+mkdir -p "$d"
+smbs >"$RESULTS/smbs-before"
+bpftool prog show -j >"$RESULTS/progs-before.json"
+t0=$SECONDS
+for ((i = 1; i <= FILES; i++)); do echo "$i" >"$d/f$i"; done
+for ((i = 1; i <= FILES; i++)); do stat "$d/f$i" >/dev/null; cat "$d/f$i" >/dev/null; done
+ls -l "$d" >/dev/null
+for ((i = 1; i <= FILES; i++)); do rm "$d/f$i"; done
+echo $((SECONDS - t0)) >"$RESULTS/workload.seconds"
+bpftool prog show -j >"$RESULTS/progs-after.json"
+smbs >"$RESULTS/smbs-after"
+rmdir "$d"
+say "workload: $(($(cat "$RESULTS/smbs-after") - $(cat "$RESULTS/smbs-before"))) SMB commands in $(cat "$RESULTS/workload.seconds") s"
+
+kill -TERM "$base"; wait "$base"
+stop_aod
+sysctl -qw kernel.bpf_stats_enabled=0
+uname -r >"$RESULTS/kernel"
+exit 0
