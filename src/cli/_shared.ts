@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { ArgsDef } from "citty";
-import { UsageError } from "../util/errors";
+import { errorCode, errorMessage, UsageError } from "../util/errors";
 
 export const configArg = {
   config: {
@@ -36,6 +36,16 @@ export async function bundlePath(file: string, config?: string): Promise<string>
   if (file.includes("/") || existsSync(file)) return file;
   const [{ loadConfig }, { BATCHES }] = await Promise.all([import("../registry"), import("../bundle/output-dir")]);
   return join(loadConfig(config).aod_output_dir, BATCHES, file);
+}
+
+/** A bundle's members by name; an unreadable or garbage file is a usage error (exit 2) naming it. */
+export async function readBundleMembers(path: string): Promise<Map<string, Uint8Array>> {
+  const { readMembers } = await import("../bundle/read");
+  try {
+    return await readMembers(path);
+  } catch (e) {
+    throw new UsageError(`cannot read bundle ${path}: ${errorCode(e) === "ENOENT" ? "no such file" : errorMessage(e)}`);
+  }
 }
 
 /** Help text epilogue: examples, one per line. */

@@ -2,11 +2,10 @@ import { existsSync, rmSync, type Stats, statSync, writeSync } from "node:fs";
 import { resolve } from "node:path";
 import { defineCommand } from "citty";
 import { MANIFEST } from "../bundle/manifest";
-import { readMembers } from "../bundle/read";
 import { redactMembers } from "../bundle/redact";
 import { writeBundleFile, writeFileAtomic } from "../bundle/write";
 import { AodError, errorCode, errorMessage, UsageError } from "../util/errors";
-import { bundleFileArg, bundlePath, configArg, examples, jsonArg } from "./_shared";
+import { bundleFileArg, bundlePath, configArg, examples, jsonArg, readBundleMembers } from "./_shared";
 
 /** zstd level of the copy (collection.zstd_level's default). */
 const LEVEL = 3;
@@ -62,14 +61,7 @@ export default defineCommand({
     }
     if (!existsSync(resolve(out, ".."))) throw new UsageError(`-o ${args.output}: no such directory`);
 
-    let members: Map<string, Uint8Array>;
-    try {
-      members = await readMembers(path);
-    } catch (e) {
-      throw new UsageError(
-        `cannot read bundle ${path}: ${errorCode(e) === "ENOENT" ? "no such file" : errorMessage(e)}`,
-      );
-    }
+    const members = await readBundleMembers(path);
     const r = redactMembers([...members].filter(([n]) => n !== MANIFEST).map(([name, bytes]) => ({ name, bytes })));
     const map = {
       note: "aod bundles redact: value -> token. This map undoes the redaction: keep it private, do not send it with the copy.",

@@ -1,8 +1,7 @@
 import { defineCommand } from "citty";
 import { describeProblem, MANIFEST, verifyMembers } from "../bundle/manifest";
-import { readMembers } from "../bundle/read";
-import { AodError, errorCode, errorMessage, UsageError } from "../util/errors";
-import { bundleFileArg, bundlePath, configArg, examples, jsonArg } from "./_shared";
+import { AodError } from "../util/errors";
+import { bundleFileArg, bundlePath, configArg, examples, jsonArg, readBundleMembers } from "./_shared";
 
 export default defineCommand({
   meta: {
@@ -20,14 +19,7 @@ export default defineCommand({
   args: { ...bundleFileArg, ...configArg, ...jsonArg },
   async run({ args }) {
     const path = await bundlePath(args.file, args.config);
-    let members: Map<string, Uint8Array>;
-    try {
-      members = await readMembers(path);
-    } catch (e) {
-      throw new UsageError(
-        `cannot read bundle ${path}: ${errorCode(e) === "ENOENT" ? "no such file" : errorMessage(e)}`,
-      );
-    }
+    const members = await readBundleMembers(path);
     const v = verifyMembers(members);
     if (v.status !== "checked") {
       const message =
