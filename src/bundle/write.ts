@@ -2,7 +2,7 @@
 // root) with manifest.json last (./manifest.ts: every other member's size and
 // sha256), zstd-compressed through the native layer, under a temporary name,
 // fsynced, then renamed. Names are unique even for two anomalies in one ns.
-import { closeSync, fsyncSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { ZstdCompressor } from "../native/zstd";
 import { errorCode } from "../util/errors";
@@ -69,29 +69,13 @@ export async function writeBundle(
   for (let want = atNs; ; want++) {
     const ns = reserve(want);
     want = ns;
-    const tmp = join(batchesDir, tempName(ns));
     const final = join(batchesDir, bundleName(ns));
-    const fd = openSync(tmp, "wx", 0o600);
     try {
-      const bytes = await compressInto(fd, tar, level, signal);
-      closeSync(fd);
-      // link() fails if the final name exists: never overwrite another bundle.
-      try {
-        linkSync(tmp, final);
-      } catch (e) {
-        unlinkSync(tmp);
-        if (errorCode(e) === "EEXIST") continue;
-        throw e;
-      }
-      unlinkSync(tmp);
-      return { path: final, bytes };
+      const fill = (fd: number) => compressInto(fd, tar, level, signal);
+      return { path: final, bytes: await writeFileAtomic(final, fill, false, join(batchesDir, tempName(ns))) };
     } catch (e) {
-      try {
-        closeSync(fd);
-      } catch {}
-      try {
-        unlinkSync(tmp);
-      } catch {}
+      // link() fails if the final name exists: never overwrite another bundle, take the next name.
+      if (errorCode(e) === "EEXIST" && existsSync(final)) continue;
       throw e;
     } finally {
       reserved.delete(ns);
@@ -108,8 +92,8 @@ export async function writeFileAtomic(
   path: string,
   fill: (fd: number) => Promise<number> | number,
   overwrite = false,
+  tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`),
 ): Promise<number> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   const fd = openSync(tmp, "wx", 0o600);
   try {
     const bytes = await fill(fd);
