@@ -5,6 +5,7 @@ import {
   lstatSync,
   mkdirSync,
   readdirSync,
+  readFileSync,
   statSync,
   symlinkSync,
   writeFileSync,
@@ -52,6 +53,15 @@ describe("bundles", () => {
     ]);
     expect(a.path).not.toBe(b.path);
     expect(listBundles(dir).length).toBe(2);
+  });
+
+  test("a name another process already took is never overwritten: the next one is used", async () => {
+    const dir = ensureOutputDir(tempDir());
+    writeFileSync(join(dir, "aod_quick_500.tar.zst"), "someone else's");
+    const w = await writeBundle(dir, 500n, [{ name: "a", data: "a" }], 1);
+    expect(w.path).toBe(join(dir, "aod_quick_501.tar.zst"));
+    expect(readFileSync(join(dir, "aod_quick_500.tar.zst"), "utf8")).toBe("someone else's");
+    expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   });
 
   test("an aborted write leaves no file at all, not even the temporary one", async () => {
