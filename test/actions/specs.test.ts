@@ -33,6 +33,9 @@ describe("built-in action specs", () => {
       open_files: "open_files.log",
       kerberos: "kerberos.log",
       cifs_verbose: "cifs_verbose.log",
+      nfs_mounts: "nfs_mounts.log",
+      nfs_mountstats: "nfs_mountstats.log",
+      nfsstat: "nfsstat.log",
     });
     expect(actionFileName("debugdata")).toBe("debug_data.log");
     expect(actionFileName("my-custom")).toBe("my-custom.log");

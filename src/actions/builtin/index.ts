@@ -10,6 +10,9 @@ import { hung_tasks } from "./hung_tasks";
 import { journalctl } from "./journalctl";
 import { kerberos } from "./kerberos";
 import { mounts } from "./mounts";
+import { nfs_mounts } from "./nfs_mounts";
+import { nfs_mountstats } from "./nfs_mountstats";
+import { nfsstat } from "./nfsstat";
 import { open_files } from "./open_files";
 import { smbinfo } from "./smbinfo";
 import { stats } from "./stats";
@@ -27,6 +30,9 @@ export const BUILTIN_ACTIONS: readonly ActionSpec[] = [
   open_files,
   kerberos,
   cifs_verbose,
+  nfs_mounts,
+  nfs_mountstats,
+  nfsstat,
 ];
 
 export const BUILTIN_ACTION_NAMES: readonly string[] = BUILTIN_ACTIONS.map((a) => a.name);
