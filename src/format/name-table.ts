@@ -8,6 +8,13 @@ export interface NameTable {
   /** Every name, at its id. */
   names: readonly string[];
   id(name: string): number | undefined;
+  /**
+   * Every id a name in a config selects: its own, or several for a name that
+   * stands for a family (NFS: "WRITE" is v3:WRITE and v4:WRITE).
+   */
+  ids(name: string): readonly number[] | undefined;
+  /** Names to suggest for a typo (default: `names`). */
+  suggestions?: readonly string[];
   /** The name of an id; ids outside the table get a printable stand-in. */
   name(id: number): string;
 }
@@ -19,5 +26,15 @@ export function nameTable(
   unknown: (id: number) => string,
 ): NameTable {
   const ids = new Map<string, number>(names.map((n, i) => [n, i]));
-  return { what, names, example, id: (n) => ids.get(n), name: (id) => names[id] ?? unknown(id) };
+  return {
+    what,
+    names,
+    example,
+    id: (n) => ids.get(n),
+    ids: (n) => {
+      const id = ids.get(n);
+      return id === undefined ? undefined : [id];
+    },
+    name: (id) => names[id] ?? unknown(id),
+  };
 }

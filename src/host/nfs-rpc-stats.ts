@@ -8,6 +8,8 @@
 // operations (enum NFSPROC4_CLNT_* in include/linux/nfs4.h), not the
 // protocol's operation numbers. The file exists while the nfs module is loaded.
 
+import { NFS3_PROCEDURES, NFS4_PROCEDURES } from "../format/nfs-procedures";
+
 export interface RpcCounters {
   calls: number;
   retrans: number;
@@ -68,108 +70,8 @@ export const NFS2_PROCEDURES: readonly string[] = [
   "STATFS",
 ];
 
-export const NFS3_PROCEDURES: readonly string[] = [
-  "NULL",
-  "GETATTR",
-  "SETATTR",
-  "LOOKUP",
-  "ACCESS",
-  "READLINK",
-  "READ",
-  "WRITE",
-  "CREATE",
-  "MKDIR",
-  "SYMLINK",
-  "MKNOD",
-  "REMOVE",
-  "RMDIR",
-  "RENAME",
-  "LINK",
-  "READDIR",
-  "READDIRPLUS",
-  "FSSTAT",
-  "FSINFO",
-  "PATHCONF",
-  "COMMIT",
-];
-
-// v4: the order of enum NFSPROC4_CLNT_* (the kernel's nfs4_procedures[] is
-// indexed by it, whatever order its initializers are written in): 69 entries
-// through READ_PLUS (Debian's 6.1 and 6.12 kernels), then OFFLOAD_STATUS on
-// newer ones. Older kernels have a prefix of it: operations were appended,
-// until ZERO_RANGE (NFS4_STABLE_PREFIX).
-export const NFS4_PROCEDURES: readonly string[] = [
-  "NULL",
-  "READ",
-  "WRITE",
-  "COMMIT",
-  "OPEN",
-  "OPEN_CONFIRM",
-  "OPEN_NOATTR",
-  "OPEN_DOWNGRADE",
-  "CLOSE",
-  "SETATTR",
-  "FSINFO",
-  "RENEW",
-  "SETCLIENTID",
-  "SETCLIENTID_CONFIRM",
-  "LOCK",
-  "LOCKT",
-  "LOCKU",
-  "ACCESS",
-  "GETATTR",
-  "LOOKUP",
-  "LOOKUP_ROOT",
-  "REMOVE",
-  "RENAME",
-  "LINK",
-  "SYMLINK",
-  "CREATE",
-  "PATHCONF",
-  "STATFS",
-  "READLINK",
-  "READDIR",
-  "SERVER_CAPS",
-  "DELEGRETURN",
-  "GETACL",
-  "SETACL",
-  "FS_LOCATIONS",
-  "RELEASE_LOCKOWNER",
-  "SECINFO",
-  "FSID_PRESENT",
-  "EXCHANGE_ID",
-  "CREATE_SESSION",
-  "DESTROY_SESSION",
-  "SEQUENCE",
-  "GET_LEASE_TIME",
-  "RECLAIM_COMPLETE",
-  "LAYOUTGET",
-  "GETDEVICEINFO",
-  "LAYOUTCOMMIT",
-  "LAYOUTRETURN",
-  "SECINFO_NO_NAME",
-  "TEST_STATEID",
-  "FREE_STATEID",
-  "GETDEVICELIST",
-  "BIND_CONN_TO_SESSION",
-  "DESTROY_CLIENTID",
-  "SEEK",
-  "ALLOCATE",
-  "DEALLOCATE",
-  "LAYOUTSTATS",
-  "CLONE",
-  "COPY",
-  "OFFLOAD_CANCEL",
-  "LOOKUPP",
-  "LAYOUTERROR",
-  "COPY_NOTIFY",
-  "GETXATTR",
-  "SETXATTR",
-  "LISTXATTRS",
-  "REMOVEXATTR",
-  "READ_PLUS",
-  "OFFLOAD_STATUS",
-];
+// v3 and v4: one table with nfsslower's (src/format/nfs-procedures.ts).
+export { NFS3_PROCEDURES, NFS4_PROCEDURES };
 
 /**
  * How many v4 names hold on a kernel with more counters than NFS4_PROCEDURES:

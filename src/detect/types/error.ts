@@ -85,7 +85,10 @@ const unknownErrno = (c: string) =>
   `unknown errno name ${JSON.stringify(c)}${didYouMean(c, ERRNO_ACCEPTED_NAMES)} (Linux errno names such as EACCES, EIO, ENOSPC)`;
 
 const STATUS_NAMES = {
-  id: ntStatusCode,
+  ids: (s: string) => {
+    const code = ntStatusCode(s);
+    return code === undefined ? undefined : [code];
+  },
   unknown: (s: string) =>
     `unknown NT status ${JSON.stringify(s)}${didYouMean(s.toUpperCase(), NT_STATUS_NAMES)} (a name such as STATUS_ACCESS_DENIED, or a code such as 0xc0000022)`,
 };
@@ -105,28 +108,28 @@ function namedSet(
   track: readonly string[] | null,
   exclude: readonly string[] | null,
   [trackKey, excludeKey]: [string, string],
-  names: { id(name: string): number | undefined; unknown(name: string): string },
+  names: { ids(name: string): readonly number[] | undefined; unknown(name: string): string },
 ): { track?: number[]; exclude: number[] } | undefined {
+  // Per listed name, the ids it selects (a family name such as NFS "WRITE" selects several).
   const ids = (list: readonly string[] | null, key: string) =>
     (list ?? []).map((n, i) => {
-      const id = names.id(n);
-      if (id === undefined) ctx.problem([...ctx.at, key, i], names.unknown(n));
-      return id ?? -1;
+      const got = names.ids(n);
+      if (got === undefined) ctx.problem([...ctx.at, key, i], names.unknown(n));
+      return got ?? [];
     });
   const t = ids(track, trackKey);
   const x = ids(exclude, excludeKey);
-  t.forEach((id, i) => {
-    if (id >= 0 && x.includes(id))
+  t.forEach((tIds, i) => {
+    const j = x.findIndex((xIds) => xIds.some((id) => tIds.includes(id)));
+    if (j >= 0)
       ctx.problem(
-        [...ctx.at, excludeKey, x.indexOf(id)],
+        [...ctx.at, excludeKey, j],
         `${track![i]} is both tracked (${trackKey}) and excluded; keep it in one list`,
       );
   });
   if (!t.length && !x.length) return undefined;
-  return {
-    ...(t.length && { track: [...new Set(t)].sort((a, b) => a - b) }),
-    exclude: [...new Set(x)].sort((a, b) => a - b),
-  };
+  const sorted = (l: (readonly number[])[]) => [...new Set(l.flat())].sort((a, b) => a - b);
+  return { ...(t.length && { track: sorted(t) }), exclude: sorted(x) };
 }
 
 const nonEmpty = (key: string, list: string[]) => (list.length ? { [key]: list } : {});
@@ -162,8 +165,8 @@ export const error = defineAnomalyType<Raw, ErrorRule>({
     const status = namedSet(ctx, e.track_status, e.exclude_status, ["track_status", "exclude_status"], STATUS_NAMES);
     const table = toolCommands(ctx.tool);
     const commands = namedSet(ctx, e.track_commands, e.exclude_commands, ["track_commands", "exclude_commands"], {
-      id: (c) => table.id(c.toUpperCase()),
-      unknown: (c) => `unknown ${table.what} ${JSON.stringify(c)}${didYouMean(c, table.names)}`,
+      ids: (c) => table.ids(c) ?? table.ids(c.toUpperCase()),
+      unknown: (c) => `unknown ${table.what} ${JSON.stringify(c)}${didYouMean(c, table.suggestions ?? table.names)}`,
     });
     if (!errnos || ctx.hasProblems()) return undefined;
     return {

@@ -93,18 +93,19 @@ export const latency = defineAnomalyType<Raw, LatencyRule>({
     const table = toolCommands(ctx.tool);
     const track = l.track_commands ?? [];
     const exclude = l.exclude_commands ?? [];
+    const known = table.suggestions ?? table.names;
     const unknown = (name: string) =>
-      `unknown ${table.what} ${JSON.stringify(name)}${didYouMean(name, table.names)} (allowed: ${allowedList(table.names)})`;
+      `unknown ${table.what} ${JSON.stringify(name)}${didYouMean(name, known)} (allowed: ${allowedList(known)})`;
     const seen = new Set<string>();
     track.forEach((t, i) => {
       const key = [...at, "track_commands", i, "command"];
-      if (table.id(t.command) === undefined) ctx.problem(key, unknown(t.command));
+      if (table.ids(t.command) === undefined) ctx.problem(key, unknown(t.command));
       if (seen.has(t.command)) ctx.warn(`${pathString(key)}: ${t.command} is listed twice; the last threshold wins`);
       seen.add(t.command);
     });
     exclude.forEach((c, i) => {
       const key = [...at, "exclude_commands", i];
-      if (table.id(c) === undefined) ctx.problem(key, unknown(c));
+      if (table.ids(c) === undefined) ctx.problem(key, unknown(c));
       else if (seen.has(c)) ctx.problem(key, `${c} is both tracked (track_commands) and excluded; keep it in one list`);
     });
     if (ctx.hasProblems()) return undefined;
@@ -113,8 +114,9 @@ export const latency = defineAnomalyType<Raw, LatencyRule>({
     const th: (number | null)[] = new Array(table.names.length).fill(
       mode === "trackonly" ? null : l.default_threshold_ms,
     );
-    if (mode !== "excludeonly") for (const t of track) th[table.id(t.command)!] = t.threshold ?? l.default_threshold_ms;
-    if (mode !== "trackonly") for (const c of exclude) th[table.id(c)!] = null;
+    if (mode !== "excludeonly")
+      for (const t of track) for (const id of table.ids(t.command)!) th[id] = t.threshold ?? l.default_threshold_ms;
+    if (mode !== "trackonly") for (const c of exclude) for (const id of table.ids(c)!) th[id] = null;
     if (th.every((x) => x === null)) {
       ctx.problem(at, `no ${table.what} is left to track (mode ${mode}); track at least one`);
       return undefined;
