@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Install the host packages the qemu VM test harness needs (idempotent).
-# Only calls apt-get when something is missing. Samba is installed for its
-# binaries (the VM runs them from the host's / over 9p); the host's own
-# smbd/nmbd services are kept from starting / disabled.
+# Only calls apt-get when something is missing. Samba and the NFS server/
+# client tools are installed for their binaries (the VM runs them from the
+# host's / over 9p); the host's own smbd/nmbd and nfs-server/rpcbind/statd
+# services are kept from starting / disabled.
 set -euo pipefail
 
-PKGS=(qemu-system-x86 samba cifs-utils busybox-static kmod iproute2 cpio xz-utils zstd)
+PKGS=(qemu-system-x86 samba cifs-utils busybox-static kmod iproute2 cpio xz-utils zstd
+      nfs-kernel-server nfs-common rpcbind)
 
 log() { [[ "${V:-0}" == 1 ]] && echo "vm/deps: $*" >&2 || true; }
 die() { echo "vm/deps: ERROR: $*" >&2; exit 1; }
@@ -26,8 +28,9 @@ command -v apt-get >/dev/null || die "apt-get not found; install manually: ${mis
 
 echo "vm/deps: installing: ${missing[*]}" >&2
 
-# Keep package maintainer scripts from starting smbd/nmbd/samba-ad-dc on
-# the host (non-systemd hosts use invoke-rc.d, which honours policy-rc.d).
+# Keep package maintainer scripts from starting smbd/nmbd/samba-ad-dc,
+# nfs-kernel-server, rpcbind, rpc.statd… on the host (non-systemd hosts use
+# invoke-rc.d, which honours policy-rc.d).
 policy=/usr/sbin/policy-rc.d
 made_policy=0
 if [[ ! -e $policy ]]; then
@@ -50,9 +53,15 @@ fi
 rm -f "$out"
 
 # On systemd hosts the units are enabled/started by deb-systemd-invoke:
-# stop & disable them; the VM runs its own smbd on its own loopback.
+# stop & disable them; the VM runs its own smbd, rpcbind and nfsd on its own
+# loopback (scripts/vm/guest/setup.sh, guest/nfs-setup.sh). Sockets before
+# services (rpcbind.socket would start rpcbind again); the targets pull in
+# statd/idmapd/gssd at boot.
 if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null; then
-  for u in smbd nmbd samba-ad-dc; do
+  for u in smbd nmbd samba-ad-dc \
+    nfs-server nfs-kernel-server nfs-mountd nfs-idmapd nfsdcld nfs-blkmap \
+    rpc-statd rpc-statd-notify rpc-gssd rpc-svcgssd nfs-client.target \
+    rpcbind.socket rpcbind; do
     systemctl disable --now "$u" >/dev/null 2>&1 || true
   done
 fi
