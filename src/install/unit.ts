@@ -28,9 +28,25 @@ const CAPABILITIES = [
   "CAP_KILL",
 ];
 
-export function unitText(config: Config, configPath = CONFIG_PATH, binPath = BIN_PATH): string {
+/** The unit's first line: who installed it and what removes it. */
+const HEADER = {
+  install: "# Installed by `aod install`; `aod uninstall` removes it.",
+  package: "# Installed by the aod package (deb or rpm); removing the package removes it.",
+};
+
+/**
+ * The unit for a config. `aod install` writes it with its own paths; the
+ * packages (scripts/package) ship it, from `aod _unit --packaged`, with the
+ * binary at /usr/bin/aod.
+ */
+export function unitText(
+  config: Config,
+  configPath = CONFIG_PATH,
+  binPath = BIN_PATH,
+  installedBy: keyof typeof HEADER = "install",
+): string {
   const stopSec = Math.ceil(config.collection.stop_grace_sec + 15);
-  return `# Installed by \`aod install\`; \`aod uninstall\` removes it.
+  return `${HEADER[installedBy]}
 [Unit]
 Description=aod - always-on diagnostics for SMB/CIFS clients
 Documentation=man:aod(8)
