@@ -13,6 +13,61 @@ export function runSteps(steps: Step[], dryRun: boolean): void {
   }
 }
 
+/** The binary the deb and rpm packages (scripts/package) install. */
+export const PACKAGED_BIN_PATH = "/usr/bin/aod";
+
+export interface PackageOwner {
+  manager: "dpkg" | "rpm";
+  name: string;
+}
+
+type Run = (argv: string[]) => { code: number; stdout: string };
+const runQuiet: Run = (argv) => {
+  const r = Bun.spawnSync(argv, { stdin: "ignore", stdout: "pipe", stderr: "ignore" });
+  return { code: r.exitCode, stdout: r.stdout.toString() };
+};
+
+/**
+ * The deb or rpm package that owns `path` (asked of dpkg-query and rpm, each
+ * only when installed, with an argv and no shell), or undefined.
+ */
+export function packageOwning(
+  path = PACKAGED_BIN_PATH,
+  which: (cmd: string) => string | null = Bun.which,
+  run: Run = runQuiet,
+): PackageOwner | undefined {
+  if (which("dpkg-query")) {
+    // "aod: /usr/bin/aod" (a Multi-Arch: same package: "aod:amd64: ...")
+    const r = run(["dpkg-query", "-S", path]);
+    const line = r.stdout.split("\n").find((l) => l.endsWith(`: ${path}`) && !l.startsWith("diversion "));
+    if (r.code === 0 && line) return { manager: "dpkg", name: line.slice(0, -`: ${path}`.length).split(", ")[0]! };
+  }
+  if (which("rpm")) {
+    const r = run(["rpm", "-qf", "--qf", "%{NAME}\\n", path]);
+    const name = r.stdout.trim().split("\n")[0];
+    if (r.code === 0 && name && /^[\w.+-]+$/.test(name)) return { manager: "rpm", name };
+  }
+  return undefined;
+}
+
+/** Why `aod install` refuses on a host where a package already installs aod, and what to do instead. */
+export function packagedMessage(owner: PackageOwner, path = PACKAGED_BIN_PATH): string {
+  const [what, remove, kept] =
+    owner.manager === "dpkg"
+      ? ["Debian package", `sudo apt remove ${owner.name}`, "keeps /etc/aod"]
+      : [
+          "rpm package",
+          `sudo dnf remove ${owner.name} (or rpm -e)`,
+          "a changed /etc/aod/config.yaml is kept as config.yaml.rpmsave",
+        ];
+  return (
+    `${path} belongs to the ${what} "${owner.name}", which already runs aod as a service ` +
+    "(/usr/lib/systemd/system/aod.service, config /etc/aod/config.yaml): nothing was changed. " +
+    "Use the package's service (systemctl status aod; upgrade by installing a newer package). " +
+    `To use the single binary instead, remove the package first: ${remove} (${kept}), then run aod install again.`
+  );
+}
+
 export default defineCommand({
   meta: {
     name: "install",
@@ -36,6 +91,8 @@ export default defineCommand({
   },
   run({ args }) {
     const dry = args["dry-run"];
+    const owner = packageOwning();
+    if (owner) throw new UsageError(packagedMessage(owner));
     const noSystemd =
       "systemd is not running on this host (/run/systemd/system is missing): nothing was changed. Run `aod run` under your service manager instead.";
     if (!hasSystemd() && !dry) throw new UsageError(noSystemd);
