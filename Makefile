@@ -78,6 +78,14 @@ dist/aod: $(SOURCES) $(BPF_OBJS) $(LIBS) $(DEPS_STAMP)
 		src/main.ts --outfile $@.tmp >/dev/null
 	$(Q)mv $@.tmp $@
 
+# Packages of dist/aod: dist/aod_<version>_amd64.deb and
+# dist/aod-<version>-<release>.x86_64.rpm (dpkg-deb, rpmbuild; xz, ~1.5 min;
+# PKG_COMPRESS=gzip for a quick one). Versions: scripts/package/version.sh.
+.PHONY: package
+package: dist/aod $(DEPS_STAMP)
+	$(call msg,PACKAGE,deb + rpm)
+	$(Q)scripts/package/build.sh dist/aod dist
+
 run: dist/aod
 	./dist/aod run
 

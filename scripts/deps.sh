@@ -11,6 +11,8 @@ APT_PACKAGES=(clang clang-format llvm libbpf-dev libelf-dev zlib1g-dev libzstd-d
 APT_PACKAGES+=(build-essential dpkg-dev pkg-config bzip2 xz-utils debian-archive-keyring mmdebstrap)
 # test/libs: a signed Debian source repository of its own (gpg signs its Release).
 APT_PACKAGES+=(gpg gpg-agent gpgconf)
+# make package: rpmbuild (dpkg-deb is dpkg's).
+APT_PACKAGES+=(rpm)
 # npm, for `npm ci` below: a fresh Debian 12 has neither node nor npm. Debian's
 # when there is no npm at all (a nodejs from elsewhere, e.g. NodeSource, has its own).
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
