@@ -224,7 +224,7 @@ function checkAnomaly(
       const measures = registry.anomalyTypes.find((t) => t.tools.includes(known.canonical))?.type ?? "something else";
       problem(
         [...at, "tool"],
-        `tool "${a.tool}" measures ${measures}, but this anomaly's type is ${spec.type}; use "${spec.tools[0]}"`,
+        `tool "${a.tool}" measures ${measures}, but this anomaly's type is ${spec.type}; use ${spec.tools.map((t) => `"${t}"`).join(" or ")}`,
       );
     } else tool = known.canonical;
   }

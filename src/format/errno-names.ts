@@ -132,9 +132,16 @@ export const ERRNO_TABLE: ReadonlyArray<readonly [string, number]> = [
   ["ENOTRECOVERABLE", 131],
   ["ERFKILL", 132],
   ["EHWPOISON", 133],
-  // Kernel-internal codes that cifs can return to its callers.
+  // Kernel-internal codes (include/linux/errno.h) that cifs and the NFS client return to their callers.
   ["ERESTARTSYS", 512],
+  ["EBADHANDLE", 521],
+  ["ENOTSYNC", 522],
+  ["EBADCOOKIE", 523],
   ["ENOTSUPP", 524],
+  ["ETOOSMALL", 525],
+  ["ESERVERFAULT", 526],
+  ["EBADTYPE", 527],
+  ["EJUKEBOX", 528],
 ];
 
 // Aliases glibc defines with the same number; accepted in config, never printed.

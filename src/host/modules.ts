@@ -4,30 +4,34 @@
 import { existsSync, readFileSync } from "node:fs";
 
 /**
- * cifs is loaded and initialised: /sys/module/cifs/initstate says "live" (it
- * appears while the module is still loading, before its BTF and tracepoints
- * are registered); a built-in cifs has no initstate but a parameters dir.
+ * A module is loaded and initialised: /sys/module/<mod>/initstate says "live"
+ * (it appears while the module is still loading, before its BTF and
+ * tracepoints are registered); a built-in one has no initstate but a
+ * parameters dir (and, for cifs, /proc/fs/cifs).
  */
-export function cifsLoaded(): boolean {
+export function moduleLoaded(mod: string, builtinMarker?: string): boolean {
   try {
-    return readFileSync("/sys/module/cifs/initstate", "utf8").trim() === "live";
+    return readFileSync(`/sys/module/${mod}/initstate`, "utf8").trim() === "live";
   } catch {
     return (
-      existsSync("/sys/module/cifs/parameters") &&
-      !existsSync("/sys/module/cifs/initstate") &&
-      existsSync("/proc/fs/cifs")
+      existsSync(`/sys/module/${mod}/parameters`) &&
+      !existsSync(`/sys/module/${mod}/initstate`) &&
+      (!builtinMarker || existsSync(builtinMarker))
     );
   }
 }
 
-/** Identifies one load of the cifs module (its .text address; "" when unreadable, e.g. not root). */
-export function cifsInstance(): string {
+/** Identifies one load of a module (its .text address; "" when unreadable, e.g. not root, or absent). */
+export function moduleInstance(mod: string): string {
   try {
-    return readFileSync("/sys/module/cifs/sections/.text", "utf8").trim();
+    return readFileSync(`/sys/module/${mod}/sections/.text`, "utf8").trim();
   } catch {
     return "";
   }
 }
+
+export const cifsLoaded = (): boolean => moduleLoaded("cifs", "/proc/fs/cifs");
+export const cifsInstance = (): string => moduleInstance("cifs");
 
 /** Symbols of module `mod` in /proc/kallsyms (text symbols only). */
 export function moduleSymbols(names: string[], mod = "cifs", text?: string): Set<string> {

@@ -5,13 +5,16 @@ import type { ToolName } from "../config/spec";
 import type { DecodedEvent, EventLine } from "../format/event";
 import type { NameTable } from "../format/name-table";
 import { smbProtocol } from "./attach-plan";
+import { nfsProtocol } from "./nfs-plan";
+import { nfserr } from "./nfserr";
+import { nfsslower } from "./nfsslower";
 import { smbconn } from "./smbconn";
 import { smberr } from "./smberr";
 import { smbslower } from "./smbslower";
 import type { EventKind, Protocol, ToolSpec } from "./spec";
 
-export const TOOLS: readonly ToolSpec[] = [smbslower, smberr, smbconn] as readonly ToolSpec[];
-export const PROTOCOLS: readonly Protocol[] = [smbProtocol] as readonly Protocol[];
+export const TOOLS: readonly ToolSpec[] = [smbslower, smberr, smbconn, nfsslower, nfserr] as readonly ToolSpec[];
+export const PROTOCOLS: readonly Protocol[] = [smbProtocol, nfsProtocol] as readonly Protocol[];
 
 /** Every event kind, by its id (aod_event.tool). */
 export const KINDS: readonly EventKind[] = TOOLS.map((t) => t.kind);

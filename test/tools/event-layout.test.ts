@@ -7,7 +7,7 @@ import { EVENT_SIZE, OFF } from "../../src/format/event";
 import { BpfObject } from "../../src/native/libbpf";
 import { ROOT, skipReason } from "../helpers";
 
-for (const tool of ["smbslower", "smberr"]) {
+for (const tool of ["smbslower", "smberr", "nfsslower", "nfserr"]) {
   const obj = join(ROOT, `build/bpf/${tool}.bpf.o`);
   describe(`struct aod_event in ${tool}.bpf.o`, () => {
     test("decoder offsets and size match the BTF layout", () => {

@@ -148,7 +148,7 @@ function listsOf(r: ErrorRule): Record<string, string[]> {
 export const error = defineAnomalyType<Raw, ErrorRule>({
   type: "error",
   title: "Error",
-  tools: ["smbiosnoop"],
+  tools: ["smbiosnoop", "nfserr"],
   keys,
 
   compile(e, ctx) {

@@ -84,7 +84,7 @@ function summarizeThresholds(th: (number | null)[], commands: NameTable): string
 export const latency = defineAnomalyType<Raw, LatencyRule>({
   type: "latency",
   title: "Latency",
-  tools: ["smbslower"],
+  tools: ["smbslower", "nfsslower"],
   keys,
   withHistograms: true,
 

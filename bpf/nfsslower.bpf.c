@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/* nfsslower: the latency of every NFS RPC, per procedure.
+ *
+ * sunrpc:rpc_stats_latency fires once per completed RPC (when its statistics
+ * are counted, in the task that ran it last: the caller for synchronous
+ * calls, an rpciod/kworker for asynchronous ones) with the RPC client id, the
+ * xid, the program version, the procedure name and the times it spent queued
+ * (backlog), on the wire (rtt) and in all (execute), in microseconds. It
+ * exists on every kernel aod supports and needs no BTF; field offsets come
+ * from its format file (6.12 adds xprt_id at the end; the rest is the same).
+ *
+ * Only program "nfs" is counted (not nfsacl, lockd, mount or rpcbind). Each
+ * RPC goes into the per-procedure histogram; an event is submitted when its
+ * latency reaches the procedure's threshold. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "nfs_shared.bpf.h"
+
+/* Field offsets in rpc_stats_latency's record (from its format file). */
+const volatile __u16 off_client_id = 12;
+const volatile __u16 off_xid = 16;
+const volatile __u16 off_version = 20;
+const volatile __u16 off_progname = 24;
+const volatile __u16 off_procname = 28;
+const volatile __u16 off_backlog = 32;
+const volatile __u16 off_rtt = 40;
+const volatile __u16 off_execute = 48;
+/* Report only this process (tgid); 0 = all. */
+const volatile __u32 filter_tgid = 0;
+
+/* Keeps struct aod_event in the object's BTF (see smbslower.bpf.c). */
+const volatile struct aod_event *const aod_event_btf_anchor = 0;
+
+/* thresholds[command]: report at or above this many ns; ~0 = never. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NFS_COMMANDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} thresholds SEC(".maps");
+
+/* hist[command * AOD_HIST_SLOTS + log2(latency in us)]: every completed RPC. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, (NFS_COMMANDS * AOD_HIST_SLOTS));
+	__type(key, __u32);
+	__type(value, __u64);
+} hist SEC(".maps");
+
+static __always_inline __u32 log2_slot(__u64 us)
+{
+	__u32 s = 0;
+	for (int i = 0; i < AOD_HIST_SLOTS - 1; i++) {
+		if (us < 2)
+			break;
+		us >>= 1;
+		s++;
+	}
+	return s;
+}
+
+static __always_inline __u64 field_u64(void *ctx, __u16 off)
+{
+	__u64 v = 0;
+	bpf_probe_read_kernel(&v, sizeof(v), ctx + off);
+	return v;
+}
+
+static __always_inline __u32 field_u32(void *ctx, __u16 off)
+{
+	__u32 v = 0;
+	bpf_probe_read_kernel(&v, sizeof(v), ctx + off);
+	return v;
+}
+
+SEC("tracepoint/sunrpc/rpc_stats_latency")
+int nfsslower_rpc_done(void *ctx)
+{
+	if (!nfs_program_is_nfs(ctx, off_progname))
+		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	if (filter_tgid && (id >> 32) != filter_tgid)
+		return 0;
+	__u32 version = field_u32(ctx, off_version);
+	int cmd = nfs_proc_id(ctx, version, off_procname);
+	if (cmd < 0 || cmd >= NFS_COMMANDS)
+		return 0;
+	__u64 exec_us = field_u64(ctx, off_execute);
+
+	__u32 slot = (__u32)cmd * AOD_HIST_SLOTS + log2_slot(exec_us);
+	__u64 *n = bpf_map_lookup_elem(&hist, &slot);
+	if (n)
+		*n += 1;
+
+	__u32 key = cmd;
+	__u64 *th = bpf_map_lookup_elem(&thresholds, &key);
+	__u64 lat_ns = exec_us * 1000;
+	if (!th || lat_ns < *th)
+		return 0;
+
+	struct aod_event *e = aod_reserve(NFSSLOWER_TOOL);
+	if (!e)
+		return 0;
+	__u64 rtt = field_u64(ctx, off_rtt);
+	__u64 backlog = field_u64(ctx, off_backlog);
+	e->time_ns = bpf_ktime_get_ns();
+	e->latency_ns = lat_ns;
+	e->session_id =
+		(rtt > 0xffffffff ? 0xffffffffULL : rtt) << 32 | (backlog > 0xffffffff ? 0xffffffffULL : backlog);
+	e->mid = field_u32(ctx, off_xid);
+	e->tree_id = field_u32(ctx, off_client_id);
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	e->rc = 0;
+	e->status = 0;
+	e->command = cmd;
+	e->tool = NFSSLOWER_TOOL;
+	e->flags = 0;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
