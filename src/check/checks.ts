@@ -1,11 +1,13 @@
 // The doctor's checks, as data: each says what it looks at and whether aod run
 // can work without it (`required`). Order is the order printed.
-import { accessSync, constants, existsSync, readdirSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { actionBinaries } from "../actions/builtin";
 import type { Config } from "../config/validate";
 import { freeBytes, kernelRelease } from "../host/kernel";
-import { cifsLoaded } from "../host/modules";
+import { cifsLoaded, moduleLoaded } from "../host/modules";
 import { smb1Warnings } from "../host/mounts";
+import { RPC_CLNT_DIR } from "../host/nfs-clients";
+import { nfsMounts } from "../host/nfs-mounts";
 import { ensureTracefs, tracefsRoot } from "../host/tracefs";
 import { findBinary } from "../host/which";
 import { glibcVersion } from "../native/libc";
@@ -50,13 +52,13 @@ const planOf = (p: Protocol): unknown => {
 };
 const attachPlan = async () => planOf((await import("../tools/attach-plan")).smbProtocol) as Plan;
 
-/** The rows of the event tools that describe themselves, under their protocol's plan. */
-async function toolChecks(): Promise<Check[]> {
+/** The rows of a protocol's event tools that describe themselves, under its plan. */
+async function toolChecks(proto: string): Promise<Check[]> {
   const { TOOLS, PROTOCOLS } = await import("../tools/registry");
   return TOOLS.flatMap((t): Check[] => {
     const c = t.check;
     const protocol = PROTOCOLS.find((p) => p.name === t.protocol);
-    if (!c || !protocol) return [];
+    if (!c || !protocol || protocol.name !== proto) return [];
     return [
       {
         name: `  ${c.name}`,
@@ -70,6 +72,55 @@ async function toolChecks(): Promise<Check[]> {
       },
     ];
   });
+}
+
+/** The NFS rows: the module, each tool's tracepoints, how events name mounts, and the NFS mounts. */
+function nfsChecks(): (Check | Expand)[] {
+  const nfsLoaded = () => moduleLoaded("nfs");
+  return [
+    {
+      name: "nfs module",
+      required: false,
+      run: () =>
+        nfsLoaded()
+          ? {
+              ok: true,
+              detail: `loaded${moduleLoaded("nfsv4") ? " (nfsv4 too)" : " (nfsv4 not yet: its errors attach when it loads)"}`,
+            }
+          : {
+              ok: true,
+              info: true,
+              detail: "not loaded yet: aod attaches when it loads (the first NFS mount loads it)",
+            },
+    },
+    { expand: () => toolChecks("nfs") },
+    {
+      // Events carry the RPC client, not the mount (src/host/nfs-clients.ts).
+      name: "  mount names",
+      required: false,
+      run: () =>
+        existsSync(RPC_CLNT_DIR)
+          ? {
+              ok: true,
+              detail: `RPC client → server from ${RPC_CLNT_DIR}; the export is named when one mount of that server and version is left, else the candidates are listed`,
+            }
+          : {
+              ok: !nfsLoaded(),
+              info: true,
+              detail: `no ${RPC_CLNT_DIR} (debugfs not mounted, or sunrpc not loaded): events list every mount of their NFS version`,
+            },
+    },
+    {
+      name: "NFS mounts",
+      required: false,
+      run: () => {
+        const mounts = nfsMounts(readFileSync("/proc/self/mountinfo", "utf8"));
+        if (!mounts.length) return { ok: true, info: true, detail: "none" };
+        const list = mounts.map((m) => `${m.mount.source} (v${m.options.get("vers") ?? "?"}) on ${m.mount.mountpoint}`);
+        return { ok: true, detail: `${mounts.length}: ${list.slice(0, 8).join(", ")}${list.length > 8 ? ", …" : ""}` };
+      },
+    },
+  ];
 }
 
 // Native modules load lazily: `aod check` must still report what it can when
@@ -194,7 +245,8 @@ export const CHECKS: (Check | Expand)[] = [
     }),
   ),
   // One row per event tool that has one (its spec's `check`), e.g. errors, connection.
-  { expand: toolChecks },
+  { expand: () => toolChecks("smb") },
+  ...nfsChecks(),
   {
     // Whether bundles will carry kernel_trace.log, and what the recorder costs.
     name: "flight recorder",

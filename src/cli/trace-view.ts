@@ -2,9 +2,12 @@
 // end (counts, latency percentiles per command, error counts). A module of
 // src/cli/trace.ts, not a command.
 import { type ClockOffset, type DecodedEvent, type EventBatch, type EventLine, eventLineJson } from "../format/event";
-import { smb2CommandName } from "../format/smb2-commands";
 import type { ShareResolver } from "../host/shares";
-import { kindById, toEventLine } from "../tools/registry";
+import { kindById, TOOLS, toEventLine } from "../tools/registry";
+
+/** The summary's key of a command of an event kind (SMB2 commands keep their ids: kind 0). */
+export const statsKey = (tool: number, command: number): number => tool * 65536 + command;
+const statsName = (key: number) => (kindById(Math.floor(key / 65536)) ?? kindById(0)!).commands.name(key % 65536);
 
 /** Latencies per command for the summary: exact up to a cap, then a uniform sample. */
 export class LatencyStats {
@@ -44,7 +47,15 @@ export const TABLE_HEADER = `${pad("TIME", 12)} ${pad("COMM", 16)} ${pad("PID", 
 
 /** One event as a row of the live table; `what` is its latency or error. */
 export function tableRow(e: DecodedEvent, line: EventLine, command: string, what: string): string {
-  return `${pad(hhmmss(e.timeNs), 12)} ${pad(e.comm, 16)} ${pad(e.pid, 7)} ${pad(command, 20)} ${pad(what, 30)} ${pad(line.session_id!, 18)} ${pad(line.tree_id!, 10)} ${pad(String(line.mid), 8)} ${line.share ?? ""}`;
+  // NFS has no session or tree: its RPC client and xid stand in their columns.
+  const session = line.session_id ?? (line.client_id !== undefined ? `client ${line.client_id}` : "");
+  const mid = line.mid ?? line.xid ?? "";
+  const where =
+    line.share ??
+    (Array.isArray(line.share_candidates)
+      ? `${line.server ?? "?"} (${line.share_candidates.length} mounts)`
+      : (line.server ?? ""));
+  return `${pad(hhmmss(e.timeNs), 12)} ${pad(e.comm, 16)} ${pad(e.pid, 7)} ${pad(command, 20)} ${pad(what, 30)} ${pad(String(session), 18)} ${pad(line.tree_id ?? "", 10)} ${pad(String(mid), 8)} ${where}`;
 }
 
 export interface TraceTotals {
@@ -74,7 +85,7 @@ export function summaryLines({ events, stats, errorCounts, lost }: TraceTotals):
     );
     for (const [cmd, n] of [...stats.counts].sort((a, b) => a[0] - b[0]))
       out.push(
-        `${pad(smb2CommandName(cmd), 22)} ${String(n).padStart(8)} ${stats.percentile(cmd, 50).toFixed(3).padStart(10)} ${stats.percentile(cmd, 99).toFixed(3).padStart(10)} ${stats.max.get(cmd)!.toFixed(3).padStart(10)}`,
+        `${pad(statsName(cmd), 22)} ${String(n).padStart(8)} ${stats.percentile(cmd, 50).toFixed(3).padStart(10)} ${stats.percentile(cmd, 99).toFixed(3).padStart(10)} ${stats.max.get(cmd)!.toFixed(3).padStart(10)}`,
       );
   }
   for (const [k, n] of errorCounts) out.push(`${pad(k, 60)} ${String(n).padStart(8)}`);
@@ -100,14 +111,15 @@ export class TracePrinter {
     let rec = "";
     for (let i = 0; i < b.count; i++) {
       const e = b.decode(i, this.clock);
-      const line = toEventLine(e, this.shares.resolve(e.sessionId, e.treeId));
+      const smb = TOOLS.find((t) => t.kind.id === e.tool)?.protocol === "smb"; // NFS lines name their own mount
+      const line = toEventLine(e, smb ? this.shares.resolve(e.sessionId, e.treeId) : undefined);
       const j = eventLineJson(line);
       this.events++;
       const kind = kindById(e.tool) ?? kindById(0)!;
       if (kind.summaryKey) {
         const k = kind.summaryKey(line);
         this.errorCounts.set(k, (this.errorCounts.get(k) ?? 0) + 1);
-      } else this.stats.add(e.command, line.latency_ms!);
+      } else this.stats.add(statsKey(e.tool, e.command), line.latency_ms!);
       if (recording) rec += `${j}\n`;
       out += this.json ? `${j}\n` : `${tableRow(e, line, kind.commands.name(e.command), kind.traceColumn(line))}\n`;
     }

@@ -1,17 +1,20 @@
-// `aod trace`: print slow and failed SMB commands live, as the daemon sees them.
+// `aod trace`: print slow and failed SMB commands and NFS RPCs live, as the
+// daemon sees them.
 
 import { closeSync, openSync, writeSync } from "node:fs";
 import { type ArgsDef, defineCommand, type ParsedArgs } from "citty";
 import { didYouMean } from "../config/problems";
 import { toolFilters } from "../detect/types";
 import type { EventBatch } from "../format/event";
+import { NFS_ERROR_OP_TABLE, NFS_PROCEDURE_TABLE } from "../format/nfs-procedures";
 import { SMB2_COMMAND_COUNT, SMB2_COMMANDS, smb2CommandId } from "../format/smb2-commands";
-import { cifsLoaded } from "../host/modules";
 import { smb1Warnings } from "../host/mounts";
 import { ShareResolver } from "../host/shares";
 import { log } from "../log";
 import { loadConfig } from "../registry";
 import { type CommandHistogram, diffHistograms, formatHistograms } from "../tools/hist";
+import { MultiSource } from "../tools/multi-source";
+import { PROTOCOLS } from "../tools/registry";
 import { CONN_KINDS, type SmbconnFilter } from "../tools/smbconn";
 import type { SmberrFilter } from "../tools/smberr";
 import type { SmbslowerFilter } from "../tools/smbslower";
@@ -20,17 +23,45 @@ import { AodError, UsageError } from "../util/errors";
 import { configArg, examples, jsonArg, parseNumberArg } from "./_shared";
 import { TABLE_HEADER, TracePrinter } from "./trace-view";
 
-export function parseCommands(v: string | undefined): number[] | undefined {
-  if (!v) return undefined;
-  return v.split(",").map((raw) => {
-    const s = raw.trim().toUpperCase();
-    const id = smb2CommandId(s) ?? smb2CommandId(`SMB2_${s}`);
-    if (id === undefined)
+const PROTOS = ["smb", "nfs"] as const;
+type Proto = (typeof PROTOS)[number];
+
+/** An SMB2 command name (with or without SMB2_), as an id; undefined when it is not one. */
+const smbCommand = (s: string) => smb2CommandId(s) ?? smb2CommandId(`SMB2_${s}`);
+/** The ids an NFS name selects in nfsslower's and nfserr's tables (WRITE, v3:WRITE, v4:OPEN). */
+const nfsCommands = (s: string) => [...(NFS_PROCEDURE_TABLE.ids(s) ?? []), ...(NFS_ERROR_OP_TABLE.ids(s) ?? [])];
+
+/**
+ * --command per protocol: each name must be a command of at least one of
+ * `protos`; a protocol none of the names belongs to gets an empty list (it
+ * reports nothing). NFS ids are those of both NFS tables (their v3 part is shared).
+ */
+export function parseCommands(
+  v: string | undefined,
+  protos: readonly Proto[] = ["smb"],
+): Partial<Record<Proto, number[]>> {
+  if (!v) return {};
+  const out: Partial<Record<Proto, number[]>> = Object.fromEntries(protos.map((p) => [p, []]));
+  for (const raw of v.split(",")) {
+    const s = raw
+      .trim()
+      .toUpperCase()
+      .replace(/^V([34]):/, "v$1:");
+    const smb = protos.includes("smb") ? smbCommand(s) : undefined;
+    const nfs = protos.includes("nfs") ? nfsCommands(s) : [];
+    if (smb === undefined && !nfs.length) {
+      const names = [
+        ...(protos.includes("smb") ? SMB2_COMMANDS : []),
+        ...(protos.includes("nfs") ? (NFS_PROCEDURE_TABLE.suggestions ?? []) : []),
+      ];
       throw new UsageError(
-        `--command: unknown SMB2 command ${JSON.stringify(raw.trim())}${didYouMean(raw.trim(), SMB2_COMMANDS)} (allowed: ${SMB2_COMMANDS.join(", ")})`,
+        `--command: unknown ${protos.map((p) => (p === "smb" ? "SMB2 command" : "NFS procedure")).join(" or ")} ${JSON.stringify(raw.trim())}${didYouMean(s, names)} (e.g. ${protos.includes("smb") ? "SMB2_WRITE" : ""}${protos.length > 1 ? ", " : ""}${protos.includes("nfs") ? "WRITE, v4:OPEN" : ""})`,
       );
-    return id;
-  });
+    }
+    if (smb !== undefined) out.smb!.push(smb);
+    if (nfs.length) out.nfs!.push(...nfs);
+  }
+  return out;
 }
 
 const traceArgs = {
@@ -41,8 +72,14 @@ const traceArgs = {
   },
   command: {
     type: "string",
-    description: "Only these SMB2 commands (comma-separated, e.g. SMB2_WRITE,SMB2_READ)",
+    description:
+      "Only these commands (comma-separated): SMB2 commands (SMB2_WRITE or WRITE) and NFS procedures (WRITE for every version, v3:WRITE, v4:OPEN; errors also v4 operations)",
     valueHint: "LIST",
+  },
+  proto: {
+    type: "string",
+    description: "Which protocol's events: smb, nfs or all (default: all, each as soon as its module is loaded)",
+    valueHint: "smb|nfs|all",
   },
   errors: {
     type: "boolean",
@@ -75,7 +112,7 @@ const traceArgs = {
   },
   wait: {
     type: "boolean",
-    description: "Wait for the cifs module when it is not loaded (--no-wait: exit 1 instead)",
+    description: "Wait for the cifs (or nfs) module when none is loaded (--no-wait: exit 1 instead)",
     default: true,
   },
   ...jsonArg,
@@ -86,7 +123,7 @@ export default defineCommand({
   meta: {
     name: "trace",
     description:
-      "Print slow and failed SMB commands, and connection events, as they happen: time, process, command, latency or error, session, tree, mid, share. " +
+      "Print slow and failed SMB commands and NFS RPCs, and SMB connection events, as they happen: time, process, command (NFS: v3:WRITE, v4:OPEN, ...), latency or error, session, tree and mid (NFS: RPC client and xid), share (NFS: server:/export, or the server and how many mounts it could be). " +
       "Thresholds and tracked errnos come from the config unless overridden. Needs root. Ctrl-C prints a summary." +
       examples(
         "aod trace                               # slow commands, thresholds from the config",
@@ -94,6 +131,7 @@ export default defineCommand({
         "aod trace --command SMB2_WRITE,SMB2_READ --min-ms 10",
         "aod trace --errors-only --json",
         "aod trace --connection                  # also reconnects, failed connects, expired sessions",
+        "aod trace --proto nfs --min-ms 0 --hist # every NFS RPC, per-procedure histograms at the end",
         "aod trace --pid 1234 --duration 60 --record /tmp/trace.jsonl",
       ),
   },
@@ -103,18 +141,21 @@ export default defineCommand({
     const config = loadConfig(args.config);
     for (const w of config.warnings) log.warn(`config: ${w}`);
     if (process.geteuid?.() !== 0) throw new AodError("aod trace needs root (it loads BPF programs); run it with sudo");
-    for (const w of smb1Warnings()) log.warn(w);
-    if (!cifsLoaded()) {
-      if (!args.wait) throw new AodError("the cifs module is not loaded (no SMB mounts?); not waiting (--no-wait)");
-      log.info("the cifs module is not loaded: waiting for it (it loads with the first SMB mount)");
+    if (opts.protos.includes("smb")) for (const w of smb1Warnings()) log.warn(w);
+    const protocols = PROTOCOLS.filter((p) => opts.protos.includes(p.name as Proto));
+    if (!protocols.some((p) => p.loaded())) {
+      const mods = protocols.map((p) => p.module).join(" or ");
+      if (!args.wait) throw new AodError(`no ${mods} module is loaded (no mounts?); not waiting (--no-wait)`);
+      log.info(`no ${mods} module is loaded: waiting (one loads with the first mount)`);
     }
     await trace(traceSource(opts, toolFilters(config)), opts);
   },
 });
 
 interface TraceOptions {
+  protos: Proto[];
   minMs?: number;
-  commands?: number[];
+  commands: Partial<Record<Proto, number[]>>;
   pid?: number;
   duration?: number;
   interval?: number;
@@ -128,9 +169,14 @@ interface TraceOptions {
 
 /** The command line, checked: every problem is a usage error before anything loads. */
 function traceOptions(args: ParsedArgs<typeof traceArgs>): TraceOptions {
+  const proto = (args.proto ?? "all").toLowerCase();
+  if (proto !== "all" && !PROTOS.includes(proto as Proto))
+    throw new UsageError(`--proto must be smb, nfs or all (got ${JSON.stringify(args.proto)})`);
+  const protos = proto === "all" ? [...PROTOS] : [proto as Proto];
   const opts: TraceOptions = {
+    protos,
     minMs: parseNumberArg("--min-ms", args["min-ms"], { min: 0 }),
-    commands: parseCommands(args.command),
+    commands: parseCommands(args.command, protos),
     pid: parseNumberArg("--pid", args.pid, { min: 1, int: true }),
     duration: parseNumberArg("--duration", args.duration, { min: 0 }),
     interval: parseNumberArg("--interval", args.interval, { min: 1 }),
@@ -147,28 +193,40 @@ function traceOptions(args: ParsedArgs<typeof traceArgs>): TraceOptions {
   return opts;
 }
 
-/** The tools the options ask for, with the config's filters and the options' overrides. */
-function traceSource(opts: TraceOptions, filters: Record<string, unknown>): ToolSource {
-  const errnos = (filters.smbiosnoop as SmberrFilter | undefined)?.errnos ?? [];
-  if (opts.errors && !errnos.length) log.warn("the config tracks no errno: no error events");
+/** The tools the options ask for, per protocol, with the config's filters and the options' overrides. */
+function traceSource(opts: TraceOptions, filters: Record<string, unknown>): ToolSource | MultiSource {
+  const smbErrnos = (filters.smbiosnoop as SmberrFilter | undefined)?.errnos ?? [];
+  const nfsErrnos = (filters.nfserr as SmberrFilter | undefined)?.errnos ?? [];
+  if (opts.errors && !smbErrnos.length && !nfsErrnos.length) log.warn("the config tracks no errno: no error events");
   const overrides: Record<string, unknown> = {};
-  if (opts.minMs !== undefined)
+  if (opts.minMs !== undefined) {
     overrides.smbslower = { thresholdsMs: new Array(SMB2_COMMAND_COUNT).fill(opts.minMs) } satisfies SmbslowerFilter;
+    overrides.nfsslower = {
+      thresholdsMs: new Array(NFS_PROCEDURE_TABLE.names.length).fill(opts.minMs),
+    } satisfies SmbslowerFilter;
+  }
+  // NFS errors without an NFS rule: the errnos the SMB rules track.
+  if (!nfsErrnos.length && smbErrnos.length) overrides.nfserr = { errnos: smbErrnos } satisfies SmberrFilter;
   const tools = opts.errorsOnly ? ["smbiosnoop"] : opts.errors ? ["smbslower", "smbiosnoop"] : ["smbslower"];
+  const nfsTools = tools.map((t) => (t === "smbslower" ? "nfsslower" : "nfserr"));
   // Connection events: asked for, or tracked by the config (then shown unless only errors are).
   const tracked = (filters.smbconn as SmbconnFilter | undefined)?.kinds.length;
   if (opts.connection || (tracked && !opts.errorsOnly)) tools.push("smbconn");
   if (opts.connection && !tracked) overrides.smbconn = { kinds: CONN_KINDS.map((_, i) => i) } satisfies SmbconnFilter;
-  return new ToolSource("smb", filters, {
-    tools,
-    filters: overrides,
-    commands: opts.commands,
-    pid: opts.pid,
-  });
+  const sources = opts.protos.map(
+    (p) =>
+      new ToolSource(p, filters, {
+        tools: p === "smb" ? tools : nfsTools,
+        filters: overrides,
+        commands: opts.commands[p],
+        pid: opts.pid,
+      }),
+  );
+  return sources.length === 1 ? sources[0]! : new MultiSource(sources);
 }
 
 /** Prints events until Ctrl-C, SIGTERM or --duration; then histograms and the summary. */
-async function trace(source: ToolSource, opts: TraceOptions): Promise<void> {
+async function trace(source: ToolSource | MultiSource, opts: TraceOptions): Promise<void> {
   const out = (s: string) => process.stdout.write(`${s}\n`);
   const info = opts.json ? (s: string) => process.stderr.write(`${s}\n`) : out; // summary and histograms
   const record = opts.record ? openSync(opts.record, "w", 0o600) : undefined;
@@ -186,10 +244,15 @@ async function trace(source: ToolSource, opts: TraceOptions): Promise<void> {
   process.on("SIGTERM", stop);
   const timers: ReturnType<typeof setTimeout>[] = [];
   await source.start(onBatch);
-  if (source.failure) {
+  const all = source instanceof MultiSource ? source.sources : [source];
+  const failed = all.filter((s) => s.failure);
+  // Fails only when no protocol can be traced (one failing beside a working one is logged by its source).
+  if (failed.length && failed.length === all.filter((s) => s.protocol.loaded()).length) {
     await source.close();
     if (record !== undefined) closeSync(record);
-    throw new AodError(`cifs is loaded but cannot be traced: ${source.failure}`);
+    throw new AodError(
+      failed.map((s) => `${s.protocol.module} is loaded but cannot be traced: ${s.failure}`).join("; "),
+    );
   }
   try {
     log.info(`aod trace: ${source.status()}`);
@@ -208,19 +271,19 @@ async function trace(source: ToolSource, opts: TraceOptions): Promise<void> {
       info(
         hist.length
           ? `\nLatency histograms (every completed command):\n${formatHistograms(hist)}`
-          : "\nLatency histograms: no SMB commands completed",
+          : "\nLatency histograms: no SMB command or NFS RPC completed",
       );
     for (const l of printer.summary(lost)) info(l);
   }
 }
 
 /** --interval: the histograms of the last N seconds, every N seconds. */
-function histogramTicker(source: ToolSource, intervalSec: number, info: (s: string) => void) {
+function histogramTicker(source: ToolSource | MultiSource, intervalSec: number, info: (s: string) => void) {
   let last: CommandHistogram[] = [];
   return setInterval(() => {
     const now = source.histograms();
     const d = diffHistograms(now, last);
     last = now;
-    info(`--- last ${intervalSec}s ---\n${d.length ? formatHistograms(d) : "(no SMB commands)"}`);
+    info(`--- last ${intervalSec}s ---\n${d.length ? formatHistograms(d) : "(no SMB commands or NFS RPCs)"}`);
   }, intervalSec * 1000);
 }

@@ -80,7 +80,13 @@ describe("config: defaults and the embedded default", () => {
   });
   test("the embedded default is valid and frozen", () => {
     const c = parseConfigText(DEFAULT_CONFIG_TEXT, "embedded");
-    expect(c.rules.map((r) => r.type).sort()).toEqual(["connection", "error", "latency"]);
+    expect(c.rules.map((r) => `${r.type}:${r.tool}`).sort()).toEqual([
+      "connection:smbconn",
+      "error:nfserr",
+      "error:smbiosnoop",
+      "latency:nfsslower",
+      "latency:smbslower",
+    ]);
     expect(Object.isFrozen(c)).toBe(true);
     expect(Object.isFrozen(c.rules[0])).toBe(true);
     expect(() => Object.assign(c, { watch_interval_sec: 9 })).toThrow();

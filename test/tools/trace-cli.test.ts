@@ -1,10 +1,12 @@
 // `aod trace` argument handling and its no-cifs behaviour, run from the sources
 // (the same code the binary embeds).
+
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { parseCommands } from "../../src/cli/trace";
 import { TracePrinter } from "../../src/cli/trace-view";
 import { ClockOffset, type EventBatch } from "../../src/format/event";
+import { NFS_PROCEDURE_TABLE } from "../../src/format/nfs-procedures";
 import { cifsLoaded } from "../../src/host/modules";
 import type { ShareResolver } from "../../src/host/shares";
 import { isRoot, ROOT, skipReason } from "../helpers";
@@ -21,12 +23,21 @@ function trace(...args: string[]) {
 }
 
 describe("aod trace", () => {
-  test("--command accepts names with or without SMB2_, rejects others with the list", () => {
-    expect(parseCommands("SMB2_WRITE,read")).toEqual([9, 8]);
-    expect(parseCommands(undefined)).toBeUndefined();
+  test("--command accepts names with or without SMB2_, rejects others with a suggestion", () => {
+    expect(parseCommands("SMB2_WRITE,read")).toEqual({ smb: [9, 8] });
+    expect(parseCommands(undefined)).toEqual({});
     expect(() => parseCommands("SMB2_WRTIE")).toThrow(
-      /unknown SMB2 command "SMB2_WRTIE" — did you mean SMB2_WRITE\? \(allowed: SMB2_NEGOTIATE/,
+      /unknown SMB2 command "SMB2_WRTIE" — did you mean SMB2_WRITE\? \(e\.g\. SMB2_WRITE\)/,
     );
+  });
+
+  test("--command with NFS: a name selects each protocol's commands of that name", () => {
+    const c = parseCommands("write,v4:open", ["smb", "nfs"]);
+    expect(c.smb).toEqual([9]);
+    expect(c.nfs!.map((i) => NFS_PROCEDURE_TABLE.name(i))).toContain("v4:OPEN");
+    expect(c.nfs!.map((i) => NFS_PROCEDURE_TABLE.name(i))).toContain("v3:WRITE");
+    expect(parseCommands("v3:LOOKUP", ["smb", "nfs"]).smb).toEqual([]); // SMB reports nothing then
+    expect(() => parseCommands("WRTIE", ["nfs"])).toThrow(/unknown NFS procedure "WRTIE" — did you mean WRITE\?/);
   });
 
   test("usage errors exit 2", () => {
@@ -35,13 +46,14 @@ describe("aod trace", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("--min-ms expects a number ≥ 0");
     expect(trace("--command", "NOPE").code).toBe(2);
+    expect(trace("--proto", "afp").stderr).toContain("--proto must be smb, nfs or all");
   });
 
   test("--no-wait without cifs exits 1 and says why", () => {
     if (skipReason({ "needs root": !isRoot, "cifs is loaded here": cifsLoaded() })) return;
     const r = trace("--no-wait");
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("cifs module is not loaded");
+    expect(r.stderr).toContain("no cifs or nfs module is loaded");
     expect(r.stdout).toBe("");
   });
 
