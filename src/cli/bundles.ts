@@ -38,10 +38,17 @@ const show = defineCommand({
     console.log(
       `  counts:    ${a.counts?.in_window} in window, ${a.counts?.triggers} trigger events kept, repeats ${a.repeats_during_cooldown?.detections ?? 0} (${a.repeats_during_cooldown?.events ?? 0} events)`,
     );
-    for (const t of (a.triggers ?? []).slice(0, 10))
+    for (const t of (a.triggers ?? []).slice(0, 10)) {
+      // NFS: the procedure with its version, the NFS status, and the export or its candidates.
+      const command = t.nfs_version ? `v${t.nfs_version}:${t.command}` : t.command;
+      const status = t.status ?? t.nfs_status ?? "";
+      const cands = Array.isArray(t.share_candidates)
+        ? `${t.server ?? ""} (one of: ${t.share_candidates.join(", ")})`
+        : "";
       console.log(
-        `    ${t.command} ${t.latency_ms !== undefined ? `${Number(t.latency_ms).toFixed(1)} ms` : ""}${t.errno ? ` ${t.errno} ${t.status ?? ""}` : ""} pid ${t.pid ?? "?"} ${t.comm ?? ""} ${t.share ?? ""}`,
+        `    ${command} ${t.latency_ms !== undefined ? `${Number(t.latency_ms).toFixed(1)} ms` : ""}${t.errno ? ` ${t.errno} ${status}` : ""} pid ${t.pid ?? "?"} ${t.comm ?? ""} ${t.share ?? cands}`,
       );
+    }
     console.log("  actions:");
     for (const r of a.actions ?? [])
       console.log(

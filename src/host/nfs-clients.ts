@@ -56,8 +56,8 @@ export function describeWhere(server: string | undefined, cands: readonly NfsMou
 }
 
 /**
- * Resolves (client id, version) to a mount, caching per client; re-reads the
- * mount table and debugfs on a miss at most every `minRefreshMs`.
+ * Resolves (client id, version) to a mount: the mount table and each client's
+ * server are cached for `minRefreshMs`.
  */
 export class NfsClientResolver {
   private readonly servers = new Map<number, { addr: string; port: number } | undefined>();
@@ -81,7 +81,8 @@ export class NfsClientResolver {
   }
 
   resolve(clientId: number, version: number): NfsWhere {
-    if (this.now() - this.readAt >= this.minRefreshMs && !this.servers.has(clientId)) this.refresh();
+    // Mounts come and go (automounted submounts expire) and client ids are reused: both are re-read.
+    if (this.now() - this.readAt >= this.minRefreshMs) this.refresh();
     if (!this.servers.has(clientId)) this.servers.set(clientId, rpcClientServer(clientId, this.paths.rpcClnt));
     const server = this.servers.get(clientId);
     return describeWhere(server?.addr, candidateMounts(this.mounts, server?.addr, version));

@@ -13,6 +13,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { AnomalyJson } from "../../src/bundle/read";
+import { NFS_FSTYPES, parseMountstats, rpcProgramVersion } from "../../src/host/nfs-mountstats";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const RUN = join(ROOT, "scripts/vm/run.sh");
@@ -640,6 +641,109 @@ checks["08-connection"] = (dir) => {
   expect(n.members).toContain("debug_data.log");
 };
 
+/** Per (version, procedure): calls the mounts' per-op statistics counted between two mountstats reads. */
+function mountstatsOps(before: string, after: string): Map<string, number> {
+  const count = (text: string) => {
+    const out = new Map<string, number>();
+    for (const e of parseMountstats(text)) {
+      if (!NFS_FSTYPES.has(e.fstype)) continue;
+      const v = rpcProgramVersion(e)?.version;
+      let inOps = false;
+      for (const l of e.lines) {
+        if (/^\s*per-op statistics/.test(l)) inOps = true;
+        else if (inOps) {
+          const m = /^\s*([A-Z_0-9]+):\s+(\d+)/.exec(l);
+          if (m) out.set(`v${v}:${m[1]}`, (out.get(`v${v}:${m[1]}`) ?? 0) + Number(m[2]));
+        }
+      }
+    }
+    return out;
+  };
+  const b = count(before);
+  const out = new Map<string, number>();
+  for (const [k, n] of count(after)) out.set(k, n - (b.get(k) ?? 0));
+  return out;
+}
+
+checks["09-nfs"] = (dir) => {
+  // Coverage: every NFS RPC the kernel counted per mount is an event (per procedure with >= 20 calls).
+  expect(
+    read(dir, "trace.rc").trim(),
+    `aod trace exit code (trace.stderr: ${read(dir, "trace.stderr").slice(-800)})`,
+  ).toBe("0");
+  const lines = read(dir, "trace.jsonl")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const seen = new Map<string, number>();
+  for (const l of lines)
+    if (l.tool === "nfsslower")
+      seen.set(`v${l.nfs_version}:${l.command}`, (seen.get(`v${l.nfs_version}:${l.command}`) ?? 0) + 1);
+  const counted = mountstatsOps(read(dir, "mountstats-before"), read(dir, "mountstats-after"));
+  const rows = [...counted].filter(([, n]) => n >= 20);
+  const report = rows.map(([k, n]) => `${k} ${seen.get(k) ?? 0}/${n}`).join(", ");
+  console.log(`vm 09-nfs coverage (aod/mountstats): ${report}; ${lines.length} events in all`);
+  expect(rows.length, "the workload made procedures with >= 20 calls").toBeGreaterThanOrEqual(4);
+  for (const v of [3, 4])
+    expect(
+      rows.some(([k]) => k.startsWith(`v${v}:`)),
+      `NFSv${v} calls counted`,
+    ).toBe(true);
+  for (const [k, n] of rows) expect((seen.get(k) ?? 0) / n, `coverage of ${k}`).toBeGreaterThanOrEqual(0.99);
+  const stderr = read(dir, "trace.stderr");
+  expect(stderr, "histograms at the end name the procedures").toContain("v3:WRITE");
+  expect(stderr).toContain("0 lost");
+  const sample = lines.find((l) => l.tool === "nfsslower" && l.nfs_version === 4)!;
+  expect(sample).toMatchObject({ proto: "nfs", server: "127.0.0.1" });
+  expect(typeof sample.rtt_ms).toBe("number");
+
+  if (read(dir, "phases").trim() === "coverage") return;
+  stopped(dir);
+  expect(
+    logLines(dir)
+      .filter((l) => l.level === "error")
+      .map((l) => l.msg),
+    "aod.log: no error-level lines",
+  ).toEqual([]);
+  const env = Object.fromEntries([...read(dir, "env-nfs").matchAll(/(\w+)='([^']*)'/g)].map((m) => [m[1], m[2]]));
+  const bs = bundlesIn(dir);
+
+  // Errors: EROFS through both mounts fired once; ENOENT (untracked) before it fired nothing.
+  const ro = ofAnomaly(bs, "nfsro");
+  expect(ro.length, "one nfsro bundle").toBe(1);
+  const r = ro[0]!;
+  expect(
+    BigInt(r.a.detected_at_ns) >= nsOf(dir, "phase-erofs.ns"),
+    "nfsro fired on the EROFS phase, not on ENOENT",
+  ).toBe(true);
+  for (const t of r.a.triggers) {
+    expect(t).toMatchObject({ tool: "nfserr", proto: "nfs", errno: "EROFS" });
+    expect(["CREATE", "OPEN", "MKDIR", "SETATTR"]).toContain(t.command as string);
+  }
+  expect(r.members).toContain("nfs_mountstats.log");
+  expect(r.members).toContain("nfs_mounts.log");
+  expect(r.file("nfs_mounts.log")).toContain(env.NFS3_EXPORT!);
+
+  // Slow: one nfslat bundle naming the export of the v3 mount, with mountstats and the kernel's trace.
+  const lat = ofAnomaly(bs, "nfslat");
+  expect(lat.length, "one nfslat bundle").toBe(1);
+  const l = lat[0]!;
+  expect(BigInt(l.a.detected_at_ns) >= nsOf(dir, "phase-slow.ns")).toBe(true);
+  const v3 = l.a.triggers.filter((t) => t.nfs_version === 3);
+  expect(v3.length, "slow v3 RPCs among the triggers").toBeGreaterThan(0);
+  for (const t of v3) expect(t.share, "the trigger names the export").toBe(env.NFS3_EXPORT);
+  for (const t of l.a.triggers) expect(t.latency_ms as number).toBeGreaterThanOrEqual(150);
+  expect(l.members).toContain("nfs_mountstats.log");
+  expect(l.file("nfs_mountstats.log")).toContain(`device ${env.NFS3_EXPORT} mounted on ${env.NFS3_MNT}`);
+  expect(l.file("latency_histograms.log")).toContain("v3:WRITE");
+  expect(l.members).toContain("kernel_trace.log");
+  expect(l.file("kernel_trace.log"), "the flight recorder kept the RPCs").toContain("rpc_stats_latency");
+  expect(JSON.stringify(l.show?.anomaly.triggers), "aod bundles show names the export").toContain(env.NFS3_EXPORT!);
+  console.log(
+    `vm 09-nfs: nfsro ${r.a.triggers.map((t) => `v${t.nfs_version}:${t.command}`).join(",")}; nfslat ${l.a.reason} (${l.a.triggers[0]?.share})`,
+  );
+};
+
 /** A timed run in overhead.json (test/vm/scenarios/07-overhead.sh). */
 interface OverheadRun {
   label: string;
@@ -684,6 +788,10 @@ checks["07-overhead"] = (dir) => {
   );
 };
 
+// VM_NFS_COVERAGE_ONLY=1 (make test's second kernel): 09-nfs runs its coverage phase only.
+const scenarioArgs = (scenario: string) =>
+  scenario === "09-nfs" && process.env.VM_NFS_COVERAGE_ONLY === "1" ? ["coverage"] : [];
+
 for (const kernel of kernels) {
   describe(`vm ${kernel}`, () => {
     for (const scenario of scenarios) {
@@ -694,7 +802,7 @@ for (const kernel of kernels) {
           const r =
             process.env.VM_RECHECK === "1"
               ? { code: 0, out: "", dir: join(ROOT, ".cache/vm/results/test", kernel, scenario), seconds: 0 }
-              : await runVm(kernel, scenario);
+              : await runVm(kernel, scenario, scenarioArgs(scenario));
           if (process.env.V === "1") console.log(r.out);
           console.log(`vm ${kernel} ${scenario}: exit ${r.code} in ${r.seconds}s (results: ${r.dir})`);
           expect(r.code, `run.sh ${kernel} ${scenario} failed, output:\n${r.out}`).toBe(0);
