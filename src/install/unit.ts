@@ -76,10 +76,11 @@ StateDirectoryMode=0700
 # Hardening that still lets BPF work.
 ProtectSystem=strict
 ReadWritePaths=${config.aod_output_dir}
-# ProtectKernelTunables makes /sys and /proc/fs read-only; these stay writable:
-# tracefs (the flight recorder's own instance), debugfs (dynamic debug) and
-# /proc/fs/cifs (cifsFYI) for the cifs_verbose window. "-": absent is fine.
-ReadWritePaths=-/sys/kernel/tracing -/sys/kernel/debug -/proc/fs/cifs
+# ProtectKernelTunables makes /sys, /proc/fs and /proc/sys read-only; these stay
+# writable: tracefs (the flight recorder's own instance), debugfs (dynamic
+# debug) and /proc/fs/cifs (cifsFYI) for the cifs_verbose window, and
+# /proc/sys/sunrpc (nfs_debug, rpc_debug) for nfs_verbose's. "-": absent is fine.
+ReadWritePaths=-/sys/kernel/tracing -/sys/kernel/debug -/proc/fs/cifs -/proc/sys/sunrpc
 ProtectHome=read-only
 PrivateTmp=yes
 NoNewPrivileges=yes

@@ -36,6 +36,7 @@ describe("built-in action specs", () => {
       nfs_mounts: "nfs_mounts.log",
       nfs_mountstats: "nfs_mountstats.log",
       nfsstat: "nfsstat.log",
+      nfs_verbose: "nfs_verbose.log",
     });
     expect(actionFileName("debugdata")).toBe("debug_data.log");
     expect(actionFileName("my-custom")).toBe("my-custom.log");

@@ -12,6 +12,7 @@ import { kerberos } from "./kerberos";
 import { mounts } from "./mounts";
 import { nfs_mounts } from "./nfs_mounts";
 import { nfs_mountstats } from "./nfs_mountstats";
+import { nfs_verbose } from "./nfs_verbose";
 import { nfsstat } from "./nfsstat";
 import { open_files } from "./open_files";
 import { smbinfo } from "./smbinfo";
@@ -33,6 +34,7 @@ export const BUILTIN_ACTIONS: readonly ActionSpec[] = [
   nfs_mounts,
   nfs_mountstats,
   nfsstat,
+  nfs_verbose,
 ];
 
 export const BUILTIN_ACTION_NAMES: readonly string[] = BUILTIN_ACTIONS.map((a) => a.name);

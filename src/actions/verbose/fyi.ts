@@ -1,5 +1,6 @@
 // cifsFYI (/proc/fs/cifs/cifsFYI): the cifs client's own verbosity, a digit.
-import { closeSync, constants, openSync, readFileSync, writeSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { writeKnob } from "./knob";
 
 /** cifsFYI while the window is open: CIFS_INFO | CIFS_RC | CIFS_TIMER. */
 export const FYI_RAISED = "7";
@@ -21,11 +22,4 @@ export function raiseFyi(path: string, before: string): string {
   return `cifsFYI ${before} → ${FYI_RAISED}`;
 }
 
-export function writeFyi(path: string, value: string): void {
-  const fd = openSync(path, constants.O_WRONLY | constants.O_TRUNC);
-  try {
-    writeSync(fd, value);
-  } finally {
-    closeSync(fd);
-  }
-}
+export const writeFyi = writeKnob;

@@ -1,65 +1,69 @@
-// This process's raised window. Anomalies that overlap share it: the first
-// records and raises, the others join, and the settings come back when the
-// last of them releases it.
-import { closeSync, existsSync, unlinkSync } from "node:fs";
-import { errorCode, errorMessage } from "../../util/errors";
-import {
-  type Callsite,
-  dynamicDebugBefore,
-  raiseDynamicDebug,
-  readCallsites,
-  whyDynamicDebugNotRaised,
-} from "./dynamic-debug";
-import { fyiBefore, raiseFyi } from "./fyi";
-import type { VerbosePaths } from "./paths";
-import { restoreSettings } from "./restore";
-import { openRecord, parseSaved, readFd, type SavedSettings, writeRecord } from "./state-file";
+// This process's raised windows, one per kind. Anomalies that overlap share
+// their kind's: the first records and raises, the others join, and the values
+// come back when the last of them releases it. Kinds are independent: a
+// cifs_verbose and an nfs_verbose window (one collection runs both side by
+// side) have separate knobs, records and locks.
+import { closeSync, unlinkSync } from "node:fs";
+import { errorMessage } from "../../util/errors";
+import type { KindPaths, RecordBase, VerboseKind } from "./kind";
+import { openRecord, parseRecord, readFd, writeRecord } from "./state-file";
+
+/** A kind of any paths, values and preparation (its methods take them bivariantly). */
+export type AnyKind = VerboseKind<KindPaths, object, unknown>;
 
 interface Session {
-  paths: VerbosePaths;
-  saved: SavedSettings;
+  kind: AnyKind;
+  paths: KindPaths;
+  saved: RecordBase;
   fd: number;
   holders: number;
   /** What was raised, for the output. */
   raised: string[];
 }
-let session: Session | undefined;
+const sessions = new Map<string, Session>();
 
-/** Whether this process has a window open. */
-export function windowOpen(): boolean {
-  return session !== undefined;
+/** Whether this process has a window of this kind open. */
+export function windowOpen(kind: AnyKind): boolean {
+  return sessions.has(kind.action);
 }
 
 export type Acquired = { raised: string[]; joined: boolean } | { error: string };
 
-/** Records the previous settings, then raises them; or joins the open window of this process. */
-export function acquireVerbose(paths: VerbosePaths): Acquired {
-  if (session) return joinWindow(session, paths);
-  const hasFyi = existsSync(paths.fyi);
-  const { callsites, error: controlError } = readCallsites(paths.control);
-  if (!hasFyi && !callsites.length)
-    return { error: `the cifs module is not loaded (no ${paths.fyi}, no cifs callsites): nothing raised` };
+/**
+ * Records the previous values, then raises them; or joins this process's
+ * open window of the kind. `prepared`: the kind's prepare(paths), when the
+ * caller has it already.
+ */
+export function acquireWindow<P extends KindPaths, V extends object, Pre>(
+  kind: VerboseKind<P, V, Pre>,
+  paths: P,
+  prepared?: { pre: Pre } | { error: string },
+): Acquired {
+  const open = sessions.get(kind.action);
+  if (open) return joinWindow(open, paths);
+  const ready = prepared ?? kind.prepare(paths);
+  if ("error" in ready) return ready;
   const record = openRecord(paths.stateFile);
   if ("error" in record) return record;
   const { fd } = record;
   const raised: string[] = [];
   try {
-    restoreEarlierWindow(fd, paths, raised);
-    const saved = recordBefore(fd, hasFyi, paths, callsites, raised);
-    const failed = raiseSettings(saved, paths, callsites, controlError, raised);
-    if (failed.all) {
+    restoreEarlierWindow(kind, fd, paths, raised);
+    // On disk before anything changes.
+    const base: RecordBase = { version: 1, pid: process.pid, raised_at: new Date().toISOString() };
+    const saved = { ...base, ...kind.before(paths, ready.pre, raised) };
+    writeRecord(fd, saved);
+    const r = kind.raise(saved, paths, ready.pre, raised);
+    if (r.failed === r.tried) {
       // Nothing changed: the record goes, and the reason is the output.
       unlinkSync(paths.stateFile);
       closeSync(fd);
       return { error: `nothing could be raised: ${raised.join("; ")}` };
     }
-    if (failed.fyi || failed.dd) {
-      // Only what was raised is restored: the record says so too.
-      if (failed.fyi) saved.cifsFYI = null;
-      if (failed.dd) saved.dynamic_debug = null;
-      writeRecord(fd, saved);
-    }
-    session = { paths, saved, fd, holders: 1, raised };
+    // Only what was raised is restored: the record says so too.
+    const kept = { ...base, ...r.values };
+    if (r.failed) writeRecord(fd, kept);
+    sessions.set(kind.action, { kind, paths, saved: kept, fd, holders: 1, raised });
     return { raised, joined: false };
   } catch (e) {
     // Nothing raised (or an earlier window's restore failed): the record stays for the next start.
@@ -68,12 +72,12 @@ export function acquireVerbose(paths: VerbosePaths): Acquired {
   }
 }
 
-/** Ends one holder's window; the last one restores and removes the record. What was restored, or undefined while others hold it. */
-export function releaseVerbose(): string[] | undefined {
-  const s = session;
+/** Ends one holder's window of the kind; the last one restores and removes the record. What was restored, or undefined while others hold it. */
+export function releaseWindow(kind: AnyKind): string[] | undefined {
+  const s = sessions.get(kind.action);
   if (!s || --s.holders > 0) return undefined;
-  session = undefined;
-  const { done, errors } = restoreSettings(s.saved, s.paths);
+  sessions.delete(kind.action);
+  const { done, errors } = s.kind.restore(s.saved, s.paths);
   try {
     if (!errors.length) unlinkSync(s.paths.stateFile);
   } catch {}
@@ -81,73 +85,22 @@ export function releaseVerbose(): string[] | undefined {
   return [...done, ...errors.map((e) => `RESTORE FAILED: ${e} (${s.paths.stateFile} kept: the next start retries)`)];
 }
 
-function joinWindow(open: Session, paths: VerbosePaths): Acquired {
+function joinWindow(open: Session, paths: KindPaths): Acquired {
   if (open.paths.stateFile !== paths.stateFile) return { error: "a window on other paths is open" };
   open.holders++;
   return { raised: open.raised, joined: true };
 }
 
 /** Restores a record nobody restored (a crash, and no daemon start since): its values are the real previous ones. Throws when that fails. */
-function restoreEarlierWindow(fd: number, paths: VerbosePaths, raised: string[]): void {
-  const left = parseSaved(readFd(fd));
+function restoreEarlierWindow<P extends KindPaths, V extends object>(
+  kind: VerboseKind<P, V, unknown>,
+  fd: number,
+  paths: P,
+  raised: string[],
+): void {
+  const left = parseRecord(readFd(fd), kind.parse);
   if (!left) return;
-  const r = restoreSettings(left, paths);
+  const r = kind.restore(left, paths);
   if (r.errors.length) throw new Error(`restoring an earlier window's settings failed: ${r.errors.join("; ")}`);
   raised.push(`restored first, from an earlier window left open: ${r.done.join("; ")}`);
-}
-
-/** Reads the previous settings and records them: on disk before anything changes. */
-function recordBefore(
-  fd: number,
-  hasFyi: boolean,
-  paths: VerbosePaths,
-  callsites: readonly Callsite[],
-  raised: string[],
-): SavedSettings {
-  let fyi: string | null = null;
-  if (hasFyi) {
-    const before = fyiBefore(paths.fyi);
-    if ("value" in before) fyi = before.value;
-    else raised.push(before.note);
-  }
-  const saved: SavedSettings = {
-    version: 1,
-    pid: process.pid,
-    raised_at: new Date().toISOString(),
-    cifsFYI: fyi,
-    dynamic_debug: callsites.length ? dynamicDebugBefore(callsites) : null,
-  };
-  writeRecord(fd, saved);
-  return saved;
-}
-
-/** Raises what the record holds a previous value of; what failed (`all`: everything tried, so nothing changed). */
-function raiseSettings(
-  saved: SavedSettings,
-  paths: VerbosePaths,
-  callsites: readonly Callsite[],
-  controlError: string | undefined,
-  raised: string[],
-): { fyi: boolean; dd: boolean; all: boolean } {
-  const errors: string[] = [];
-  const failed = { fyi: false, dd: false, all: false };
-  if (saved.cifsFYI !== null)
-    try {
-      raised.push(raiseFyi(paths.fyi, saved.cifsFYI));
-    } catch (e) {
-      errors.push(`cifsFYI: ${errorCode(e) ?? errorMessage(e)}`);
-      failed.fyi = true;
-    }
-  if (saved.dynamic_debug && paths.control)
-    try {
-      raised.push(raiseDynamicDebug(paths.control, callsites));
-    } catch (e) {
-      errors.push(`dynamic debug: ${errorCode(e) ?? errorMessage(e)}`);
-      failed.dd = true;
-    }
-  else raised.push(whyDynamicDebugNotRaised(paths.control, controlError));
-  for (const e of errors) raised.push(`could not raise ${e}`);
-  const tried = Number(saved.cifsFYI !== null) + Number(!!(saved.dynamic_debug && paths.control));
-  failed.all = errors.length === tried;
-  return failed;
 }

@@ -1,8 +1,8 @@
-// The record of the previous settings: written before anything is raised
-// (<AOD_STATE_DIR or /var/lib/aod>/verbose-state.json, 0600 in a 0700 dir),
-// and flock()ed while the window is open. After a crash or a kill -9 the lock
-// is gone with the process, and restoreVerboseLeftovers() puts the recorded
-// settings back.
+// The record of the previous values: written before anything is raised
+// (<AOD_STATE_DIR or /var/lib/aod>/<the kind's file>, 0600 in a 0700 dir), and
+// flock()ed while the window is open. After a crash or a kill -9 the lock is
+// gone with the process, and restoreVerboseLeftovers() puts the recorded
+// values back. What a record holds besides its RecordBase is the kind's.
 import {
   chmodSync,
   closeSync,
@@ -20,52 +20,24 @@ import {
 import { dirname } from "node:path";
 import { errno, libc } from "../../native/libc";
 import { errorMessage } from "../../util/errors";
-import type { DynamicDebugSaved } from "./dynamic-debug";
-import { FYI_VALUE } from "./fyi";
+import type { RecordBase } from "./kind";
 
-export interface SavedSettings {
-  version: 1;
-  pid: number;
-  raised_at: string;
-  /** cifsFYI before ("0".."9"); null when it was not raised. */
-  cifsFYI: string | null;
-  /** null when dynamic debug was not raised. */
-  dynamic_debug: DynamicDebugSaved | null;
-}
-
-const SAFE_FILE = /^[A-Za-z0-9_./+-]+$/;
-
-/** A record read back, checked before anything of it is written to the kernel. */
-export function parseSaved(text: string): SavedSettings | undefined {
+/** A record read back: its base checked here, the kind's values by `values`. Undefined when either is invalid. */
+export function parseRecord<V extends object>(
+  text: string,
+  values: (record: Record<string, unknown>) => V | undefined,
+): (RecordBase & V) | undefined {
   let j: unknown;
   try {
     j = JSON.parse(text);
   } catch {
     return undefined;
   }
-  if (typeof j !== "object" || j === null) return undefined;
-  const s = j as Partial<SavedSettings>;
-  if (s.version !== 1 || typeof s.pid !== "number" || typeof s.raised_at !== "string") return undefined;
-  if (s.cifsFYI !== null && !(typeof s.cifsFYI === "string" && FYI_VALUE.test(s.cifsFYI))) return undefined;
-  const dd = s.dynamic_debug;
-  if (dd !== null) {
-    if (typeof dd !== "object" || dd === undefined) return undefined;
-    if (dd.all_off === true) {
-      if (typeof dd.callsites !== "number") return undefined;
-    } else if (dd.all_off === false) {
-      if (!Array.isArray(dd.off)) return undefined;
-      for (const e of dd.off as unknown[])
-        if (
-          !Array.isArray(e) ||
-          typeof e[0] !== "string" ||
-          !SAFE_FILE.test(e[0]) ||
-          !Number.isInteger(e[1]) ||
-          (e[1] as number) <= 0
-        )
-          return undefined;
-    } else return undefined;
-  }
-  return s as SavedSettings;
+  if (typeof j !== "object" || j === null || Array.isArray(j)) return undefined;
+  const r = j as Record<string, unknown>;
+  if (r.version !== 1 || typeof r.pid !== "number" || typeof r.raised_at !== "string") return undefined;
+  const v = values(r);
+  return v && { version: 1, pid: r.pid, raised_at: r.raised_at, ...v };
 }
 
 /** Creates (0600, in a 0700 dir) and locks the record; the reason nothing may be raised when it cannot. */
@@ -85,7 +57,7 @@ export function openRecord(path: string): { fd: number } | { error: string } {
 }
 
 /** Replaces the record, on disk before this returns. */
-export function writeRecord(fd: number, saved: SavedSettings): void {
+export function writeRecord(fd: number, saved: RecordBase): void {
   ftruncateSync(fd, 0);
   writeSync(fd, `${JSON.stringify(saved)}\n`, 0);
   fsyncSync(fd);

@@ -1,20 +1,30 @@
-// The window: the kernel log is read from the moment the settings are raised
-// until they are restored; those lines, with what was raised and restored, are
-// the action's output. An abort (deadline, SIGTERM) restores at once.
+// The window, for any kind (kind.ts): the kernel log is read from the moment
+// the knobs are raised until they are restored; those lines, with what was
+// raised and restored, are the action's output. An abort (deadline, SIGTERM)
+// restores at once. When the kind's knobs are not there at all, the output is
+// one line saying so, and nothing is changed or recorded.
 import type { CollectionConfig } from "../../config/schema";
 import { errorCode, errorMessage } from "../../util/errors";
+import { enc } from "../capture";
 import type { ActionContext, ActionOutput } from "../context";
 import { TextOutput } from "../text-output";
+import type { KindPaths, VerboseKind } from "./kind";
 import { KmsgWindow } from "./kmsg-window";
-import type { VerbosePaths } from "./paths";
-import { acquireVerbose, releaseVerbose } from "./session";
+import { type AnyKind, acquireWindow, releaseWindow } from "./session";
 
-/** The action with its paths as parameters (tests use temp files for the kernel's). */
-export async function verboseWindow(ctx: ActionContext, paths: VerbosePaths): Promise<ActionOutput> {
+/** A kind's action with its paths as parameters (tests use temp files for the kernel's). */
+export async function runWindow<P extends KindPaths, V extends object, Pre>(
+  kind: VerboseKind<P, V, Pre>,
+  ctx: ActionContext,
+  paths: P,
+): Promise<ActionOutput> {
+  const prepared = kind.prepare(paths);
+  if ("error" in prepared)
+    return { data: enc(`# ${kind.action}: ${prepared.error}\n`), truncated: false, note: prepared.error };
   const c = ctx.collection;
   // The window ends 2 s before the action's deadline, leaving time to read the log and restore.
   const windowSec = Number(Math.min(c.verbose_sec, Math.max(0, c.action_timeout_sec - 2)).toFixed(3));
-  const head = header(c, windowSec);
+  const head = header(kind, c, windowSec);
   const fail = (why: string): ActionOutput => {
     head.add(`# ${why}\n`);
     return { ...head.output(), note: why };
@@ -22,13 +32,13 @@ export async function verboseWindow(ctx: ActionContext, paths: VerbosePaths): Pr
   const opened = openKmsg(paths.kmsg, ctx.capBytes);
   if ("error" in opened) return fail(opened.error);
   const { kmsg } = opened;
-  const got = acquireVerbose(paths);
+  const got = acquireWindow(kind, paths, prepared);
   if ("error" in got) {
     kmsg.close();
     return fail(got.error);
   }
   const raisedAt = new Date();
-  const restored = await holdWindow(ctx, kmsg, windowSec);
+  const restored = await holdWindow(kind, ctx, kmsg, windowSec);
   head.add(
     `# raised at ${raisedAt.toISOString()}${got.joined ? " (joined the window another anomaly opened)" : ""}: ${got.raised.join("; ")}\n`,
   );
@@ -36,10 +46,10 @@ export async function verboseWindow(ctx: ActionContext, paths: VerbosePaths): Pr
   return assemble(head, kmsg, restored, ctx.capBytes);
 }
 
-function header(c: CollectionConfig, windowSec: number): TextOutput {
+function header(kind: AnyKind, c: CollectionConfig, windowSec: number): TextOutput {
   const head = new TextOutput(64 * 1024);
   head.add(
-    `# cifs_verbose: the cifs client's verbose logging for ${windowSec} s after the anomaly, then the previous settings restored\n`,
+    `# ${kind.action}: ${kind.what} for ${windowSec} s after the anomaly, then the previous settings restored\n`,
   );
   if (windowSec < c.verbose_sec)
     head.add(
@@ -73,13 +83,18 @@ function openKmsg(path: string, capBytes: number): { kmsg: KmsgWindow } | { erro
  * window (at once in the abort itself). What was restored; undefined while an
  * overlapping anomaly's window holds the settings raised.
  */
-async function holdWindow(ctx: ActionContext, kmsg: KmsgWindow, windowSec: number): Promise<string[] | undefined> {
+async function holdWindow(
+  kind: AnyKind,
+  ctx: ActionContext,
+  kmsg: KmsgWindow,
+  windowSec: number,
+): Promise<string[] | undefined> {
   let restored: string[] | undefined;
   let released = false;
   const finish = () => {
     if (released) return;
     released = true;
-    restored = releaseVerbose();
+    restored = releaseWindow(kind);
   };
   ctx.signal.addEventListener("abort", finish, { once: true });
   try {
@@ -115,7 +130,7 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** The header lines after the window: the restore, the record, and what the kernel log gave. */
-function report(head: TextOutput, paths: VerbosePaths, kmsg: KmsgWindow, restored: string[] | undefined): void {
+function report(head: TextOutput, paths: KindPaths, kmsg: KmsgWindow, restored: string[] | undefined): void {
   head.add(
     restored
       ? `# restored at ${new Date().toISOString()}: ${restored.join("; ") || "nothing was raised"}\n`
