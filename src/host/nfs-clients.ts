@@ -66,7 +66,9 @@ export class NfsClientResolver {
 
   constructor(
     private readonly paths = { rpcClnt: RPC_CLNT_DIR, mountinfo: MOUNTINFO },
-    private readonly minRefreshMs = 5000,
+    // Short: an event must not be named after a mount that is gone (automounted
+    // submounts come and go); at most a few reads a second under `aod trace`.
+    private readonly minRefreshMs = 250,
     private readonly now: () => number = () => performance.now(),
   ) {}
 

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import type { EventBatch } from "../format/event";
 import { BpfObject } from "../native/libbpf";
 import { readPercpuU64 } from "./hist";
-import { KINDS } from "./registry";
+import { TOOLS } from "./registry";
 import { RingReader } from "./ring-reader";
 import { currentClockOffset, type EventSource } from "./source";
 
@@ -46,7 +46,9 @@ export class LoadgenSource implements EventSource {
   lost(): Record<string, bigint> {
     if (!this.obj) return {};
     const lost = this.obj.map("lost");
-    return Object.fromEntries(KINDS.map((k) => [k.name, readPercpuU64(lost, k.id)]));
+    // It writes SMB records: the SMB tools' counters (as a real SMB source reports them).
+    const smb = TOOLS.filter((t) => t.protocol === "smb");
+    return Object.fromEntries(smb.map((t) => [t.kind.name, readPercpuU64(lost, t.lostIndex)]));
   }
 
   status(): string {
