@@ -5,7 +5,7 @@ import { BIN_PATH, CONFIG_PATH, UNIT_PATH } from "../install/unit";
 import { parseConfigText } from "../registry";
 import { AodError, UsageError } from "../util/errors";
 import { examples } from "./_shared";
-import { runSteps } from "./install";
+import { packageOwning, runSteps } from "./install";
 
 export default defineCommand({
   meta: {
@@ -20,6 +20,12 @@ export default defineCommand({
   },
   run({ args }) {
     const dry = args["dry-run"];
+    // The package's unit and /etc/aod belong to the package manager: removing them here would break it.
+    const owner = packageOwning();
+    if (owner)
+      throw new UsageError(
+        `aod is installed by the ${owner.manager === "dpkg" ? "Debian" : "rpm"} package ${owner.name}; remove it with ${owner.manager === "dpkg" ? `sudo apt remove ${owner.name} (apt purge also deletes /etc/aod and the bundles)` : `sudo dnf remove ${owner.name} (or rpm -e)`}. Nothing was changed.`,
+      );
     if (!hasSystemd())
       throw new UsageError("systemd is not running on this host: nothing to uninstall, nothing was changed");
     if (!dry && process.geteuid?.() !== 0) throw new AodError("aod uninstall needs root", 1);

@@ -53,7 +53,10 @@ export class Daemon {
       this.batchesDir = ensureOutputDir(config.aod_output_dir);
       removeLeftovers(this.batchesDir);
       const restored = restoreVerboseLeftovers(); // a cifs_verbose window a crash or kill left open
-      if (restored) log.warn("cifs_verbose: settings of an interrupted window", { restored });
+      if (restored)
+        log.warn("verbose windows (cifs_verbose, nfs_verbose): restored the settings of an interrupted window", {
+          restored,
+        });
       this.pipeline = new Pipeline(config, this.batchesDir, {
         describe: (b, i) => toEventLine(b.decode(i, source.clock)),
         wallNs: (t) => source.clock.toWall(BigInt(Math.round(t))),

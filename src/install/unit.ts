@@ -69,7 +69,7 @@ Nice=5
 Environment=AOD_LOG_LEVEL=info
 RuntimeDirectory=aod
 RuntimeDirectoryMode=0755
-# /var/lib/aod: state that must survive a crash (cifs_verbose's saved settings).
+# /var/lib/aod: state that must survive a crash (cifs_verbose's and nfs_verbose's saved settings).
 StateDirectory=aod
 StateDirectoryMode=0700
 
