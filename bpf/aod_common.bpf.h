@@ -37,4 +37,26 @@ static __always_inline struct aod_event *aod_reserve(__u32 tool)
 	return e;
 }
 
+/* Per-share latency histograms (for metrics; on only when user space sets
+ * its tool's share_hist_on): one entry per share and command, log2 buckets of
+ * latency in us as in `hist`, counted with atomic adds. One shared copy, not
+ * per CPU: 4096 entries per CPU would cost megabytes on large hosts. An LRU
+ * map: the entries of shares gone for long are the ones evicted. */
+struct aod_share_hist {
+	__u64 slots[AOD_HIST_SLOTS];
+};
+static const struct aod_share_hist aod_share_hist_zero = {};
+
+static __always_inline void aod_share_hist_add(void *map, const void *key, __u32 slot)
+{
+	struct aod_share_hist *v = bpf_map_lookup_elem(map, key);
+	if (!v) {
+		bpf_map_update_elem(map, key, &aod_share_hist_zero, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(map, key);
+		if (!v)
+			return;
+	}
+	__sync_fetch_and_add(&v->slots[slot & (AOD_HIST_SLOTS - 1)], 1);
+}
+
 #endif /* AOD_COMMON_BPF_H */

@@ -47,6 +47,21 @@ struct {
 	__type(value, __u64);
 } hist SEC(".maps");
 
+/* share_hist[client, command]: every RPC per RPC client (one per mounted
+ * superblock), when share_hist_on (metrics configured). */
+const volatile bool share_hist_on = false;
+struct nfs_share_key {
+	__u32 client_id;
+	__u16 command;
+	__u16 _pad;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct nfs_share_key);
+	__type(value, struct aod_share_hist);
+} share_hist SEC(".maps");
+
 static __always_inline __u32 log2_slot(__u64 us)
 {
 	__u32 s = 0;
@@ -87,10 +102,15 @@ int nfsslower_rpc_done(void *ctx)
 		return 0;
 	__u64 exec_us = field_u64(ctx, off_execute);
 
-	__u32 slot = (__u32)cmd * AOD_HIST_SLOTS + log2_slot(exec_us);
+	__u32 bucket = log2_slot(exec_us);
+	__u32 slot = (__u32)cmd * AOD_HIST_SLOTS + bucket;
 	__u64 *n = bpf_map_lookup_elem(&hist, &slot);
 	if (n)
 		*n += 1;
+	if (share_hist_on) {
+		struct nfs_share_key sk = { .client_id = field_u32(ctx, off_client_id), .command = cmd };
+		aod_share_hist_add(&share_hist, &sk, bucket);
+	}
 
 	__u32 key = cmd;
 	__u64 *th = bpf_map_lookup_elem(&thresholds, &key);

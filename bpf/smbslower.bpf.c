@@ -63,6 +63,22 @@ struct {
 	__type(value, __u64);
 } hist SEC(".maps");
 
+/* share_hist[session, tree, command]: every completed request per share,
+ * when share_hist_on (metrics configured). */
+const volatile bool share_hist_on = false;
+struct smb_share_key {
+	__u64 session_id;
+	__u32 tree_id;
+	__u16 command;
+	__u16 _pad;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct smb_share_key);
+	__type(value, struct aod_share_hist);
+} share_hist SEC(".maps");
+
 /* counters[]: how the hooks fire, for coverage checks and `aod check`. */
 enum {
 	CNT_STARTS = 0,	  /* requests seen starting */
@@ -152,6 +168,10 @@ static __always_inline void finish(__u64 conn, __u64 mid, __u32 status, __s32 rc
 	__u64 *h = bpf_map_lookup_elem(&hist, &hk);
 	if (h)
 		*h += 1;
+	if (share_hist_on) {
+		struct smb_share_key sk = { .session_id = r.session_id, .tree_id = r.tree_id, .command = cmd };
+		aod_share_hist_add(&share_hist, &sk, slot);
+	}
 
 	/* A request that failed without a response (released, rc set): an error
 	 * event for smbiosnoop, when its errno is tracked. */

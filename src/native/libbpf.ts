@@ -41,6 +41,7 @@ const lib = openEmbedded("libbpf.so.1", {
   bpf_map__initial_value: { args: [P, P], returns: P },
   bpf_map_update_elem: { args: [i32, P, P, u64], returns: i32 },
   bpf_map_lookup_elem: { args: [i32, P, P], returns: i32 },
+  bpf_map_get_next_key: { args: [i32, P, P], returns: i32 },
   bpf_map_delete_elem: { args: [i32, P], returns: i32 },
   btf__find_by_name_kind: { args: [P, cstring, u32], returns: i32 },
   btf__type_by_id: { args: [P, u32], returns: P },
@@ -197,6 +198,19 @@ export class BpfMap {
     if (rc === -2 /* ENOENT */) return false;
     check(`bpf_map_lookup_elem(${this.name})`, rc);
     return true;
+  }
+  /** Every key of a hash map, `keySize` bytes each (a snapshot: entries may come and go meanwhile). */
+  keys(keySize: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    let prev: Uint8Array | null = null;
+    for (;;) {
+      const next = new Uint8Array(keySize);
+      const rc = lib.bpf_map_get_next_key(this.fd, prev, next);
+      if (rc === -2 /* ENOENT: no more */) return out;
+      check(`bpf_map_get_next_key(${this.name})`, rc);
+      out.push(next);
+      prev = next;
+    }
   }
   delete(key: NodeJS.TypedArray): boolean {
     const rc = lib.bpf_map_delete_elem(this.fd, key);

@@ -14,6 +14,39 @@ export interface CommandHistogram {
   counts: number[];
 }
 
+/** A command's latency histogram on one share (metrics): the same buckets, per share. */
+export interface ShareHistogram {
+  protocol: "smb" | "nfs";
+  command: string;
+  /** \\server\share, server:/export; "none" for commands outside any share. */
+  share: string;
+  /** counts[i]: latencies in [2^i, 2^(i+1)) us, since attach. */
+  counts: number[];
+}
+
+/**
+ * Every entry of a share_hist map (struct aod_share_hist values, keys of
+ * `keySize` bytes), summed per (command, share) as `label` names them.
+ */
+export function readShareHistograms(
+  map: BpfMap,
+  keySize: number,
+  protocol: ShareHistogram["protocol"],
+  label: (key: DataView) => { command: string; share: string },
+): ShareHistogram[] {
+  const out = new Map<string, ShareHistogram>();
+  const val = new BigUint64Array(HIST_SLOTS);
+  for (const key of map.keys(keySize)) {
+    if (!map.lookup(key, val)) continue; // evicted meanwhile
+    const { command, share } = label(new DataView(key.buffer));
+    const id = `${command}\0${share}`;
+    let h = out.get(id);
+    if (!h) out.set(id, (h = { protocol, command, share, counts: new Array<number>(HIST_SLOTS).fill(0) }));
+    for (let i = 0; i < HIST_SLOTS; i++) h.counts[i]! += Number(val[i]);
+  }
+  return [...out.values()];
+}
+
 /** Sums a per-CPU array map entry. */
 export function readPercpuU64(map: BpfMap, key: number, cpus = numPossibleCpus()): bigint {
   const vals = new BigUint64Array(cpus);

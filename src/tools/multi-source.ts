@@ -3,7 +3,7 @@
 // counts and histograms are the union (tool names and command names differ
 // between protocols), and the status line has each protocol's part.
 import type { EventBatch } from "../format/event";
-import type { CommandHistogram } from "./hist";
+import type { CommandHistogram, ShareHistogram } from "./hist";
 import { currentClockOffset, type EventSource } from "./source";
 import type { ToolSource } from "./tool-source";
 
@@ -25,6 +25,10 @@ export class MultiSource implements EventSource {
 
   histograms(): CommandHistogram[] {
     return this.sources.flatMap((s) => s.histograms());
+  }
+
+  shareHistograms(): ShareHistogram[] {
+    return this.sources.flatMap((s) => s.shareHistograms());
   }
 
   status(): string {

@@ -12,7 +12,7 @@ import { lineCommand } from "./spec";
 // Live events only (replay reads lines back, never this): the mounts as they
 // are when an event is described, which is at detection time.
 let resolver: NfsClientResolver | undefined;
-const clients = () => {
+export const nfsClients = (): NfsClientResolver => {
   resolver ??= new NfsClientResolver();
   return resolver;
 };
@@ -38,7 +38,7 @@ export function nfsEventLine(
   line.comm = e.comm;
   line.client_id = e.treeId;
   line.xid = `0x${e.mid.toString(16).padStart(8, "0")}`;
-  const where = clients().resolve(e.treeId, version);
+  const where = nfsClients().resolve(e.treeId, version);
   if (where.server) line.server = where.server;
   if (where.share) line.share = where.share;
   if (where.candidates) line.share_candidates = where.candidates;

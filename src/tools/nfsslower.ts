@@ -7,7 +7,8 @@ import nfsslowerObj from "../../build/bpf/nfsslower.bpf.o" with { type: "file" }
 import type { NameTable } from "../format/name-table";
 import { NFS_PROCEDURE_TABLE, splitQualified } from "../format/nfs-procedures";
 import { type BpfMap, BpfObject } from "../native/libbpf";
-import { nfsEventLine, nfsLineCommand } from "./nfs-event";
+import { readShareHistograms } from "./hist";
+import { nfsClients, nfsEventLine, nfsLineCommand } from "./nfs-event";
 import { eventName, fieldOffsets, type NfsPlan } from "./nfs-plan";
 import { mergeThresholds, type SmbslowerFilter, UNTRACKED } from "./smbslower";
 import { defineTool, type EventKind } from "./spec";
@@ -99,11 +100,19 @@ export const nfsslower = defineTool<SmbslowerFilter, NfsPlan>({
         : { ok: false, detail: `${eventName("latency")} not in tracefs` },
   },
 
+  // Per RPC client; labelled with its export when one mount fits, else its server.
+  shareHistograms: (obj) =>
+    readShareHistograms(obj.map("share_hist"), 8, "nfs", (k) => {
+      const command = NFS_PROCEDURE_TABLE.name(k.getUint16(4, true));
+      const where = nfsClients().resolve(k.getUint32(0, true), splitQualified(command)?.version ?? 0);
+      return { command, share: where.share ?? where.server ?? "unknown" };
+    }),
+
   load({ plan, filter, opts }) {
     const offs = fieldOffsets(plan.latency!, LATENCY_FIELDS, "off_", eventName("latency"));
     const obj = BpfObject.openMem(readFileSync(nfsslowerObj), "nfsslower");
     try {
-      obj.setRodata({ ...offs, filter_tgid: opts.pid ?? 0 });
+      obj.setRodata({ ...offs, filter_tgid: opts.pid ?? 0, share_hist_on: !!opts.shareHistograms });
       obj.map("events").setMaxEntries(opts.ringBytes ?? 1 << 22);
       obj.load();
       fillProcs(obj.map("procs"), NFS_PROCEDURE_TABLE);

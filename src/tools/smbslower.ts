@@ -6,9 +6,10 @@ import { readFileSync } from "node:fs";
 import smbslowerObj from "../../build/bpf/smbslower.bpf.o" with { type: "file" };
 import { smbEventLine } from "../format/event";
 import { SMB2_COMMAND_TABLE } from "../format/smb2-commands";
+import { ShareResolver } from "../host/shares";
 import { BpfObject, numPossibleCpus } from "../native/libbpf";
 import type { AttachPlan } from "./attach-plan";
-import { readPercpuU64 } from "./hist";
+import { readPercpuU64, readShareHistograms } from "./hist";
 import { commandMask } from "./smberr";
 import { defineTool, type EventKind, lineCommand } from "./spec";
 
@@ -18,6 +19,13 @@ export interface SmbslowerFilter {
 }
 
 export const UNTRACKED = 0xffffffffffffffffn;
+
+// Shares of the per-share histograms, from DebugData (procfs: no mount touched).
+let shares: ShareResolver | undefined;
+const smbShares = () => {
+  shares ??= new ShareResolver();
+  return shares;
+};
 
 /** The lowest threshold per command over every rule's (null = no rule tracks it). */
 export function mergeThresholds(filters: readonly SmbslowerFilter[], count: number): (number | null)[] {
@@ -102,6 +110,14 @@ export const smbslower = defineTool<SmbslowerFilter, AttachPlan>({
     probe: probe(name),
     optional: (plan: AttachPlan) => releaseFor(name, plan) && `release hook ${releaseFor(name, plan)}`,
   })),
+  shareHistograms: (obj) =>
+    readShareHistograms(obj.map("share_hist"), 16, "smb", (k) => {
+      const tree = k.getUint32(8, true);
+      return {
+        command: SMB2_COMMAND_TABLE.name(k.getUint16(12, true)),
+        share: tree ? (smbShares().resolve(k.getBigUint64(0, true), tree) ?? "unknown") : "none",
+      };
+    }),
   noOptional(variant, plan, error) {
     if (variant === "tracepoint") return "";
     const r = plan.release;
@@ -121,6 +137,7 @@ export const smbslower = defineTool<SmbslowerFilter, AttachPlan>({
         alloc_arg_shdr: plan.args.allocShdr,
         alloc_arg_server: plan.args.allocServer,
         done_arg_mid: plan.args.doneMid,
+        share_hist_on: !!opts.shareHistograms,
         rel_mode: relProg ? plan.release!.mode : 0,
         rel_arg: relProg ? plan.release!.arg : 0,
         filter_tgid: opts.pid ?? 0,

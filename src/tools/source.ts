@@ -15,6 +15,8 @@ export interface EventSource {
   lost(): Record<string, bigint>;
   /** Per-command latency histograms of every command since attach, where the source keeps them. */
   histograms?(): import("./hist").CommandHistogram[];
+  /** Per-share latency histograms since attach (metrics), where the source keeps them. */
+  shareHistograms?(): import("./hist").ShareHistogram[];
   /** One line for logs and `aod check`: what is attached, or what it waits for. */
   status(): string;
   /** Detaches everything and frees the ring; delivers what is still queued first. */

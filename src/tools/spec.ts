@@ -72,6 +72,8 @@ export interface ToolSourceOptions {
   pollMs?: number;
   /** Hook variants to try, best first (default: every variant of each tool, in its order). */
   hooks?: readonly string[];
+  /** Keep per-share latency histograms in the kernel too (metrics; one more map update per command). */
+  shareHistograms?: boolean;
 }
 
 /** What a tool's load() gets. */
@@ -124,6 +126,8 @@ export interface ToolSpec<F = unknown, P = unknown> {
   sharedMaps?: readonly string[];
   /** Map of per-command log2 latency histograms, when it keeps them. */
   histMap?: string;
+  /** Its per-share histograms (when loaded with opts.shareHistograms), labelled. */
+  shareHistograms?(obj: BpfObject): import("./hist").ShareHistogram[];
   /** Merges the filters of every rule it feeds (and the empty list: report nothing). */
   mergeFilters(filters: readonly unknown[]): F;
   /** Why it is not loaded with this filter and plan, or undefined to load it. */

@@ -7,7 +7,7 @@ import type { EventBatch } from "../format/event";
 import { log } from "../log";
 import type { BpfObject } from "../native/libbpf";
 import { errorMessage } from "../util/errors";
-import { type CommandHistogram, readHistograms, readPercpuU64 } from "./hist";
+import { type CommandHistogram, readHistograms, readPercpuU64, type ShareHistogram } from "./hist";
 import { PROTOCOLS, TOOLS } from "./registry";
 import { RingReader } from "./ring-reader";
 import { currentClockOffset, type EventSource } from "./source";
@@ -247,6 +247,12 @@ export class ToolSource implements EventSource {
     for (const t of this.att.tools.values())
       if (t.spec.histMap) return readHistograms(t.obj.map(t.spec.histMap), t.spec.kind.commands);
     return [];
+  }
+
+  /** Per-share latency histograms since attach, when loaded with opts.shareHistograms. */
+  shareHistograms(): ShareHistogram[] {
+    if (!this.att || !this.opts.shareHistograms) return [];
+    return [...this.att.tools.values()].flatMap((t) => t.spec.shareHistograms?.(t.obj) ?? []);
   }
 
   /** Ring records read, and records of the wrong size (should stay 0). */
