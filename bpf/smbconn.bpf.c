@@ -23,8 +23,14 @@
 #define SMBCONN_TOOL 2 /* src/tools/smbconn.ts: smbconnKind.id */
 #define CONN_SLOTS   8
 
-/* Bit per conn kind (the order of CONN_KINDS in src/tools/smbconn.ts). */
-const volatile __u32 kind_mask = 0xffffffff;
+/* kind_mask[0]: bit per conn kind to report (the order of CONN_KINDS in
+ * src/tools/smbconn.ts). A map, not rodata: a config reload refills it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} kind_mask SEC(".maps");
 
 enum str_loc {
 	STR_NONE = 0,
@@ -89,7 +95,9 @@ static __always_inline void read_str(char *dst, __u32 size, void *ctx, __u16 off
 static __always_inline int conn_event(void *ctx, __u32 slot)
 {
 	struct conn_desc *d = bpf_map_lookup_elem(&conn_desc, &slot);
-	if (!d || !(kind_mask & (1u << (d->kind & 31))))
+	__u32 zero = 0;
+	__u32 *mask = bpf_map_lookup_elem(&kind_mask, &zero);
+	if (!d || !mask || !(*mask & (1u << (d->kind & 31))))
 		return 0;
 	__s32 rc = 0;
 	if (d->rc_off)

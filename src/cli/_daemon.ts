@@ -21,7 +21,14 @@ export async function runDaemon(
     throw new AodError(`aod ${command} needs root to load its BPF programs (try: sudo aod ${command})`, 1);
   const { source, enrich, recorder } = await makeSource(config);
   const { Daemon } = await import("../daemon/daemon");
-  const daemon = new Daemon({ config, source, enrich, recorder, onReady: () => log.info("ready") });
+  const daemon = new Daemon({
+    config,
+    source,
+    enrich,
+    recorder,
+    reload: () => loadConfig(configFlag),
+    onReady: () => log.info("ready"),
+  });
   await daemon.start();
   await daemon.finished;
 }

@@ -37,11 +37,16 @@ export class Collector {
   failed = 0;
 
   constructor(
-    private readonly config: Config,
+    private config: Config,
     private readonly batchesDir: string,
     private readonly hooks: CollectorHooks = {},
     private readonly opts: { noActions?: boolean } = {},
   ) {}
+
+  /** Config reload: later collections use the new actions and limits; queued ones stay queued. */
+  reconfigure(config: Config): void {
+    this.config = config;
+  }
 
   get busy(): number {
     return this.running;

@@ -6,18 +6,25 @@ import { restoreVerboseLeftovers } from "../actions/builtin/cifs_verbose";
 import { ensureOutputDir } from "../bundle/output-dir";
 import type { Config } from "../config/validate";
 import type { Anomaly } from "../detect/anomaly";
-import { anomalyTypeOf } from "../detect/types";
+import { anomalyTypeOf, toolFilters } from "../detect/types";
 import type { EventBatch } from "../format/event";
 import { log } from "../log";
 import type { FlightRecorder } from "../recorder/flight-recorder";
 import { removeLeftovers, runRetention } from "../retention/retention";
 import { toEventLine } from "../tools/registry";
 import type { EventSource } from "../tools/source";
+import { protocolsOf } from "../tools/sources";
 import { errorMessage } from "../util/errors";
 import { VERSION } from "../version";
 import { auditRestart } from "./audit";
 import { InstanceLock } from "./lock";
 import { Pipeline } from "./pipeline";
+
+/**
+ * Keys a reload cannot change in a running daemon (the output dir is locked
+ * and cleaned at start; the recorder's instance is sized at start).
+ */
+const RESTART_KEYS = ["aod_output_dir", "flight_recorder"] as const;
 
 export interface DaemonOptions {
   config: Config;
@@ -31,6 +38,8 @@ export interface DaemonOptions {
   onReady?: () => void;
   /** The kernel flight recorder, started before the source (which enables its events on attach). */
   recorder?: FlightRecorder;
+  /** Reads the config again (SIGHUP, `systemctl reload aod`); throws with its problems when it is invalid. */
+  reload?: () => Config;
 }
 
 export class Daemon {
@@ -69,10 +78,7 @@ export class Daemon {
       });
       this.startRecorder();
       await this.supervise("event source", () => source.start((b) => this.onBatch(b)));
-      this.retentionTimer = setInterval(() => {
-        this.guard("retention", () => runRetention(this.batchesDir, config.cleanup));
-        this.pipeline.reportRepeats(); // cooldowns that ended without further events
-      }, config.cleanup.cleanup_interval_sec * 1000);
+      this.startRetentionTimer();
       this.guard("retention", () => runRetention(this.batchesDir, config.cleanup));
       this.installSignals();
       this.logSummary();
@@ -144,10 +150,57 @@ export class Daemon {
   private readonly onSignal = (sig: NodeJS.Signals) => void this.stop(`received ${sig}`);
   private readonly onSnapshot = () => this.snapshot("SIGUSR1");
 
+  private startRetentionTimer(): void {
+    clearInterval(this.retentionTimer);
+    this.retentionTimer = setInterval(() => {
+      this.guard("retention", () => runRetention(this.batchesDir, this.opts.config.cleanup));
+      this.pipeline.reportRepeats(); // cooldowns that ended without further events
+    }, this.opts.config.cleanup.cleanup_interval_sec * 1000);
+  }
+
+  private readonly onReload = () => this.guard("config reload", () => this.reload());
+
+  /**
+   * SIGHUP: the config read again. Invalid: its problems are logged and the
+   * running config stays. Valid: rules and settings change in place (windows
+   * of unchanged rules, every cooldown, the collection queue, counters and
+   * histograms stay; kernel maps are refilled without detaching); what only a
+   * restart can change is named in the log.
+   */
+  reload(): void {
+    if (!this.opts.reload) return log.warn("SIGHUP: this daemon has no config file to read again");
+    let next: Config;
+    try {
+      next = this.opts.reload();
+    } catch (e) {
+      log.error("config reload failed: the running config stays", { error: errorMessage(e) });
+      return;
+    }
+    const prev = this.opts.config;
+    for (const w of next.warnings) log.warn(`config: ${w}`);
+    const restartFor: string[] = RESTART_KEYS.filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]));
+    // The source follows the protocols the rules used at start; another protocol needs a restart.
+    const protocols = (c: Config) => protocolsOf(toolFilters(c)).map((p) => p.name);
+    if (protocols(prev).join() !== protocols(next).join())
+      restartFor.push(`protocols (${protocols(prev).join("+")} → ${protocols(next).join("+")})`);
+    this.opts.config = next;
+    const changes = this.pipeline.reconfigure(next);
+    this.opts.source.reconfigure?.(toolFilters(next));
+    if (prev.cleanup.cleanup_interval_sec !== next.cleanup.cleanup_interval_sec) this.startRetentionTimer();
+    log.info("config reloaded", {
+      config: next.source,
+      ...changes,
+      ...(restartFor.length && { needs_restart: restartFor }),
+    });
+    if (restartFor.length)
+      log.warn(`config reload: ${restartFor.join(", ")} changed; they take effect when aod restarts`);
+  }
+
   private installSignals(): void {
     process.on("SIGINT", this.onSignal);
     process.on("SIGTERM", this.onSignal);
     process.on("SIGUSR1", this.onSnapshot);
+    process.on("SIGHUP", this.onReload);
   }
 
   /** Collects every watcher action into a bundle of type snapshot. */
@@ -183,6 +236,7 @@ export class Daemon {
       process.off("SIGINT", this.onSignal);
       process.off("SIGTERM", this.onSignal);
       process.off("SIGUSR1", this.onSnapshot);
+      process.off("SIGHUP", this.onReload);
       clearInterval(this.retentionTimer);
       const lost = this.opts.source.lost(); // read before the maps go away with the source
       try {

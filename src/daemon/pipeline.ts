@@ -2,7 +2,7 @@
 // arrives; each anomaly is audited and handed to the collector at once.
 import type { Config } from "../config/validate";
 import type { Anomaly } from "../detect/anomaly";
-import { DetectorSet } from "../detect/types";
+import { DetectorSet, type RuleChanges } from "../detect/types";
 import type { EventBatch, EventLine } from "../format/event";
 import { log } from "../log";
 import { auditAnomaly } from "./audit";
@@ -23,7 +23,7 @@ export class Pipeline {
   anomalies = 0;
 
   constructor(
-    readonly config: Config,
+    public config: Config,
     batchesDir: string,
     private readonly opts: PipelineOptions,
   ) {
@@ -66,6 +66,13 @@ export class Pipeline {
       if (this.config.audit.enabled) auditAnomaly(a.type, a.count);
     }
     this.opts.onAnomaly?.(a);
+  }
+
+  /** Config reload: new rules and settings; windows, cooldowns, the queue and counters stay. */
+  reconfigure(config: Config): RuleChanges {
+    this.config = config;
+    this.collector.reconfigure(config);
+    return this.detectors.reconfigure(config);
   }
 
   /** Live: detect and submit (a full queue drops, counted). */

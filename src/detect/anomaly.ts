@@ -54,6 +54,8 @@ export interface Detector {
   readonly rule: RuleBase;
   /** Looks at a batch; returns the anomalies it completes (usually none). */
   observe(batch: EventBatch): Anomaly[];
+  /** Config reload: takes over the open cooldown of the rule's previous detector (same name). */
+  inherit?(old: Detector): void;
 }
 
 /**
@@ -73,6 +75,11 @@ export abstract class WindowDetector<R extends RuleBase = RuleBase> implements D
     this.window = new SlidingWindow(ctx.windowSec * 1e9);
     this.worst = new WorstEvents(ctx.maxTriggerEvents);
     this.cooldownNs = rule.cooldown_sec * 1e9;
+  }
+
+  inherit(old: Detector): void {
+    // A changed rule keeps its open anomaly: repeats during its cooldown are still counted, not collected.
+    if (old instanceof WindowDetector && old.rule.name === this.rule.name) this.open = old.open;
   }
 
   /** Score > 0 when event i matches (higher is worse); Infinity-like via hard(). */

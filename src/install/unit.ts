@@ -57,6 +57,8 @@ StartLimitBurst=5
 [Service]
 Type=simple
 ExecStart=${binPath} run --config ${configPath}
+# systemctl reload aod: re-read the config (an invalid one is logged and the running one stays).
+ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=5
 # SIGTERM to aod, which finishes running collections within stop_grace_sec;

@@ -31,6 +31,10 @@ export class MultiSource implements EventSource {
     return this.sources.flatMap((s) => s.shareHistograms());
   }
 
+  reconfigure(filters: Readonly<Record<string, unknown>>): void {
+    for (const s of this.sources) s.reconfigure(filters);
+  }
+
   status(): string {
     return this.sources.map((s) => `${s.name.toUpperCase()}: ${s.status()}`).join("; ");
   }

@@ -17,7 +17,7 @@ import { BpfObject } from "../native/libbpf";
 import { nfsEventLine, nfsLineCommand } from "./nfs-event";
 import { eventName, fieldOffsets, type NfsPlan } from "./nfs-plan";
 import { NFS_COMMANDS } from "./nfsslower";
-import { errnoFromName, errnoMapValues, type SmberrFilter } from "./smberr";
+import { errnoFromName, fillErrnos, type SmberrFilter } from "./smberr";
 import { defineTool, type EventKind } from "./spec";
 
 export const nfserrKind: EventKind = {
@@ -86,6 +86,8 @@ export const nfserr = defineTool<SmberrFilter, NfsPlan>({
     }),
   },
 
+  refill: (obj, filter) => fillErrnos(obj.map("errnos"), filter.errnos),
+
   load({ plan, filter, opts, base }) {
     const rodata: Record<string, number> = { filter_tgid: opts.pid ?? 0 };
     if (plan.v3err) Object.assign(rodata, fieldOffsets(plan.v3err, V3_FIELDS, "v3_off_", eventName("v3err")));
@@ -97,10 +99,7 @@ export const nfserr = defineTool<SmberrFilter, NfsPlan>({
       obj.program("nfserr_v4").setAutoload(!!plan.v4err);
       for (const m of this.sharedMaps ?? []) obj.map(m).reuse(base!.map(m));
       obj.load();
-      const errnos = obj.map("errnos");
-      errnoMapValues(filter.errnos).forEach((v, i) => {
-        if (v) errnos.update(new Uint32Array([i]), new Uint8Array([1]));
-      });
+      fillErrnos(obj.map("errnos"), filter.errnos);
       const commands = obj.map("commands");
       for (let i = 0; i < Math.min(NFS_COMMANDS, NFS_ERROR_OP_TABLE.names.length); i++)
         if (!opts.commands || opts.commands.includes(i)) commands.update(new Uint32Array([i]), new Uint8Array([1]));

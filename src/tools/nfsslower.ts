@@ -108,6 +108,13 @@ export const nfsslower = defineTool<SmbslowerFilter, NfsPlan>({
       return { command, share: where.share ?? where.server ?? "unknown" };
     }),
 
+  refill(obj, filter, opts) {
+    const th = obj.map("thresholds");
+    nfsThresholds(filter.thresholdsMs, opts.commands).forEach((v, i) => {
+      th.update(new Uint32Array([i]), new BigUint64Array([v]));
+    });
+  },
+
   load({ plan, filter, opts }) {
     const offs = fieldOffsets(plan.latency!, LATENCY_FIELDS, "off_", eventName("latency"));
     const obj = BpfObject.openMem(readFileSync(nfsslowerObj), "nfsslower");
@@ -116,10 +123,7 @@ export const nfsslower = defineTool<SmbslowerFilter, NfsPlan>({
       obj.map("events").setMaxEntries(opts.ringBytes ?? 1 << 22);
       obj.load();
       fillProcs(obj.map("procs"), NFS_PROCEDURE_TABLE);
-      const th = obj.map("thresholds");
-      nfsThresholds(filter.thresholdsMs, opts.commands).forEach((v, i) => {
-        th.update(new Uint32Array([i]), new BigUint64Array([v]));
-      });
+      this.refill!(obj, filter, opts);
       obj.program("nfsslower_rpc_done").attachTracepoint("sunrpc", "rpc_stats_latency");
       return { obj, variant: "tracepoint", via: eventName("latency") };
     } catch (e) {

@@ -12,7 +12,7 @@ import { BpfObject } from "../native/libbpf";
 import { errnoFromName } from "./smberr";
 import { defineTool, type EventKind, lineCommand } from "./spec";
 
-/** The kinds of connection event, at their ids (aod_event.command; bit in kind_mask). */
+/** The kinds of connection event, at their ids (aod_event.command; bit in the kind_mask map). */
 export const CONN_KINDS = ["reconnect", "connect_failed", "session_expired", "credit_timeout", "tcon_failed"] as const;
 export const CONN_KIND_TABLE = nameTable("connection event kind", CONN_KINDS, "reconnect", (id) => `kind_${id}`);
 
@@ -170,15 +170,20 @@ export const smbconn = defineTool<SmbconnFilter, unknown>({
     },
   },
 
-  load({ filter, base }) {
+  refill(obj, filter) {
+    const mask = filter.kinds.reduce((m, k) => m | (1 << k), 0) >>> 0;
+    obj.map("kind_mask").update(new Uint32Array([0]), new Uint32Array([mask]));
+  },
+
+  load({ filter, base, opts }) {
     const { hooks } = connHooks();
     const obj = BpfObject.openMem(readFileSync(smbconnObj), "smbconn");
     try {
-      obj.setRodata({ kind_mask: filter.kinds.reduce((m, k) => m | (1 << k), 0) >>> 0 });
       const present = new Set(hooks.map((h) => `smbconn_${h.event}`));
       for (const p of obj.programs()) p.setAutoload(present.has(p.name));
       for (const m of this.sharedMaps ?? []) obj.map(m).reuse(base!.map(m));
       obj.load();
+      this.refill!(obj, filter, opts);
       const desc = obj.map("conn_desc");
       for (const h of hooks) desc.update(new Uint32Array([h.slot]), h.desc);
       for (const h of hooks) obj.program(`smbconn_${h.event}`).attachTracepoint("cifs", h.event);

@@ -10,7 +10,7 @@ import { smbEventLine } from "../format/event";
 import { ntStatusCode, ntStatusName } from "../format/nt-status";
 import { SMB2_COMMAND_TABLE } from "../format/smb2-commands";
 import { log } from "../log";
-import { BpfObject } from "../native/libbpf";
+import { type BpfMap, BpfObject } from "../native/libbpf";
 import { errorMessage } from "../util/errors";
 import {
   type AttachPlan,
@@ -34,6 +34,13 @@ export function errnoMapValues(errnos: readonly number[]): Uint8Array {
   const out = new Uint8Array(ERRNO_SLOTS);
   for (const e of errnos) out[Math.min(Math.abs(e), ERRNO_SLOTS - 1)] = 1;
   return out;
+}
+
+/** Sets every slot of an `errnos` map: 1 for a tracked errno, 0 for the rest (a reload clears old ones). */
+export function fillErrnos(map: BpfMap, errnos: readonly number[]): void {
+  errnoMapValues(errnos).forEach((v, i) => {
+    map.update(new Uint32Array([i]), new Uint8Array([v]));
+  });
 }
 
 /** The `command_mask` rodata: bit per SMB2 command reported. */
@@ -110,6 +117,8 @@ export const smberr = defineTool<SmberrFilter, AttachPlan>({
   variants: [{ name: "tracepoint", probe: (plan) => ({ ok: plan.errors.ok, why: plan.errors.why }) }],
   check: { name: "errors", run: (plan) => ({ ok: plan.errors.ok, detail: plan.errors.why }) },
 
+  refill: (obj, filter) => fillErrnos(obj.map("errnos"), filter.errnos),
+
   load({ plan, filter, opts, base }) {
     const obj = BpfObject.openMem(readFileSync(smberrObj), "smberr");
     try {
@@ -126,11 +135,7 @@ export const smberr = defineTool<SmberrFilter, AttachPlan>({
       for (const name of PROGRAMS.opErr) obj.program(name).setAutoload(present.has(name));
       for (const m of this.sharedMaps ?? []) obj.map(m).reuse(base!.map(m));
       obj.load();
-      const vals = errnoMapValues(filter.errnos);
-      const map = obj.map("errnos");
-      vals.forEach((v, i) => {
-        if (v) map.update(new Uint32Array([i]), new Uint8Array([v]));
-      });
+      this.refill!(obj, filter, opts);
       for (const name of PROGRAMS.any) obj.program(name).attach();
       // Failures outside the request lifecycle (server unreachable): see bpf/smberr.bpf.c.
       if (plan.connectRcOff !== null) obj.program(connectProg).attachTracepoint("cifs", CONNECT_EVENT);

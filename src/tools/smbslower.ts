@@ -125,6 +125,13 @@ export const smbslower = defineTool<SmbslowerFilter, AttachPlan>({
     return `no release hook (${r ? `${r.fn} not in /proc/kallsyms` : "no known release function in the cifs BTF"})`;
   },
 
+  refill(obj, filter, opts) {
+    const map = obj.map("thresholds");
+    thresholdMapValues(filter.thresholdsMs, opts.commands).forEach((v, i) => {
+      map.update(new Uint32Array([i]), new BigUint64Array([v]));
+    });
+  },
+
   load({ plan, filter, opts }, variant, withOptional) {
     const releaseFn = withOptional ? releaseFor(variant, plan) : undefined;
     const obj = BpfObject.openMem(readFileSync(smbslowerObj), "smbslower");
@@ -146,11 +153,7 @@ export const smbslower = defineTool<SmbslowerFilter, AttachPlan>({
       });
       obj.map("events").setMaxEntries(opts.ringBytes ?? 1 << 22);
       obj.load();
-      const vals = thresholdMapValues(filter.thresholdsMs, opts.commands);
-      const map = obj.map("thresholds");
-      vals.forEach((v, i) => {
-        map.update(new Uint32Array([i]), new BigUint64Array([v]));
-      });
+      this.refill!(obj, filter, opts);
       for (const name of want) obj.program(name).attach();
       if (relProg && variant === "kprobe") obj.program(relProg).attachKprobe(releaseFn!);
       else if (relProg) obj.program(relProg).attach();

@@ -17,6 +17,8 @@ export interface EventSource {
   histograms?(): import("./hist").CommandHistogram[];
   /** Per-share latency histograms since attach (metrics), where the source keeps them. */
   shareHistograms?(): import("./hist").ShareHistogram[];
+  /** Config reload: the tools' new filters (tool name → merged filter), applied without detaching where possible. */
+  reconfigure?(filters: Readonly<Record<string, unknown>>): void;
   /** One line for logs and `aod check`: what is attached, or what it waits for. */
   status(): string;
   /** Detaches everything and frees the ring; delivers what is still queued first. */

@@ -140,6 +140,8 @@ export interface ToolSpec<F = unknown, P = unknown> {
   order?(plan: P): readonly string[];
   /** What logs say when a variant runs without its optional programs (error: why they failed to load). */
   noOptional?(variant: string, plan: P, error?: string): string;
+  /** Config reload: puts a new filter into the loaded object's maps (without it, a new filter re-attaches). */
+  refill?(obj: BpfObject, filter: F, opts: ToolSourceOptions): void;
   /** Opens, configures (rodata, maps from the filter), loads and attaches the object for one variant. */
   load(ctx: LoadContext<F, P>, variant: string, withOptional: boolean): LoadedTool;
   /**

@@ -22,6 +22,8 @@ interface Attached {
   lines: { log: string; status: string }[];
   /** protocol.instance() when attached. */
   instance: string;
+  /** The kernel probe the tools were loaded with. */
+  plan: unknown;
 }
 
 export class ToolSource implements EventSource {
@@ -58,15 +60,46 @@ export class ToolSource implements EventSource {
     // The ring owner first: the others load onto its maps.
     this.specs = TOOLS.filter((t) => t.protocol === protocol).sort((a, b) => Number(!!b.ring) - Number(!!a.ring));
     this.lostBase = Object.fromEntries(this.specs.map((t) => [t.name, 0n]));
-    this.filters = Object.fromEntries(
+    this.filters = this.toolFilters(filters);
+  }
+  private filters: Record<string, unknown>;
+
+  /** Per tool: the config's merged filter, replaced by opts.filters; the empty one for tools not requested. */
+  private toolFilters(filters: Readonly<Record<string, unknown>>): Record<string, unknown> {
+    return Object.fromEntries(
       this.specs.map((t) => {
-        const requested = !opts.tools || opts.tools.includes(t.name);
-        const f = opts.filters?.[t.name] ?? filters[t.name];
-        return [t.name, requested && f !== undefined ? f : t.mergeFilters([])];
+        const f = this.opts.filters?.[t.name] ?? filters[t.name];
+        return [t.name, this.requested(t) && f !== undefined ? f : t.mergeFilters([])];
       }),
     );
   }
-  private readonly filters: Record<string, unknown>;
+  private requested(t: ToolSpec): boolean {
+    return !this.opts.tools || this.opts.tools.includes(t.name);
+  }
+
+  /**
+   * Config reload: new filters. Attached tools get their maps refilled in
+   * place (nothing detaches, histograms and counters stay); when a tool must
+   * now load or unload, or cannot refill, the protocol's tools attach again.
+   */
+  reconfigure(filters: Readonly<Record<string, unknown>>): void {
+    const prev = this.filters;
+    this.filters = this.toolFilters(filters);
+    const a = this.att;
+    if (!a) return; // used at the next attach
+    let reattach = false;
+    for (const spec of this.specs) {
+      const f = this.filters[spec.name];
+      if (JSON.stringify(f) === JSON.stringify(prev[spec.name])) continue;
+      const loaded = a.tools.get(spec.name);
+      const skip = !spec.ring && !this.requested(spec) ? "not requested" : spec.skip?.(f, a.plan);
+      if (!loaded !== (skip !== undefined) || (loaded && !spec.refill)) reattach = true;
+      else if (loaded) spec.refill!(loaded.obj, f, this.opts);
+    }
+    if (!reattach) return;
+    log.info(`config reload: attaching the ${this.protocol.name.toUpperCase()} tools again (a tool loads or unloads)`);
+    this.pending = this.pending.then(() => this.detach()).then(() => this.poll());
+  }
 
   async start(onBatch: (b: EventBatch) => void): Promise<void> {
     this.onBatch = onBatch;
@@ -141,8 +174,7 @@ export class ToolSource implements EventSource {
     try {
       for (const spec of this.specs) {
         const filter = this.filters[spec.name];
-        const requested = !this.opts.tools || this.opts.tools.includes(spec.name);
-        const why = !spec.ring && !requested ? "not requested" : spec.skip?.(filter, plan);
+        const why = !spec.ring && !this.requested(spec) ? "not requested" : spec.skip?.(filter, plan);
         if (why !== undefined) {
           const text = spec.skipText?.(why) ?? `${spec.name} not loaded: ${why}`;
           lines.push({ log: text, status: text });
@@ -164,7 +196,7 @@ export class ToolSource implements EventSource {
       if (!owner) throw new Error(`no ${this.protocol.name} tool owns a ring buffer`);
       const reader = new RingReader(owner.obj.map(owner.spec.ring!), (b) => this.onBatch?.(b));
       reader.start();
-      this.att = { tools, reader, lines, instance: this.protocol.instance() };
+      this.att = { tools, reader, lines, instance: this.protocol.instance(), plan };
     } catch (e) {
       closeAll();
       throw e;

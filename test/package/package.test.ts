@@ -183,7 +183,7 @@ describe("the packages", () => {
     const installed = unitText(config).replace(`ExecStart=${BIN_PATH} `, "ExecStart=/usr/bin/aod ");
     expect(unit.split("\n").slice(1)).toEqual(installed.split("\n").slice(1));
     expect(unit.split("\n")[0]).toContain("aod package");
-    expect(unit).not.toContain("ExecReload"); // the daemon has no SIGHUP reload (yet)
+    expect(unit).toContain("ExecReload=/bin/kill -HUP $MAINPID"); // systemctl reload: SIGHUP re-reads the config
     expect(readFileSync(join(x, "etc/aod/config.yaml"), "utf8")).toBe(DEFAULT_CONFIG_TEXT);
     expect(sha256(join(x, "usr/bin/aod"))).toBe(sha256(AOD)); // as built: no strip
   });

@@ -114,7 +114,6 @@ describe("smbconn object", () => {
       slower.map("events").setMaxEntries(1 << 16);
       slower.load();
       conn = BpfObject.openMem(readFileSync(OBJ), "smbconn");
-      conn.setRodata({ kind_mask: 0b11 });
       for (const m of smbconn.sharedMaps!) conn.map(m).reuse(slower.map(m));
       conn.load();
       expect(conn.map("events").maxEntries).toBe(1 << 16);

@@ -32,20 +32,65 @@ export function toolFilters(config: Config): Record<string, unknown> {
   return Object.fromEntries([...byTool].map(([tool, fs]) => [tool, toolByName(tool)!.mergeFilters(fs)]));
 }
 
+/** What a config reload did to the rules, by name. */
+export interface RuleChanges {
+  kept: string[];
+  changed: string[];
+  added: string[];
+  removed: string[];
+}
+
+const contextKey = (c: Config) => `${c.watch_interval_sec}/${c.collection.max_trigger_events}`;
+const ruleKey = (r: object) => JSON.stringify(r);
+
 /** All detectors of a config, fed together. */
 export class DetectorSet {
-  readonly detectors: Detector[];
+  detectors: Detector[];
+  private key: string;
   constructor(
     config: Config,
-    ctx: Omit<DetectorContext, "windowSec" | "maxTriggerEvents">,
-    types: readonly AnomalyTypeSpec[] = ANOMALY_TYPES,
+    private readonly ctx: Omit<DetectorContext, "windowSec" | "maxTriggerEvents">,
+    private readonly types: readonly AnomalyTypeSpec[] = ANOMALY_TYPES,
   ) {
+    this.key = contextKey(config);
+    this.detectors = config.rules.map((r) => this.detectorFor(r, config));
+  }
+
+  private detectorFor(r: Config["rules"][number], config: Config): Detector {
     const full = {
-      ...ctx,
+      ...this.ctx,
       windowSec: config.watch_interval_sec,
       maxTriggerEvents: config.collection.max_trigger_events,
     };
-    this.detectors = config.rules.map((r) => anomalyTypeOf(r, types).detector(r, full));
+    return anomalyTypeOf(r, this.types).detector(r, full);
+  }
+
+  /**
+   * Config reload: a rule that did not change keeps its detector (window and
+   * cooldown); a changed one gets a new detector that takes over the open
+   * cooldown; new rules start fresh, removed ones are dropped.
+   */
+  reconfigure(config: Config): RuleChanges {
+    const changes: RuleChanges = { kept: [], changed: [], added: [], removed: [] };
+    const old = new Map(this.detectors.map((d) => [d.rule.name, d]));
+    const sameContext = contextKey(config) === this.key;
+    this.detectors = config.rules.map((r) => {
+      const prev = old.get(r.name);
+      old.delete(r.name);
+      if (prev && sameContext && ruleKey(prev.rule) === ruleKey(r)) {
+        changes.kept.push(r.name);
+        return prev;
+      }
+      const d = this.detectorFor(r, config);
+      if (prev) {
+        d.inherit?.(prev);
+        changes.changed.push(r.name);
+      } else changes.added.push(r.name);
+      return d;
+    });
+    changes.removed = [...old.keys()];
+    this.key = contextKey(config);
+    return changes;
   }
   observe(batch: EventBatch): Anomaly[] {
     const out: Anomaly[] = [];
