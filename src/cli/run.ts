@@ -6,7 +6,7 @@ export default defineCommand({
   meta: {
     name: "run",
     description:
-      "Run the agent (the default when no command is given): trace SMB commands and NFS RPCs, detect latency, error and connection anomalies, and write a diagnostics bundle for each into <aod_output_dir>/batches. SIGUSR1 (or `aod snapshot`) collects a snapshot; SIGTERM/Ctrl-C stops cleanly. Needs root." +
+      "Run the agent (the default when no command is given): trace SMB commands and NFS RPCs, detect latency, error and connection anomalies, and write a diagnostics bundle for each into <aod_output_dir>/batches. SIGUSR1 (or `aod snapshot`) collects a snapshot; SIGHUP (`systemctl reload aod`) re-reads the config, keeping the running one when the new one is invalid; SIGTERM/Ctrl-C stops cleanly. Needs root." +
       examples("sudo aod", "sudo aod run --config /etc/aod/config.yaml", "AOD_LOG_LEVEL=debug sudo aod run"),
   },
   args: configArg,
