@@ -37,6 +37,43 @@ static __always_inline struct aod_event *aod_reserve(__u32 tool)
 	return e;
 }
 
+/* A tracepoint record's field at `off` (offsets from the event's format file). */
+static __always_inline __u64 tp_u64(void *ctx, __u16 off)
+{
+	__u64 v = 0;
+	bpf_probe_read_kernel(&v, sizeof(v), ctx + off);
+	return v;
+}
+static __always_inline __u32 tp_u32(void *ctx, __u16 off)
+{
+	__u32 v = 0;
+	bpf_probe_read_kernel(&v, sizeof(v), ctx + off);
+	return v;
+}
+
+/* floor(log2(v)), 0 for v <= 1: the histogram slot of a latency in us.
+ * A binary search over the bit width (a few instructions, no loop). */
+static __always_inline __u32 aod_log2(__u64 v)
+{
+	__u32 r = 0, s;
+	s = (v > 0xffffffffULL) << 5;
+	v >>= s;
+	r |= s;
+	s = (v > 0xffff) << 4;
+	v >>= s;
+	r |= s;
+	s = (v > 0xff) << 3;
+	v >>= s;
+	r |= s;
+	s = (v > 0xf) << 2;
+	v >>= s;
+	r |= s;
+	s = (v > 0x3) << 1;
+	v >>= s;
+	r |= s;
+	return r | (__u32)(v >> 1);
+}
+
 /* Per-share latency histograms (for metrics; on only when user space sets
  * its tool's share_hist_on): one entry per share and command, log2 buckets of
  * latency in us as in `hist`, counted with atomic adds. One shared copy, not
@@ -56,6 +93,10 @@ static __always_inline void aod_share_hist_add(void *map, const void *key, __u32
 		if (!v)
 			return;
 	}
+	/* Hide slot's known range from the compiler so it keeps the mask the
+	 * verifier needs (it dropped it after the caller's clamp, which the
+	 * verifier could not follow). */
+	asm volatile("" : "+r"(slot));
 	__sync_fetch_and_add(&v->slots[slot & (AOD_HIST_SLOTS - 1)], 1);
 }
 

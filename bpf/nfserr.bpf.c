@@ -74,15 +74,11 @@ static __always_inline int submit(void *ctx, __u16 off_client, __u16 off_xid, in
 	if (!e)
 		return 0;
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 v = 0;
 	e->time_ns = bpf_ktime_get_ns();
 	e->latency_ns = 0;
 	e->session_id = 0;
-	bpf_probe_read_kernel(&v, sizeof(v), ctx + off_xid);
-	e->mid = v;
-	v = 0;
-	bpf_probe_read_kernel(&v, sizeof(v), ctx + off_client);
-	e->tree_id = v;
+	e->mid = tp_u32(ctx, off_xid);
+	e->tree_id = tp_u32(ctx, off_client);
 	e->pid = id >> 32;
 	e->tid = (__u32)id;
 	e->rc = -(__s32)err;
@@ -102,10 +98,8 @@ int nfserr_v3(void *ctx)
 		return 0;
 	if (!nfs_program_is_nfs(ctx, v3_off_program))
 		return 0;
-	__u32 version = 0;
-	__u64 status = 0;
-	bpf_probe_read_kernel(&version, sizeof(version), ctx + v3_off_version);
-	bpf_probe_read_kernel(&status, sizeof(status), ctx + v3_off_error);
+	__u32 version = tp_u32(ctx, v3_off_version);
+	__u64 status = tp_u64(ctx, v3_off_error);
 	int cmd = nfs_proc_id(ctx, version, v3_off_procedure);
 	__u32 err = nfs_status_errno(status);
 	if (cmd < 0 || !wanted(err, cmd))
@@ -118,10 +112,8 @@ int nfserr_v4(void *ctx)
 {
 	if (filter_tgid && (bpf_get_current_pid_tgid() >> 32) != filter_tgid)
 		return 0;
-	__u32 op = 0;
-	__u64 error = 0; /* the NFSv4 status */
-	bpf_probe_read_kernel(&op, sizeof(op), ctx + v4_off_op);
-	bpf_probe_read_kernel(&error, sizeof(error), ctx + v4_off_error);
+	__u32 op = tp_u32(ctx, v4_off_op);
+	__u64 error = tp_u64(ctx, v4_off_error); /* the NFSv4 status */
 	__u32 k = op < 128 ? op : 0;
 	__u16 *cmdp = bpf_map_lookup_elem(&v4_ops, &k);
 	if (!cmdp)

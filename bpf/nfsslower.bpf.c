@@ -62,32 +62,6 @@ struct {
 	__type(value, struct aod_share_hist);
 } share_hist SEC(".maps");
 
-static __always_inline __u32 log2_slot(__u64 us)
-{
-	__u32 s = 0;
-	for (int i = 0; i < AOD_HIST_SLOTS - 1; i++) {
-		if (us < 2)
-			break;
-		us >>= 1;
-		s++;
-	}
-	return s;
-}
-
-static __always_inline __u64 field_u64(void *ctx, __u16 off)
-{
-	__u64 v = 0;
-	bpf_probe_read_kernel(&v, sizeof(v), ctx + off);
-	return v;
-}
-
-static __always_inline __u32 field_u32(void *ctx, __u16 off)
-{
-	__u32 v = 0;
-	bpf_probe_read_kernel(&v, sizeof(v), ctx + off);
-	return v;
-}
-
 SEC("tracepoint/sunrpc/rpc_stats_latency")
 int nfsslower_rpc_done(void *ctx)
 {
@@ -96,19 +70,21 @@ int nfsslower_rpc_done(void *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	if (filter_tgid && (id >> 32) != filter_tgid)
 		return 0;
-	__u32 version = field_u32(ctx, off_version);
+	__u32 version = tp_u32(ctx, off_version);
 	int cmd = nfs_proc_id(ctx, version, off_procname);
 	if (cmd < 0 || cmd >= NFS_COMMANDS)
 		return 0;
-	__u64 exec_us = field_u64(ctx, off_execute);
+	__u64 exec_us = tp_u64(ctx, off_execute);
 
-	__u32 bucket = log2_slot(exec_us);
+	__u32 bucket = aod_log2(exec_us);
+	if (bucket >= AOD_HIST_SLOTS)
+		bucket = AOD_HIST_SLOTS - 1;
 	__u32 slot = (__u32)cmd * AOD_HIST_SLOTS + bucket;
 	__u64 *n = bpf_map_lookup_elem(&hist, &slot);
 	if (n)
 		*n += 1;
 	if (share_hist_on) {
-		struct nfs_share_key sk = { .client_id = field_u32(ctx, off_client_id), .command = cmd };
+		struct nfs_share_key sk = { .client_id = tp_u32(ctx, off_client_id), .command = cmd };
 		aod_share_hist_add(&share_hist, &sk, bucket);
 	}
 
@@ -121,14 +97,14 @@ int nfsslower_rpc_done(void *ctx)
 	struct aod_event *e = aod_reserve(NFSSLOWER_TOOL);
 	if (!e)
 		return 0;
-	__u64 rtt = field_u64(ctx, off_rtt);
-	__u64 backlog = field_u64(ctx, off_backlog);
+	__u64 rtt = tp_u64(ctx, off_rtt);
+	__u64 backlog = tp_u64(ctx, off_backlog);
 	e->time_ns = bpf_ktime_get_ns();
 	e->latency_ns = lat_ns;
 	e->session_id =
 		(rtt > 0xffffffff ? 0xffffffffULL : rtt) << 32 | (backlog > 0xffffffff ? 0xffffffffULL : backlog);
-	e->mid = field_u32(ctx, off_xid);
-	e->tree_id = field_u32(ctx, off_client_id);
+	e->mid = tp_u32(ctx, off_xid);
+	e->tree_id = tp_u32(ctx, off_client_id);
 	e->pid = id >> 32;
 	e->tid = (__u32)id;
 	e->rc = 0;

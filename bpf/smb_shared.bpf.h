@@ -134,18 +134,7 @@ static __always_inline bool errno_tracked(__s32 rc)
 enum { TPF_TID, TPF_SESID, TPF_CMD, TPF_MID, TPF_STATUS, TPF_RC, TPF_COUNT };
 enum { TP_ENTER, TP_DONE, TP_ERR, TP_COUNT };
 
-static __always_inline __u64 tp_u64(void *ctx, __u16 off)
-{
-	__u64 v = 0;
-	bpf_probe_read_kernel(&v, sizeof(v), ctx + off);
-	return v;
-}
-static __always_inline __u32 tp_u32(void *ctx, __u16 off)
-{
-	__u32 v = 0;
-	bpf_probe_read_kernel(&v, sizeof(v), ctx + off);
-	return v;
-}
+/* tp_u64, tp_u32: aod_common.bpf.h */
 static __always_inline __u16 tp_u16(void *ctx, __u16 off)
 {
 	__u16 v = 0;

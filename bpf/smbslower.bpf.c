@@ -102,16 +102,6 @@ static __always_inline void count(__u32 what)
 		*n += 1;
 }
 
-static __always_inline __u32 log2_u64(__u64 v)
-{
-	__u32 r = 0;
-	for (int i = 0; i < 63 && v > 1; i++) {
-		v >>= 1;
-		r++;
-	}
-	return r;
-}
-
 static __always_inline void start(__u64 conn, __u64 mid, __u64 session_id, __u32 tree_id, __u16 command, __u8 flags)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -161,7 +151,7 @@ static __always_inline void finish(__u64 conn, __u64 mid, __u32 status, __s32 rc
 	__u32 cmd = r.command;
 	if (cmd >= AOD_SMB2_COMMANDS)
 		return;
-	__u32 slot = log2_u64(lat / 1000);
+	__u32 slot = aod_log2(lat / 1000);
 	if (slot >= AOD_HIST_SLOTS)
 		slot = AOD_HIST_SLOTS - 1;
 	__u32 hk = cmd * AOD_HIST_SLOTS + slot;

@@ -86,7 +86,8 @@ function checkPtr(call: string, p: Pointer | null): Pointer {
 // libbpf's own messages go to aod's log (debug: it is chatty); its warnings are
 // kept (bounded) to explain the next failure.
 const warnings: string[] = [];
-const printBuf = Buffer.alloc(4096);
+// Large enough for the end of a verifier log (where it says why), which libbpf prints as one message.
+const printBuf = Buffer.alloc(1 << 16);
 const printer = new JSCallback(
   (level: number, fmt: Pointer, ap: Pointer) => {
     const n = libc.vsnprintf(printBuf, BigInt(printBuf.length), fmt, ap);
