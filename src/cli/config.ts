@@ -7,7 +7,11 @@ import { configArg, examples, jsonArg } from "./_shared";
 
 function summary(c: Config): string {
   const rules = c.rules.map((r) => anomalyTypeOf(r).summary(r, c.watch_interval_sec));
-  return `${rules.length} anomalies: ${rules.join(", ") || "none"}; output ${c.aod_output_dir}`;
+  const m = c.metrics;
+  const metrics = m
+    ? `; metrics ${[m.listen && `on ${m.listen}`, m.textfile && `to ${m.textfile.path}`].filter(Boolean).join(" and ")}`
+    : "";
+  return `${rules.length} anomalies: ${rules.join(", ") || "none"}; output ${c.aod_output_dir}${metrics}`;
 }
 
 const validate = defineCommand({

@@ -31,6 +31,19 @@ export const CollectionSchema = v.strictObject({
   verbose_sec: v.optional(num(0, true), 10),
 });
 
+// The Prometheus exposition (src/metrics): off unless the section is there.
+// Its meaning (addresses, file names) is checked in ./metrics.ts.
+export const MetricsSchema = v.strictObject({
+  listen: v.optional(v.string()),
+  max_shares: v.optional(int(1), 64),
+  textfile: v.optional(
+    v.strictObject({
+      path: v.pipe(v.string(), v.startsWith("/", "an absolute path")),
+      interval_sec: v.optional(num(1), 15),
+    }),
+  ),
+});
+
 export const CustomActionSchema = v.strictObject({
   name: v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "a name of letters, digits, '_', '.', '-'")),
   command: v.optional(v.pipe(v.array(v.string()), v.minLength(1, "a non-empty argv list"))),
@@ -73,12 +86,14 @@ export const ConfigSchema = v.strictObject({
     {},
   ),
   collection: v.optional(CollectionSchema, {}),
+  metrics: v.optional(v.nullable(MetricsSchema)),
   custom_actions: v.optional(v.nullable(v.array(CustomActionSchema)), []),
 });
 
 export type RawConfig = v.InferOutput<typeof ConfigSchema>;
 export type CustomAction = v.InferOutput<typeof CustomActionSchema>;
 export type CollectionConfig = v.InferOutput<typeof CollectionSchema>;
+export type MetricsConfig = v.InferOutput<typeof MetricsSchema>;
 
 /** The parts of a valibot schema keysAt() walks through. */
 interface SchemaNode {

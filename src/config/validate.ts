@@ -3,9 +3,17 @@
 // and tools exist comes from the registry the caller passes (src/registry.ts):
 // this file names none of them.
 import * as v from "valibot";
+import { checkMetrics } from "./metrics";
 import { type Path, pathString } from "./path";
 import { describe, didYouMean, type Problem } from "./problems";
-import { COMMON_ANOMALY_KEYS, ConfigSchema, type CustomAction, keysAt, type RawConfig } from "./schema";
+import {
+  COMMON_ANOMALY_KEYS,
+  ConfigSchema,
+  type CustomAction,
+  keysAt,
+  type MetricsConfig,
+  type RawConfig,
+} from "./schema";
 import {
   type AnomalyTypeConfig,
   type CommonAnomalyKeys,
@@ -19,12 +27,14 @@ export { type Path, pathString } from "./path";
 export { MODES, type Mode, type RuleBase } from "./spec";
 
 export type Config = Readonly<
-  Omit<RawConfig, "watcher" | "guardian" | "custom_actions"> & {
+  Omit<RawConfig, "watcher" | "guardian" | "custom_actions" | "metrics"> & {
     /** `actions: null` in the file means none. */
     watcher: { actions: string[] };
     /** Each anomaly as the file would hold it, defaults filled (its type's fileShape). */
     guardian: { anomalies: Record<string, Record<string, unknown>> };
     custom_actions: CustomAction[];
+    /** The Prometheus exposition; absent (or `metrics:` with nothing under it): off. */
+    metrics?: MetricsConfig;
     /** Derived from guardian.anomalies: what the detectors and kernel filters use. */
     rules: RuleBase[];
     /** Where the config came from (a path, or "embedded default"). */
@@ -135,6 +145,7 @@ export function validateConfig(
         );
     });
   if (raw) checkActions(["watcher", "actions"], raw.watcher.actions);
+  if (raw?.metrics) checkMetrics(raw.metrics, add, (w) => warnings.push(w));
 
   const anomalies: Record<string, Record<string, unknown>> = {};
   const rules: RuleBase[] = [];
@@ -154,11 +165,13 @@ export function validateConfig(
   }
 
   if (problems.length || !raw) return { problems };
+  const { metrics, ...rest } = raw;
   const config = {
-    ...raw,
+    ...rest,
     watcher: { actions: raw.watcher.actions ?? [] },
     guardian: { anomalies },
     custom_actions: customs,
+    ...(metrics && { metrics }),
     rules,
     source,
     warnings,
