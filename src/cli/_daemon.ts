@@ -21,11 +21,15 @@ export async function runDaemon(
     throw new AodError(`aod ${command} needs root to load its BPF programs (try: sudo aod ${command})`, 1);
   const { source, enrich, recorder } = await makeSource(config);
   const { Daemon } = await import("../daemon/daemon");
+  const metrics = config.metrics
+    ? new (await import("../metrics/metrics")).Metrics(config.metrics, config.rules)
+    : undefined;
   const daemon = new Daemon({
     config,
     source,
     enrich,
     recorder,
+    metrics,
     reload: () => loadConfig(configFlag),
     onReady: () => log.info("ready"),
   });

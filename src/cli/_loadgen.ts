@@ -55,9 +55,13 @@ export default defineCommand({
     if (pid === undefined) throw new UsageError("--loadgen needs --loadgen-pid PID");
     const rodata = parseLoadgenSet(args["loadgen-set"]);
     const maxLagMs = parseNumberArg("--reader-max-lag", args["reader-max-lag"], { min: 0 });
-    await runDaemon("_loadgen", args.config, async () => {
+    await runDaemon("_loadgen", args.config, async (config) => {
       const { LoadgenSource } = await import("../tools/loadgen-source");
-      return { source: new LoadgenSource({ objectPath: args.loadgen, targetPid: pid, rodata, maxLagMs }) };
+      const source = new LoadgenSource({ objectPath: args.loadgen, targetPid: pid, rodata, maxLagMs });
+      if (!config.metrics) return { source };
+      // Metrics: the generator keeps no kernel histograms; count its events' latencies in user space.
+      const { withCountedHistograms } = await import("../metrics/counted-histograms");
+      return { source: withCountedHistograms(source) };
     });
   },
 });

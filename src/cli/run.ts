@@ -20,7 +20,11 @@ export default defineCommand({
       ]);
       const recorder = flightRecorder(config);
       // A protocol's events exist once its module is loaded: enable them at each attach.
-      const source = sourceFor(toolFilters(config), { onAttached: (p) => recorder?.enableFor(p) });
+      // Per-share latency histograms in the kernel only for metrics.
+      const source = sourceFor(toolFilters(config), {
+        onAttached: (p) => recorder?.enableFor(p),
+        shareHistograms: config.metrics !== undefined,
+      });
       return { source, enrich: enrichWithShares, recorder };
     });
   },

@@ -9,6 +9,7 @@ import type { Anomaly } from "../detect/anomaly";
 import { anomalyTypeOf, toolFilters } from "../detect/types";
 import type { EventBatch } from "../format/event";
 import { log } from "../log";
+import type { Metrics } from "../metrics/metrics";
 import type { FlightRecorder } from "../recorder/flight-recorder";
 import { removeLeftovers, runRetention } from "../retention/retention";
 import { toEventLine } from "../tools/registry";
@@ -17,14 +18,16 @@ import { protocolsOf } from "../tools/sources";
 import { errorMessage } from "../util/errors";
 import { VERSION } from "../version";
 import { auditRestart } from "./audit";
+import type { CollectorHooks } from "./collector";
 import { InstanceLock } from "./lock";
-import { Pipeline } from "./pipeline";
+import { Pipeline, type PipelineOptions } from "./pipeline";
 
 /**
  * Keys a reload cannot change in a running daemon (the output dir is locked
- * and cleaned at start; the recorder's instance is sized at start).
+ * and cleaned at start; the recorder's instance is sized at start; metrics
+ * listen and keep their share labels from the start).
  */
-const RESTART_KEYS = ["aod_output_dir", "flight_recorder"] as const;
+const RESTART_KEYS = ["aod_output_dir", "flight_recorder", "metrics"] as const;
 
 export interface DaemonOptions {
   config: Config;
@@ -38,6 +41,8 @@ export interface DaemonOptions {
   onReady?: () => void;
   /** The kernel flight recorder, started before the source (which enables its events on attach). */
   recorder?: FlightRecorder;
+  /** The Prometheus exposition (`metrics:` configured): see the metrics section below. */
+  metrics?: Metrics;
   /** Reads the config again (SIGHUP, `systemctl reload aod`); throws with its problems when it is invalid. */
   reload?: () => Config;
 }
@@ -74,12 +79,15 @@ export class Daemon {
           lostEvents: () => source.lost(),
           histograms: source.histograms ? () => source.histograms!() : undefined,
           freeze: () => this.recorder?.freeze(),
+          ...this.metricsHooks().collector,
         },
+        ...this.metricsHooks().pipeline,
       });
       this.startRecorder();
       await this.supervise("event source", () => source.start((b) => this.onBatch(b)));
       this.startRetentionTimer();
       this.guard("retention", () => runRetention(this.batchesDir, config.cleanup));
+      this.startMetrics();
       this.installSignals();
       this.logSummary();
       this.opts.onReady?.();
@@ -112,6 +120,7 @@ export class Daemon {
   private onBatch(b: EventBatch): void {
     try {
       this.pipeline.observe(b);
+      this.opts.metrics?.observe(b);
     } catch (e) {
       // A bad batch must not stop the reader: count it, say it, go on.
       this.batchErrors++;
@@ -238,6 +247,7 @@ export class Daemon {
       process.off("SIGUSR1", this.onSnapshot);
       process.off("SIGHUP", this.onReload);
       clearInterval(this.retentionTimer);
+      await this.stopMetrics(); // scrapes read the source's maps: before they go
       const lost = this.opts.source.lost(); // read before the maps go away with the source
       try {
         await this.opts.source.close(); // stop intake first
@@ -253,6 +263,37 @@ export class Daemon {
     })();
     return this.stopping;
   }
+
+  // ---------------------------------------------------------------- metrics
+  // The Prometheus exposition (src/metrics), when `metrics:` is configured:
+  // counters fed by the pipeline's and collector's hooks and by onBatch;
+  // serving starts once the source runs and stops before it closes.
+
+  private metricsHooks(): {
+    collector: Pick<CollectorHooks, "onBundle">;
+    pipeline: Pick<PipelineOptions, "onAnomaly">;
+  } {
+    const m = this.opts.metrics;
+    if (!m) return { collector: {}, pipeline: {} };
+    return {
+      collector: { onBundle: (_a, _path, bytes) => m.bundle(bytes) },
+      pipeline: { onAnomaly: (a) => m.anomaly(a) },
+    };
+  }
+
+  private startMetrics(): void {
+    this.opts.metrics?.start({ source: this.opts.source, collector: this.pipeline.collector });
+  }
+
+  private async stopMetrics(): Promise<void> {
+    try {
+      await this.opts.metrics?.stop();
+    } catch (e) {
+      log.error("stopping metrics failed", { error: errorMessage(e) });
+    }
+  }
+
+  // ----------------------------------------------------------------
 
   private logSummary(): void {
     const { config, source } = this.opts;
