@@ -1,7 +1,9 @@
 // The systemd unit aod installs: restarted on failure (with a start limit),
 // killed gently, first to go under memory pressure, and confined to what BPF
 // tracing and evidence collection need.
+import { dirname } from "node:path";
 import type { Config } from "../config/validate";
+import { parseListen } from "../metrics/listen";
 
 export const UNIT_PATH = "/etc/systemd/system/aod.service";
 export const BIN_PATH = "/usr/local/bin/aod";
@@ -34,6 +36,37 @@ const HEADER = {
   package: "# Installed by the aod package (deb or rpm); removing the package removes it.",
 };
 
+/** The directory the service keeps writable without a ReadWritePaths line (RuntimeDirectory). */
+const RUNTIME_DIR = "/run/aod";
+
+/**
+ * What `metrics:` needs of the sandbox: the listen address let in (its address
+ * family, and IPAddressAllow past IPAddressDeny=any) and the directories of the
+ * unix socket and the textfile writable under ProtectSystem=strict. Empty
+ * strings without metrics, so that the unit is unchanged.
+ */
+function metricsSandbox(config: Config): { paths: string; ip: string; families: string } {
+  const m = config.metrics;
+  const out = { paths: "", ip: "", families: "" };
+  if (!m) return out;
+  const dirs: string[] = [];
+  const r = m.listen === undefined ? undefined : parseListen(m.listen);
+  const l = r && "listen" in r ? r.listen : undefined;
+  if (l?.kind === "unix" && dirname(l.path) !== RUNTIME_DIR) dirs.push(dirname(l.path));
+  if (m.textfile) dirs.push(dirname(m.textfile.path));
+  if (dirs.length)
+    out.paths = `# metrics: the unix socket's and the textfile's directories.\nReadWritePaths=${dirs.map((d) => `-${d}`).join(" ")}\n`;
+  if (l?.kind === "tcp") {
+    out.families = ` ${l.families.join(" ")}`;
+    out.ip = l.loopback
+      ? `# metrics.listen (${m.listen}): scrapers on this host.\nIPAddressAllow=localhost\n`
+      : `# metrics.listen (${m.listen}) is not loopback: scrapers may come from anywhere. To narrow it,
+# systemctl edit aod: IPAddressAllow= (empty: reset) then IPAddressAllow=<your Prometheus>.
+IPAddressAllow=any\n`;
+  }
+  return out;
+}
+
 /**
  * The unit for a config. `aod install` writes it with its own paths; the
  * packages (scripts/package) ship it, from `aod _unit --packaged`, with the
@@ -46,6 +79,7 @@ export function unitText(
   installedBy: keyof typeof HEADER = "install",
 ): string {
   const stopSec = Math.ceil(config.collection.stop_grace_sec + 15);
+  const metrics = metricsSandbox(config);
   return `${HEADER[installedBy]}
 [Unit]
 Description=aod - always-on diagnostics for SMB/CIFS clients
@@ -83,7 +117,7 @@ ReadWritePaths=${config.aod_output_dir}
 # debug) and /proc/fs/cifs (cifsFYI) for the cifs_verbose window, and
 # /proc/sys/sunrpc (nfs_debug, rpc_debug) for nfs_verbose's. "-": absent is fine.
 ReadWritePaths=-/sys/kernel/tracing -/sys/kernel/debug -/proc/fs/cifs -/proc/sys/sunrpc
-ProtectHome=read-only
+${metrics.paths}ProtectHome=read-only
 PrivateTmp=yes
 NoNewPrivileges=yes
 UMask=0077
@@ -91,15 +125,15 @@ ProtectClock=yes
 ProtectKernelTunables=yes
 ProtectControlGroups=yes
 IPAddressDeny=any
-RemoveIPC=yes
+${metrics.ip}RemoveIPC=yes
 ProtectHostname=yes
 ProtectKernelModules=yes
 RestrictNamespaces=yes
 RestrictRealtime=yes
 RestrictSUIDSGID=yes
 LockPersonality=yes
-# AF_UNIX: syslog; AF_NETLINK: libbpf's feature probes and custom actions such as ss.
-RestrictAddressFamilies=AF_UNIX AF_NETLINK
+# AF_UNIX: syslog; AF_NETLINK: libbpf's feature probes and custom actions such as ss${metrics.families ? "; AF_INET/AF_INET6: metrics.listen" : ""}.
+RestrictAddressFamilies=AF_UNIX AF_NETLINK${metrics.families}
 SystemCallArchitectures=native
 # Not @debug (perf_event_open attaches tracepoints) nor @mount (tracefs).
 SystemCallFilter=~@clock @cpu-emulation @module @obsolete @raw-io @reboot @swap
