@@ -13,6 +13,9 @@ APT_PACKAGES+=(build-essential dpkg-dev pkg-config bzip2 xz-utils debian-archive
 APT_PACKAGES+=(gpg gpg-agent gpgconf)
 # make package: rpmbuild (dpkg-deb is dpkg's).
 APT_PACKAGES+=(rpm)
+# test/metrics: promtool, and a real Prometheus the test starts on its own loopback
+# port; the package's own service is kept from starting (below).
+APT_PACKAGES+=(prometheus)
 # npm, for `npm ci` below: a fresh Debian 12 has neither node nor npm. Debian's
 # when there is no npm at all (a nodejs from elsewhere, e.g. NodeSource, has its own).
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
@@ -29,8 +32,21 @@ if ((${#missing[@]})); then
   fi
   echo "deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # Services the packages would start (prometheus): not on this host. Hosts
+  # without systemd start them through invoke-rc.d, which honours policy-rc.d.
+  policy=/usr/sbin/policy-rc.d
+  made_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made_policy=1
+  fi
+  trap '((made_policy)) && rm -f "$policy"' EXIT
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # On systemd hosts deb-systemd-invoke enabled and started it: stop and disable
+  # the Prometheus this script installed (one you installed yourself is left alone).
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+    systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  fi
 fi
 
 # npm ci only when node_modules is missing or older than the lock file.
