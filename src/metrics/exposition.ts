@@ -91,38 +91,38 @@ function header(f: Family, fmt: Format): string {
 /** The prefix of each `le` bucket line's labels (`,le="…"}` or `le="…"}` after the series' labels). */
 const LE_SUFFIX = LE_VALUES.map((le) => `le="${le}"}`);
 
-function histogram(f: HistogramFamily, fmt: Format): string {
+// Lines go into one array joined at the end: a string built by `+=` is a rope
+// of some 18,000 pieces at 64 shares × 20 commands, and flattening it when the
+// response is encoded costs more than building it (≈ 4.5 ms against 0.3 ms).
+function histogram(f: HistogramFamily, fmt: Format, out: string[]): void {
   const bucket = `${f.name}_bucket{`;
   const nb = LE_VALUES.length;
-  let out = "";
   for (const s of f.series) {
     const v = s.values;
     const pre = s.labels ? `${bucket}${s.labels},` : bucket;
-    for (let i = 0; i < nb; i++) out += `${pre}${LE_SUFFIX[i]} ${v[i]}\n`;
+    for (let i = 0; i < nb; i++) out.push(`${pre}${LE_SUFFIX[i]} ${v[i]}\n`);
     if (fmt === "prometheus") {
       const l = s.labels ? `{${s.labels}}` : "";
-      out += `${f.name}_sum${l} ${valueText(v[nb]!)}\n${f.name}_count${l} ${v[nb - 1]}\n`;
+      out.push(`${f.name}_sum${l} ${valueText(v[nb]!)}\n${f.name}_count${l} ${v[nb - 1]}\n`);
     }
   }
-  return out;
 }
 
-function scalars(f: ScalarFamily): string {
+function scalars(f: ScalarFamily, out: string[]): void {
   const n = sampleName(f);
-  let out = "";
-  for (const s of f.samples) out += `${n}${s.labels ? `{${s.labels}}` : ""} ${valueText(s.value)}\n`;
-  return out;
+  for (const s of f.samples) out.push(`${n}${s.labels ? `{${s.labels}}` : ""} ${valueText(s.value)}\n`);
 }
 
 /** The exposition of `families`, in order. */
 export function render(families: readonly Family[], fmt: Format): string {
-  let out = "";
+  const out: string[] = [];
   for (const f of families) {
-    out += header(f, fmt);
-    out += f.type === "histogram" ? histogram(f, fmt) : scalars(f);
+    out.push(header(f, fmt));
+    if (f.type === "histogram") histogram(f, fmt, out);
+    else scalars(f, out);
   }
-  if (fmt === "openmetrics") out += "# EOF\n";
-  return out;
+  if (fmt === "openmetrics") out.push("# EOF\n");
+  return out.join("");
 }
 
 /**
