@@ -6,6 +6,7 @@
 // bucket is the count); 0.0.4 always has both, the sum estimated (see
 // ./buckets.ts).
 import { LE_VALUES } from "./buckets";
+import { ByteWriter } from "./bytes";
 
 export type Format = "prometheus" | "openmetrics";
 
@@ -88,42 +89,52 @@ function header(f: Family, fmt: Format): string {
   return `# TYPE ${f.name} ${f.type}\n${unit}# HELP ${f.name} ${escapeHelp(f.help, fmt)}\n`;
 }
 
-/** The prefix of each `le` bucket line's labels (`,le="…"}` or `le="…"}` after the series' labels). */
-const LE_SUFFIX = LE_VALUES.map((le) => `le="${le}"}`);
+/** What follows a bucket line's series labels: `le="…"} ` for each bound. */
+const LE_SUFFIX = LE_VALUES.map((le) => `le="${le}"} `);
 
-// Lines go into one array joined at the end: a string built by `+=` is a rope
-// of some 18,000 pieces at 64 shares × 20 commands, and flattening it when the
-// response is encoded costs more than building it (≈ 4.5 ms against 0.3 ms).
-function histogram(f: HistogramFamily, fmt: Format, out: string[]): void {
+function histogram(f: HistogramFamily, fmt: Format, w: ByteWriter): void {
   const bucket = `${f.name}_bucket{`;
   const nb = LE_VALUES.length;
   for (const s of f.series) {
     const v = s.values;
     const pre = s.labels ? `${bucket}${s.labels},` : bucket;
-    for (let i = 0; i < nb; i++) out.push(`${pre}${LE_SUFFIX[i]} ${v[i]}\n`);
+    for (let i = 0; i < nb; i++) {
+      w.piece(pre);
+      w.piece(LE_SUFFIX[i]!);
+      w.count(v[i]!, valueText);
+      w.byte(NL);
+    }
     if (fmt === "prometheus") {
       const l = s.labels ? `{${s.labels}}` : "";
-      out.push(`${f.name}_sum${l} ${valueText(v[nb]!)}\n${f.name}_count${l} ${v[nb - 1]}\n`);
+      w.text(`${f.name}_sum${l} ${valueText(v[nb]!)}\n${f.name}_count${l} `);
+      w.count(v[nb - 1]!, valueText);
+      w.byte(NL);
     }
   }
 }
 
-function scalars(f: ScalarFamily, out: string[]): void {
+function scalars(f: ScalarFamily, w: ByteWriter): void {
   const n = sampleName(f);
-  for (const s of f.samples) out.push(`${n}${s.labels ? `{${s.labels}}` : ""} ${valueText(s.value)}\n`);
+  for (const s of f.samples) w.text(`${n}${s.labels ? `{${s.labels}}` : ""} ${valueText(s.value)}\n`);
 }
 
-/** The exposition of `families`, in order. */
-export function render(families: readonly Family[], fmt: Format): string {
-  const out: string[] = [];
+const NL = 10;
+const writer = new ByteWriter();
+const decoder = new TextDecoder();
+
+/** The exposition of `families`, in order, as the bytes a response or the textfile carries (UTF-8). */
+export function renderBytes(families: readonly Family[], fmt: Format): Uint8Array<ArrayBuffer> {
   for (const f of families) {
-    out.push(header(f, fmt));
-    if (f.type === "histogram") histogram(f, fmt, out);
-    else scalars(f, out);
+    writer.text(header(f, fmt));
+    if (f.type === "histogram") histogram(f, fmt, writer);
+    else scalars(f, writer);
   }
-  if (fmt === "openmetrics") out.push("# EOF\n");
-  return out.join("");
+  if (fmt === "openmetrics") writer.text("# EOF\n");
+  return writer.take();
 }
+
+/** The same as text. */
+export const render = (families: readonly Family[], fmt: Format): string => decoder.decode(renderBytes(families, fmt));
 
 /**
  * The format an Accept header asks for: OpenMetrics when it lists

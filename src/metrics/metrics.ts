@@ -10,7 +10,7 @@ import { log } from "../log";
 import { errorMessage } from "../util/errors";
 import { MetricsCollector, type MetricsView } from "./collect";
 import { EventCounters } from "./counters";
-import { type Format, render } from "./exposition";
+import { type Format, render, renderBytes } from "./exposition";
 import { listenText, parseListen } from "./listen";
 import { MetricsServer } from "./server";
 import { TextfileWriter } from "./textfile";
@@ -31,11 +31,11 @@ export class Metrics {
     if (config.listen !== undefined) {
       const r = parseListen(config.listen);
       if ("error" in r) throw new Error(`metrics.listen: ${r.error}`); // validated with the config
-      this.server = new MetricsServer(r.listen, (f) => this.render(f));
+      this.server = new MetricsServer(r.listen, (f) => this.renderBytes(f));
     }
     if (config.textfile)
       this.textfile = new TextfileWriter(config.textfile.path, config.textfile.interval_sec, () =>
-        this.render("prometheus", false),
+        this.renderBytes("prometheus", false),
       );
   }
 
@@ -50,7 +50,12 @@ export class Metrics {
     this.counters.bundle(bytes);
   }
 
-  /** The exposition now. */
+  /** The exposition now, as bytes to send or write. */
+  renderBytes(format: Format, withProcess = true): Uint8Array<ArrayBuffer> {
+    return renderBytes(this.collector.families(this.view, withProcess), format);
+  }
+
+  /** The same as text. */
   render(format: Format, withProcess = true): string {
     return render(this.collector.families(this.view, withProcess), format);
   }

@@ -16,7 +16,7 @@ export class MetricsServer {
 
   constructor(
     readonly listen: Listen,
-    private readonly render: (f: Format) => string,
+    private readonly render: (f: Format) => Uint8Array<ArrayBuffer> | string,
   ) {}
 
   /** Listens; throws (with the address in the message) when it cannot. */
@@ -27,7 +27,7 @@ export class MetricsServer {
       if (req.method !== "GET" && req.method !== "HEAD")
         return new Response("method not allowed\n", { status: 405, headers: { Allow: "GET, HEAD" } });
       const format = negotiate(req.headers.get("accept"));
-      let body: string;
+      let body: Uint8Array<ArrayBuffer> | string;
       try {
         body = this.render(format);
       } catch (e) {

@@ -9,14 +9,14 @@ import { log } from "../log";
 import { errorMessage } from "../util/errors";
 
 /** Writes `text` to `path` atomically, mode 0644; never follows a symlink at the temporary name. */
-export function writeTextfile(path: string, text: string): void {
+export function writeTextfile(path: string, text: Uint8Array | string): void {
   const tmp = `${path}.${process.pid}.tmp`; // not *.prom: node_exporter skips it
   rmSync(tmp, { force: true });
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
   try {
     try {
       fchmodSync(fd, 0o644);
-      const data = Buffer.from(text);
+      const data = typeof text === "string" ? Buffer.from(text) : text;
       for (let off = 0; off < data.length; ) off += writeSync(fd, data, off);
     } finally {
       closeSync(fd);
@@ -37,7 +37,7 @@ export class TextfileWriter {
   constructor(
     readonly path: string,
     readonly intervalSec: number,
-    private readonly render: () => string,
+    private readonly render: () => Uint8Array | string,
   ) {}
 
   start(): void {

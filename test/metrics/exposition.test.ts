@@ -5,7 +5,8 @@ import { describe, expect, test } from "bun:test";
 import { BOUNDS_SEC, coalesce, LE_VALUES } from "../../src/metrics/buckets";
 import { ALL_SHARES, latencyHistograms, MetricsCollector, type MetricsView } from "../../src/metrics/collect";
 import { EventCounters } from "../../src/metrics/counters";
-import { escapeLabel, type Family, negotiate, render } from "../../src/metrics/exposition";
+import { ByteWriter } from "../../src/metrics/bytes";
+import { escapeLabel, type Family, negotiate, render, valueText } from "../../src/metrics/exposition";
 import { OTHER_SHARE, ShareCap } from "../../src/metrics/shares";
 import { HIST_SLOTS, type ShareHistogram } from "../../src/tools/hist";
 import type { EventSource } from "../../src/tools/source";
@@ -159,6 +160,42 @@ aod_collection_queue 0
     const f: Family[] = [{ name: "x", type: "gauge", help: 'a\\b "c"\nd', samples: [] }];
     expect(render(f, "prometheus")).toBe('# HELP x a\\\\b "c"\\nd\n# TYPE x gauge\n');
     expect(render(f, "openmetrics")).toBe('# TYPE x gauge\n# HELP x a\\\\b \\"c\\"\\nd\n# EOF\n');
+  });
+
+  test("bytes: counts written digit by digit as String() writes them; UTF-8 labels", () => {
+    const w = new ByteWriter();
+    const xs = [
+      0,
+      7,
+      10,
+      99,
+      100,
+      12345,
+      2 ** 31,
+      2 ** 32 + 1,
+      999_999_999_999_999,
+      1e15,
+      2 ** 53,
+      0.5,
+      -3,
+      Number.NaN,
+    ];
+    for (const x of xs) {
+      w.count(x, valueText);
+      w.byte(32);
+    }
+    expect(new TextDecoder().decode(w.take())).toBe(`${xs.map(valueText).join(" ")} `);
+    const f: Family[] = [
+      {
+        name: "h",
+        type: "histogram",
+        help: "H.",
+        series: [
+          { labels: 'share="\\\\sérveur\\partage-ü"', values: Float64Array.from([...new Array(12).fill(1), 0]) },
+        ],
+      },
+    ];
+    expect(render(f, "openmetrics")).toContain('h_bucket{share="\\\\sérveur\\partage-ü",le="+Inf"} 1\n');
   });
 
   test("negotiation: OpenMetrics when the Accept header prefers it", () => {
