@@ -1,16 +1,13 @@
 // The exposition is written as bytes into one growing buffer: at 64 shares ×
 // 20 commands it is some 18,000 lines (2 MB), and building them as strings
 // (then joining and encoding them for the response) cost about twice the CPU,
-// most of it in allocation and garbage collection. Repeated pieces (a
-// series' name and labels) are encoded once and cached; counts are written
-// digit by digit.
+// most of it in allocation and garbage collection. Callers encode what recurs
+// (a series' name and labels) once; counts are written digit by digit.
 const encoder = new TextEncoder();
 
 export class ByteWriter {
   private buf = new Uint8Array(1 << 16);
   private n = 0;
-  /** Encoded pieces by their text (label prefixes, `le` suffixes), kept across expositions. */
-  private cache = new Map<string, Uint8Array>();
 
   private room(k: number): void {
     if (this.n + k <= this.buf.length) return;
@@ -25,14 +22,7 @@ export class ByteWriter {
     this.n += encoder.encodeInto(s, this.buf.subarray(this.n)).written;
   }
 
-  /** A piece that recurs from one exposition to the next, encoded once. */
-  piece(s: string): void {
-    let b = this.cache.get(s);
-    if (!b) {
-      if (this.cache.size > 50_000) this.cache.clear(); // series long gone
-      b = encoder.encode(s);
-      this.cache.set(s, b);
-    }
+  bytes(b: Uint8Array): void {
     this.room(b.length);
     this.buf.set(b, this.n);
     this.n += b.length;

@@ -89,28 +89,54 @@ function header(f: Family, fmt: Format): string {
   return `# TYPE ${f.name} ${f.type}\n${unit}# HELP ${f.name} ${escapeHelp(f.help, fmt)}\n`;
 }
 
-/** What follows a bucket line's series labels: `le="…"} ` for each bound. */
-const LE_SUFFIX = LE_VALUES.map((le) => `le="${le}"} `);
+/** A series' encoded line starts: `<name>_bucket{<labels>,le="<bound>"} ` for each bound, `_sum{…} `, `_count{…} `. */
+interface SeriesBytes {
+  buckets: Uint8Array[];
+  sum: Uint8Array;
+  count: Uint8Array;
+}
+
+/**
+ * Per family, per label text (the same string objects scrape after scrape):
+ * encoded once, kept while the series is exposed (each exposition keeps only
+ * the series it wrote: shares that went leave nothing behind).
+ */
+const seriesBytes = new Map<string, Map<LabelText, SeriesBytes>>();
+const encoder = new TextEncoder();
+
+function encodeSeries(f: HistogramFamily, labels: LabelText): SeriesBytes {
+  const l = labels ? `{${labels}} ` : " ";
+  return {
+    buckets: LE_VALUES.map((le) => encoder.encode(`${f.name}_bucket{${labels ? `${labels},` : ""}le="${le}"} `)),
+    sum: encoder.encode(`${f.name}_sum${l}`),
+    count: encoder.encode(`${f.name}_count${l}`),
+  };
+}
 
 function histogram(f: HistogramFamily, fmt: Format, w: ByteWriter): void {
-  const bucket = `${f.name}_bucket{`;
   const nb = LE_VALUES.length;
+  const before = seriesBytes.get(f.name);
+  const now = new Map<LabelText, SeriesBytes>();
   for (const s of f.series) {
     const v = s.values;
-    const pre = s.labels ? `${bucket}${s.labels},` : bucket;
+    let b = now.get(s.labels) ?? before?.get(s.labels);
+    if (!b) b = encodeSeries(f, s.labels);
+    now.set(s.labels, b);
     for (let i = 0; i < nb; i++) {
-      w.piece(pre);
-      w.piece(LE_SUFFIX[i]!);
+      w.bytes(b.buckets[i]!);
       w.count(v[i]!, valueText);
       w.byte(NL);
     }
     if (fmt === "prometheus") {
-      const l = s.labels ? `{${s.labels}}` : "";
-      w.text(`${f.name}_sum${l} ${valueText(v[nb]!)}\n${f.name}_count${l} `);
+      w.bytes(b.sum);
+      w.text(valueText(v[nb]!));
+      w.byte(NL);
+      w.bytes(b.count);
       w.count(v[nb - 1]!, valueText);
       w.byte(NL);
     }
   }
+  seriesBytes.set(f.name, now);
 }
 
 function scalars(f: ScalarFamily, w: ByteWriter): void {
