@@ -3,9 +3,9 @@
 // the share cap.
 import { describe, expect, test } from "bun:test";
 import { BOUNDS_SEC, coalesce, LE_VALUES } from "../../src/metrics/buckets";
+import { ByteWriter } from "../../src/metrics/bytes";
 import { ALL_SHARES, latencyHistograms, MetricsCollector, type MetricsView } from "../../src/metrics/collect";
 import { EventCounters } from "../../src/metrics/counters";
-import { ByteWriter } from "../../src/metrics/bytes";
 import { escapeLabel, type Family, negotiate, render, valueText } from "../../src/metrics/exposition";
 import { OTHER_SHARE, ShareCap } from "../../src/metrics/shares";
 import { HIST_SLOTS, type ShareHistogram } from "../../src/tools/hist";
