@@ -177,7 +177,10 @@ export class Daemon {
    * restart can change is named in the log.
    */
   reload(): void {
-    if (!this.opts.reload) return log.warn("SIGHUP: this daemon has no config file to read again");
+    if (!this.opts.reload) {
+      log.warn("SIGHUP: this daemon has no config file to read again");
+      return;
+    }
     let next: Config;
     try {
       next = this.opts.reload();

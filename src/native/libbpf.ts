@@ -42,6 +42,7 @@ const lib = openEmbedded("libbpf.so.1", {
   bpf_map_update_elem: { args: [i32, P, P, u64], returns: i32 },
   bpf_map_lookup_elem: { args: [i32, P, P], returns: i32 },
   bpf_map_get_next_key: { args: [i32, P, P], returns: i32 },
+  bpf_map_lookup_batch: { args: [i32, P, P, P, P, P, P], returns: i32 },
   bpf_map_delete_elem: { args: [i32, P], returns: i32 },
   btf__find_by_name_kind: { args: [P, cstring, u32], returns: i32 },
   btf__type_by_id: { args: [P, u32], returns: P },
@@ -200,6 +201,41 @@ export class BpfMap {
     check(`bpf_map_lookup_elem(${this.name})`, rc);
     return true;
   }
+  /**
+   * Every entry of a hash map in a few system calls (BPF_MAP_LOOKUP_BATCH,
+   * 5.6+): keys and values packed, `count` of them; undefined when the kernel
+   * or map type has no batch lookup (then: keys() and lookup()).
+   */
+  entries(keySize: number, valueSize: number): { keys: Uint8Array; values: Uint8Array; count: number } | undefined {
+    const max = this.maxEntries;
+    const keys = new Uint8Array(max * keySize);
+    const values = new Uint8Array(max * valueSize);
+    const token = new Uint8Array(Math.max(keySize, 8)); // opaque position (a bucket index for hash maps)
+    const next = new Uint8Array(token.length);
+    const count = new Uint32Array(1);
+    let total = 0;
+    let first = true;
+    while (total < max) {
+      count[0] = max - total;
+      const rc = lib.bpf_map_lookup_batch(
+        this.fd,
+        first ? null : token,
+        next,
+        keys.subarray(total * keySize),
+        values.subarray(total * valueSize),
+        count,
+        null,
+      );
+      if (rc === -2 /* ENOENT: that was the last batch */) return { keys, values, count: total + count[0]! };
+      if (rc < 0) return undefined; // EINVAL, ENOTSUPP: no batch lookup for this map here
+      total += count[0]!;
+      if (count[0] === 0) break;
+      token.set(next);
+      first = false;
+    }
+    return { keys, values, count: total };
+  }
+
   /** Every key of a hash map, `keySize` bytes each (a snapshot: entries may come and go meanwhile). */
   keys(keySize: number): Uint8Array[] {
     const out: Uint8Array[] = [];

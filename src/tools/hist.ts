@@ -35,14 +35,30 @@ export function readShareHistograms(
   label: (key: DataView) => { command: string; share: string },
 ): ShareHistogram[] {
   const out = new Map<string, ShareHistogram>();
-  const val = new BigUint64Array(HIST_SLOTS);
-  for (const key of map.keys(keySize)) {
-    if (!map.lookup(key, val)) continue; // evicted meanwhile
-    const { command, share } = label(new DataView(key.buffer));
+  const add = (key: DataView, words: Uint32Array, at: number) => {
+    const { command, share } = label(key);
     const id = `${command}\0${share}`;
     let h = out.get(id);
-    if (!h) out.set(id, (h = { protocol, command, share, counts: new Array<number>(HIST_SLOTS).fill(0) }));
-    for (let i = 0; i < HIST_SLOTS; i++) h.counts[i]! += Number(val[i]);
+    if (!h) {
+      h = { protocol, command, share, counts: new Array<number>(HIST_SLOTS).fill(0) };
+      out.set(id, h);
+    }
+    // u64 counters as two u32 halves: no BigInt per bucket.
+    for (let i = 0; i < HIST_SLOTS; i++) h.counts[i]! += words[at + 2 * i]! + words[at + 2 * i + 1]! * 2 ** 32;
+  };
+  const valueSize = HIST_SLOTS * 8;
+  const all = map.entries(keySize, valueSize);
+  if (all) {
+    const words = new Uint32Array(all.values.buffer, 0, (all.count * valueSize) / 4);
+    const keys = new DataView(all.keys.buffer);
+    for (let e = 0; e < all.count; e++)
+      add(new DataView(keys.buffer, e * keySize, keySize), words, (e * valueSize) / 4);
+    return [...out.values()];
+  }
+  const val = new Uint32Array(HIST_SLOTS * 2);
+  for (const key of map.keys(keySize)) {
+    if (!map.lookup(key, val)) continue; // evicted meanwhile
+    add(new DataView(key.buffer), val, 0);
   }
   return [...out.values()];
 }

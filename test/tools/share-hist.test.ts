@@ -53,6 +53,10 @@ describe("per-share histograms", () => {
         ["nfs", "v3:WRITE", "127.0.0.1:/srv/nfs/data"],
       ]);
       expect(hs[1]!.counts[10]).toBe(5);
+      // The batch read (BPF_MAP_LOOKUP_BATCH) and the key-by-key one agree.
+      const batch = m.entries(8, HIST_SLOTS * 8);
+      expect(batch?.count, "batch lookup works on this kernel's LRU hash").toBe(3);
+      expect(m.keys(8)).toHaveLength(3);
       expect(hs[1]!.counts[11]).toBe(1);
       expect(hs[0]!.counts[3]).toBe(7);
     } finally {
