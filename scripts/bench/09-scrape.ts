@@ -99,7 +99,7 @@ if (process.geteuid?.() === 0) {
       }));
     const n = read().length;
     mapRead = time(read, 100, 5);
-    mapNote = `${n} entries; bpf_map_get_next_key + lookup per entry (the share naming from DebugData not included)`;
+    mapNote = `${n} entries; one BPF_MAP_LOOKUP_BATCH pass (key by key where the kernel lacks it) (the share naming from DebugData not included)`;
     source = { ...fakeSource([]), shareHistograms: read };
   } catch (e) {
     mapNote = `not measured: ${e instanceof Error ? e.message : String(e)}`;
