@@ -132,13 +132,28 @@ test: check lint test-unit test-vm test-vm-second
 clean:
 	rm -rf $(BUILD) dist
 
-# BPF time per SMB command in the VM (kernel.bpf_stats_enabled), beside a
-# count-only baseline on the same hooks: scripts/bench/vm/bpf-cost.sh.
-BENCH_VM_RESULTS := .cache/vm/results/bench/bpf-cost
+# Benchmarks in the VM (scripts/bench/vm), both by default or BENCH_VM=bpf-cost
+# (BENCH_VM=nfs) for one. bpf-cost: BPF time per SMB command
+# (kernel.bpf_stats_enabled), beside a count-only baseline on the same hooks
+# (bpf-cost.sh; printed). nfs: the NFS workload on a v3 and a v4.1 mount
+# without aod, with `aod run` and with its flight recorder off, and aod's BPF
+# time per RPC (nfs-overhead.sh, ~5 min under TCG, VM_TIMEOUT 900 s; printed and
+# appended to BENCHMARKS.md unless AOD_BENCH_NO_RECORD=1). Results in
+# .cache/vm/results/bench/<name>/.
+BENCH_VM ?= bpf-cost nfs
+BENCH_VM_RESULTS := .cache/vm/results/bench
 bench-vm: dist/aod $(TEST_OBJS) $(DEPS_STAMP)
+	$(Q)for b in $(BENCH_VM); do case $$b in bpf-cost | nfs) ;; *) echo "BENCH_VM: bpf-cost or nfs, not '$$b'" >&2; exit 2 ;; esac; done
+ifneq ($(filter bpf-cost,$(BENCH_VM)),)
 	$(call msg,VM,bench bpf-cost)
-	$(Q)VM_RESULTS=$(CURDIR)/$(BENCH_VM_RESULTS) scripts/vm/run.sh "" scripts/bench/vm/bpf-cost.sh
-	$(Q)$(BUN) scripts/bench/vm/bpf-cost-report.ts $(BENCH_VM_RESULTS)
+	$(Q)VM_RESULTS=$(CURDIR)/$(BENCH_VM_RESULTS)/bpf-cost scripts/vm/run.sh "" scripts/bench/vm/bpf-cost.sh
+	$(Q)$(BUN) scripts/bench/vm/bpf-cost-report.ts $(BENCH_VM_RESULTS)/bpf-cost
+endif
+ifneq ($(filter nfs,$(BENCH_VM)),)
+	$(call msg,VM,bench nfs-overhead)
+	$(Q)VM_RESULTS=$(CURDIR)/$(BENCH_VM_RESULTS)/nfs-overhead VM_TIMEOUT=$${VM_TIMEOUT:-900} scripts/vm/run.sh "" scripts/bench/vm/nfs-overhead.sh
+	$(Q)$(BUN) scripts/bench/vm/nfs-overhead-report.ts $(BENCH_VM_RESULTS)/nfs-overhead
+endif
 
 # Benchmarks (scripts/bench): all scenarios, or BENCH=02 (BENCH=01,04) for some.
 # Each prints its table and appends it to BENCHMARKS.md.
