@@ -19,6 +19,10 @@
 #   VM_KVM_BOOT_TIMEOUT  seconds KVM gets to reach /init before falling
 #               back to TCG (default 60)
 #   VM_MEM / VM_SMP  (default 2G / 2)     VM_TAIL  console lines on failure (80)
+#   VM_INIT     sh | systemd: what runs the scenario. sh (default) = guest/init
+#               itself; systemd = the host's /lib/systemd/systemd boots as PID 1
+#               and runs it as aod-vm-scenario.service. Default: systemd when
+#               the scenario has a line `# vm-init: systemd`, else sh.
 #   V=1         verbose: stream the console, show setup output
 #
 # Exit code: the scenario's exit code; 124 = watchdog timeout; 125 = harness
@@ -78,6 +82,15 @@ esac
 [[ $spath == "$ROOT"/* ]] || die "scenario $spath must live inside $ROOT (shared as /project)" 2
 gscen=/project/${spath#"$ROOT"/}
 sname=$(basename "$spath" .sh)
+init=${VM_INIT:-}
+if [[ -z $init ]]; then
+  init="sh"
+  grep -qx '# vm-init: systemd' "$spath" && init=systemd
+fi
+[[ $init == sh || $init == systemd ]] || die "VM_INIT must be sh or systemd (got '$init')" 2
+if [[ $init == systemd && ! -x /lib/systemd/systemd ]]; then
+  die "scenario $sname boots systemd, but the host has no /lib/systemd/systemd (apt-get install systemd)"
+fi
 
 # --- results dir -----------------------------------------------------------------
 if [[ -n ${VM_RESULTS:-} ]]; then
@@ -114,6 +127,7 @@ fi
 
 quiet=quiet; [[ "$V" == 1 ]] && quiet=""
 append="console=ttyS0 panic=-1 $quiet rdinit=/init VM_KVER=$kver VM_MODDIR=$dir/root VM_SCENARIO=$gscen VM_SETUP=${VM_SETUP:-1} VM_V=$V"
+if [[ $init == systemd ]]; then append+=" VM_INIT=systemd"; fi
 
 fs() { # id path tag ro
   local ro=""; [[ $4 == 1 ]] && ro=",readonly=on"
@@ -139,7 +153,7 @@ boot() {
     -serial "file:$log" -nic none
     $(fs fsroot / hostroot 1) $(fs fsproj "$ROOT" project 0) $(fs fsres "$res" results 0)
   )
-  say "kernel $kver ($a), scenario $sname, results $res"
+  say "kernel $kver ($a), scenario $sname (init: $init), results $res"
   say "${QEMU} ${qemu_args[*]}"
   : >"$log"; rm -f "$res/.vm/rc" "$res/.vm/fatal"
   # (subshell with stderr to /dev/null: keeps bash's "Aborted" job notice quiet)
