@@ -113,10 +113,14 @@ StateDirectoryMode=0700
 ProtectSystem=strict
 ReadWritePaths=${config.aod_output_dir}
 # ProtectKernelTunables makes /sys, /proc/fs and /proc/sys read-only; these stay
-# writable: tracefs (the flight recorder's own instance), debugfs (dynamic
-# debug) and /proc/fs/cifs (cifsFYI) for the cifs_verbose window, and
-# /proc/sys/sunrpc (nfs_debug, rpc_debug) for nfs_verbose's. "-": absent is fine.
-ReadWritePaths=-/sys/kernel/tracing -/sys/kernel/debug -/proc/fs/cifs -/proc/sys/sunrpc
+# writable: tracefs instances/ (the flight recorder's own instance), debugfs
+# dynamic_debug/ and /proc/fs/cifs (cifsFYI) for the cifs_verbose window, and
+# /proc/sys/sunrpc (nfs_debug, rpc_debug) for nfs_verbose's. Not /sys/kernel/tracing
+# or /sys/kernel/debug themselves: ProtectKernelTunables lists those very paths
+# read-only and wins over ReadWritePaths of the same path (the VM test 10-service
+# saw EROFS). "-": absent is fine. A module loaded after the service started
+# (cifs, sunrpc) has its knobs read-only until the service restarts.
+ReadWritePaths=-/sys/kernel/tracing/instances -/sys/kernel/debug/dynamic_debug -/proc/fs/cifs -/proc/sys/sunrpc
 ${metrics.paths}ProtectHome=read-only
 PrivateTmp=yes
 NoNewPrivileges=yes
