@@ -788,6 +788,228 @@ checks["07-overhead"] = (dir) => {
   );
 };
 
+// --- 10-service: the .deb under systemd as PID 1 ----------------------------
+// Phases the scenario must run; reload and metrics run only when this aod has
+// them (ExecReload in the unit, a `metrics:` section validates).
+const SERVICE_PHASES = ["install", "attach", "config", "recorder", "bundle", "security", "upgrade", "remove"];
+const SERVICE_OPTIONAL = ["reload", "metrics"];
+/** The share as a Prometheus label value (backslashes escaped). */
+const promShare = SHARE.replace(/\\/g, "\\\\");
+
+/** `systemctl show` output (KEY=value lines). */
+function props(dir: string, step: string): Record<string, string> {
+  return Object.fromEntries(
+    read(dir, `props-${step}`)
+      .split("\n")
+      .filter((l) => l.includes("="))
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  );
+}
+
+/** sandbox-<step>: path -> writable | read-only | absent | readable | empty, in the service's mount namespace. */
+function sandboxOf(dir: string, step: string): Record<string, string> {
+  return Object.fromEntries(
+    read(dir, `sandbox-${step}`)
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" ") as [string, string]),
+  );
+}
+
+checks["10-service"] = (dir) => {
+  const phases = new Map(
+    read(dir, "phases")
+      .trim()
+      .split("\n")
+      .map((l) => [l.split(" ")[0]!, l.slice(l.indexOf(" ") + 1)] as const),
+  );
+  for (const p of SERVICE_PHASES) expect(phases.get(p), `phase ${p}`).toBe("ok");
+  const skipped = SERVICE_OPTIONAL.filter((p) => phases.get(p) !== "ok");
+  for (const p of skipped) {
+    expect(phases.get(p), `optional phase ${p}: ok or skipped with a reason`).toMatch(/^skipped: ./);
+    console.log(`vm 10-service: phase ${p} ${phases.get(p)}`);
+  }
+  expect(read(dir, "pid1").trim(), "PID 1 in the VM").toBe("systemd");
+
+  // install: enabled and started by the package's postinst, before cifs and sunrpc loaded.
+  expect(read(dir, "is-enabled").trim()).toBe("enabled");
+  expect(read(dir, "is-active-install").trim()).toBe("active");
+  const pInstall = props(dir, "install");
+  expect(pInstall).toMatchObject({
+    ActiveState: "active",
+    UnitFileState: "enabled",
+  });
+  // The package's unit (usrmerge: systemd may name it by /lib).
+  expect(pInstall.FragmentPath).toMatch(/^(\/usr)?\/lib\/systemd\/system\/aod\.service$/);
+  expect(read(dir, "aod.service")).toContain("# Installed by the aod package");
+  const running = logLines(dir, "journal-install.log").find((l) => l.msg === "aod running");
+  expect(running?.source, "the service started without cifs and waits for it").toMatch(/waiting for cifs/);
+
+  // attach: the running service attached when the module came.
+  expect(read(dir, "attached").trim()).toMatch(/^cifs: attached smbslower via (fentry|kprobe|tracepoint)$/);
+  expect(logLines(dir, "journal-attach.log").some((l) => /^cifs: attached smbslower via /.test(l.msg))).toBe(true);
+
+  // config: edit + restart is a new process.
+  const pConfig = props(dir, "config");
+  expect(pConfig.ActiveState).toBe("active");
+  expect(pConfig.MainPID, "restart: a new MainPID").not.toBe(pInstall.MainPID);
+  expect(pConfig.InvocationID).not.toBe(pInstall.InvocationID);
+
+  // The sandbox: what the service needs is writable in its mount namespace.
+  const notes: string[] = [];
+  for (const step of ["install", "late", "config"]) {
+    const sb = sandboxOf(dir, step);
+    for (const p of [
+      "/sys/kernel/tracing/instances",
+      "/sys/kernel/debug/dynamic_debug/control",
+      "/var/lib/aod",
+      "/var/log/aod",
+      "/run/aod",
+    ])
+      expect(sb[p], `${step}: ${p} in the service's mount namespace`).toBe("writable");
+    if (sb["/proc/kallsyms"] !== "readable") notes.push(`${step}: /proc/kallsyms ${sb["/proc/kallsyms"]}`);
+  }
+  // Modules loaded before the service started: their knobs are writable.
+  const sbConfig = sandboxOf(dir, "config");
+  for (const p of ["/proc/fs/cifs/cifsFYI", "/proc/sys/sunrpc/nfs_debug", "/proc/sys/sunrpc/rpc_debug"])
+    expect(sbConfig[p], `config: ${p} (module loaded before the service started)`).toBe("writable");
+  expect(sbConfig["/proc/fs/cifs/DebugData"]).toBe("readable");
+  // Loaded after it started (a real boot: the service before the shares): known to stay read-only.
+  const sbLate = sandboxOf(dir, "late");
+  for (const p of ["/proc/fs/cifs/cifsFYI", "/proc/sys/sunrpc/nfs_debug"])
+    if (sbLate[p] !== "writable") notes.push(`late: ${p} ${sbLate[p]}`);
+  if (notes.length)
+    console.log(
+      `vm 10-service: sandbox limits (ProtectKernelTunables; not failures): ${[...new Set(notes)].join("; ")}`,
+    );
+
+  // recorder
+  expect(read(dir, "instances-running").trim().split("\n")).toContain("aod");
+  expect(logLines(dir, "journal-config.log").map((l) => l.msg)).toContain("flight recorder ready");
+
+  // bundle: written by the service, with every action's evidence.
+  const bs = bundlesIn(dir);
+  expect(
+    bs.map((b) => b.a.name),
+    "one latency bundle",
+  ).toEqual(["latency"]);
+  const b = bs[0]!;
+  expect(BigInt(b.a.detected_at_ns) > nsOf(dir, "phase-slow.ns"), "detected during the slow phase").toBe(true);
+  expect(b.a.reason).toMatch(/^5 commands at or above their latency threshold within 5 s \(acceptable_count 5\)/);
+  expectEvidence(b, dir);
+  for (const r of b.a.actions) expect(r.status, `action ${r.name} under the sandbox: ${JSON.stringify(r)}`).toBe("ok");
+  expect(b.a.actions.map((r) => r.name).sort()).toEqual(
+    ["cifs_verbose", "debugdata", "dmesg", "journalctl", "mounts", "nfs_verbose", "smbinfo", "stats"].sort(),
+  );
+  expect(b.members).toEqual(
+    expect.arrayContaining([
+      "journalctl.log",
+      "smbinfo.log",
+      "cifs_verbose.log",
+      "nfs_verbose.log",
+      "kernel_trace.log",
+    ]),
+  );
+  for (const m of ["cifs_verbose.log", "nfs_verbose.log"]) {
+    const t = b.file(m);
+    expect(t, `${m}: raised`).toMatch(/^# raised at /m);
+    expect(t, `${m}: nothing refused (EROFS would say "could not raise")`).not.toContain("could not raise");
+    expect(t, `${m}: restored`).toMatch(/^# restored at /m);
+  }
+  expect(b.file("cifs_verbose.log"), "cifsFYI raised").toContain("cifsFYI");
+  expect(b.file("journalctl.log").length, "journalctl.log: the journal, read from the sandbox").toBeGreaterThan(0);
+  const kt = (b.a as { kernel_trace?: Record<string, unknown> }).kernel_trace;
+  expect(kt, "anomaly.json kernel_trace: the flight recorder under the sandbox").toMatchObject({
+    file: "kernel_trace.log",
+  });
+  expect(b.file("kernel_trace.log")).toContain("smb3_cmd_done:");
+  const entry = JSON.parse(read(dir, "bundle-journal.json"));
+  expect(entry._SYSTEMD_UNIT, "the bundle line is the service's").toBe("aod.service");
+  expect(entry._PID, "logged by the service's main process").toBe(props(dir, "bundle").MainPID);
+  expect(String(entry.MESSAGE)).toContain(`/var/log/aod/batches/${b.id}.tar.zst`);
+  const modes = read(dir, "bundle-stat").trim().split("\n");
+  expect(modes[0]).toBe("700 root /var/log/aod");
+  expect(modes[1]).toBe("700 root /var/log/aod/batches");
+  expect(modes[2]).toStartWith("600 root /var/log/aod/batches/aod_quick_");
+  expect(read(dir, "audit-journal"), "audit: the syslog line, in the journal").toContain("AOD detected anomaly");
+
+  // security: the running unit, as systemd sees it.
+  const level = read(dir, "security-level").trim();
+  expect(level).toMatch(/^\d+\.\d (PERFECT|SAFE|OK)$/);
+
+  // reload (optional): a bad config keeps the service, a good one is taken, one process throughout.
+  if (phases.get("reload") === "ok") {
+    expect(read(dir, "reload-bad.log")).toContain("not_a_key_10_service");
+    expect(read(dir, "reload.log").trim().length).toBeGreaterThan(0);
+    expect(read(dir, "reload-pid").trim()).toBe(props(dir, "bundle").MainPID);
+    expect(props(dir, "reload").MainPID, "reload: the same process").toBe(props(dir, "bundle").MainPID);
+  }
+  // metrics (optional): /metrics on the unix socket (with the slow writes in the
+  // histograms) and on 127.0.0.1:9469, and again after the upgrade.
+  if (phases.get("metrics") === "ok") {
+    for (const f of ["metrics-unix", "metrics-tcp", "metrics-upgrade"]) {
+      expect(read(dir, `${f}.headers`), `${f}: HTTP status`).toMatch(/^HTTP\/1\.1 200/);
+      expect(read(dir, `${f}.txt`), `${f}: aod_build_info`).toMatch(/^aod_build_info\{/m);
+    }
+    // The slow writes of the bundle phase, by command and share, in the service's histograms.
+    const count = read(dir, "metrics-unix.txt")
+      .split("\n")
+      .find((l) => l.startsWith(`aod_smb_command_duration_seconds_count{command="SMB2_WRITE",share="${promShare}"}`));
+    expect(count, "metrics-unix.txt: the SMB2_WRITE histogram of the share").toBeDefined();
+    expect(Number(count!.split(" ").pop()), "SMB2_WRITEs counted (5 slow ones at least)").toBeGreaterThanOrEqual(5);
+    console.log(
+      `vm 10-service: /metrics on /run/aod/metrics.sock and on 127.0.0.1:9469 (via the ${read(dir, "metrics-tcp-how").trim()}); ${count}`,
+    );
+  }
+
+  // upgrade: a newer version, the config kept, the service restarted.
+  const [v1, v2] = read(dir, "versions")
+    .trim()
+    .split("\n")
+    .map((l) => l.split(" ")[1]);
+  expect(v2).toBe(`${v1}+vmupgrade`);
+  expect(read(dir, "version-after-upgrade").trim()).toBe(v2);
+  expect(read(dir, "config-after-upgrade.sha256"), "the edited config survives the upgrade").toBe(
+    read(dir, "config-before-upgrade.sha256"),
+  );
+  expect(read(dir, "config-after-upgrade.yaml")).toContain("# aod VM 10-service");
+  expect(read(dir, "dpkg-upgrade.log")).not.toContain("Configuration file");
+  const before = props(dir, "before-upgrade");
+  const after = props(dir, "upgrade");
+  expect(after.ActiveState).toBe("active");
+  expect(after.MainPID, "upgrade restarts the service").not.toBe(before.MainPID);
+  expect(after.InvocationID).not.toBe(before.InvocationID);
+  expect(Number(after.ActiveEnterTimestampMonotonic)).toBeGreaterThan(Number(before.ActiveEnterTimestampMonotonic));
+  expect(logLines(dir, "journal-upgrade.log").some((l) => /^cifs: attached smbslower via /.test(l.msg))).toBe(true);
+
+  // remove: stopped, the unit gone, the config kept, the tracefs instance removed.
+  expect(read(dir, "is-active-remove").trim()).toBe("inactive");
+  expect(read(dir, "unit-after-remove").trim()).toBe("absent");
+  expect(read(dir, "config-after-remove").trim()).toBe("present");
+  expect(read(dir, "instances-after-remove").split("\n")).not.toContain("aod");
+
+  const vmd = (f: string) => (existsSync(join(dir, ".vm", f)) ? read(join(dir, ".vm"), f).trim() : "?");
+  console.log(
+    `vm 10-service: systemd ${read(dir, "systemd-version").trim().split(" ")[1]} as PID 1 (exec at ${vmd("uptime-systemd")} s, ` +
+      `scenario unit at ${vmd("uptime-scenario")} s of uptime); ${level} exposure; ${read(dir, "attached").trim()}; ` +
+      `phase seconds: ${read(dir, "timings").trim().replace(/\n/g, ", ")}`,
+  );
+};
+
+// Host-side prerequisites of a scenario, before its VM boots.
+const prerequisites: Record<string, () => void> = {
+  // The .debs it installs, from the current dist/aod (scripts/vm/packages.sh skips an unchanged build).
+  "10-service": () => {
+    const r = Bun.spawnSync([join(ROOT, "scripts/vm/packages.sh")], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    if (r.exitCode !== 0)
+      throw new Error(
+        `scripts/vm/packages.sh failed (exit ${r.exitCode}):\n${r.stderr.toString()}${r.stdout.toString()}`,
+      );
+    const built = r.stderr.toString().trim();
+    if (built) console.log(built);
+  },
+};
+
 // VM_NFS_COVERAGE_ONLY=1 (make test's second kernel): 09-nfs runs its coverage phase only.
 const scenarioArgs = (scenario: string) =>
   scenario === "09-nfs" && process.env.VM_NFS_COVERAGE_ONLY === "1" ? ["coverage"] : [];
@@ -799,6 +1021,7 @@ for (const kernel of kernels) {
         scenario,
         async () => {
           // VM_RECHECK=1: assert again on the last run's results without booting (developing the checks).
+          if (process.env.VM_RECHECK !== "1") prerequisites[scenario]?.();
           const r =
             process.env.VM_RECHECK === "1"
               ? { code: 0, out: "", dir: join(ROOT, ".cache/vm/results/test", kernel, scenario), seconds: 0 }
