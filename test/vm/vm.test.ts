@@ -321,7 +321,38 @@ checks["02-trace"] = (dir) => {
   ).toBeGreaterThan(0);
 };
 
+/**
+ * 03-slow's metrics phase: aod's /metrics on a real cifs client (per-share
+ * histograms from the kernel), scraped by a real Prometheus, asked for p99
+ * per command and share.
+ */
+function checkScraped(dir: string): void {
+  if (!existsSync(join(dir, "prom-p99.json"))) {
+    console.log("vm 03-slow: metrics phase skipped (no prometheus binary in the guest)");
+    return;
+  }
+  const metrics = read(dir, "metrics.txt");
+  const share = "\\\\\\\\127.0.0.1\\\\share"; // \\127.0.0.1\share escaped in a label value
+  expect(metrics, "per-share histogram series of the mount's share").toContain(
+    `aod_smb_command_duration_seconds_bucket{command="SMB2_CREATE",share="${share}"`,
+  );
+  const res = JSON.parse(read(dir, "prom-p99.json")) as {
+    status: string;
+    data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+  };
+  expect(res.status).toBe("success");
+  const slow = res.data.result.filter(
+    (r) => r.metric.share === "\\\\127.0.0.1\\share" && Number.isFinite(Number(r.value[1])),
+  );
+  const p99 = Object.fromEntries(slow.map((r) => [r.metric.command, Number(r.value[1])]));
+  console.log(`vm 03-slow: Prometheus p99 per command on \\\\127.0.0.1\\share: ${JSON.stringify(p99)}`);
+  // netem 200 ms each way on lo: every command takes >= 400 ms (a create 1-2 s); p99 interpolates in its bucket.
+  expect(p99.SMB2_CREATE, "p99 of SMB2_CREATE from Prometheus").toBeGreaterThanOrEqual(0.26);
+  expect(p99.SMB2_CREATE).toBeLessThanOrEqual(4.2); // a create is several round trips (compounds)
+}
+
 checks["03-slow"] = (dir) => {
+  checkScraped(dir);
   const bs = bundlesIn(dir);
   const lat = ofAnomaly(bs, "latency");
   const stall = ofAnomaly(bs, "stall");

@@ -77,6 +77,10 @@ cleanup:
 
 audit:
   enabled: true
+
+# Scraped by a real Prometheus below (issue 16): per-share histograms from the kernel.
+metrics:
+  listen: 127.0.0.1:9469
 YAML
 
 mkdir -p "$SMB_MNT/slow"
@@ -104,6 +108,22 @@ marker="aod-vm-marker-03-slow-$RANDOM"
 echo "$marker" >"$RESULTS/marker"
 echo "$marker" >/dev/kmsg
 
+# A real Prometheus (the host's, Debian's package) scraping aod every second.
+PROM_DIR=/tmp/prometheus
+PROM_PID=""
+fetch() { "$BUN" -e 'const r = await fetch(process.argv[1]); process.stdout.write(await r.text()); process.exit(r.ok ? 0 : 1)' "$1"; }
+if command -v prometheus >/dev/null; then
+  mkdir -p "$PROM_DIR"
+  printf 'global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: aod\n    static_configs:\n      - targets: ["127.0.0.1:9469"]\n' >"$PROM_DIR/prometheus.yml"
+  prometheus --config.file="$PROM_DIR/prometheus.yml" --storage.tsdb.path="$PROM_DIR/data" \
+    --web.listen-address=127.0.0.1:9090 --log.level=warn >"$RESULTS/prometheus.log" 2>&1 &
+  PROM_PID=$!
+  for _ in $(seq 1 120); do fetch 'http://127.0.0.1:9090/api/v1/query?query=up' 2>/dev/null | grep -q '"value"' && break; sleep 0.5; done
+  say "prometheus: $(fetch 'http://127.0.0.1:9090/api/v1/query?query=up' 2>&1 | head -c 200)"
+else
+  say "no prometheus binary: the metrics phase is skipped"
+fi
+
 say "phase A: netem delay 200ms, 5 small files (>= 3 commands each)"
 now_ns >"$RESULTS/phase-a.ns"
 tc qdisc add dev lo root netem delay 200ms || die "tc netem failed"
@@ -113,6 +133,13 @@ for i in $(seq 1 5); do
 done
 say "  phase A workload took $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s"
 wait_log "$LOG" '"msg":"bundle written".*"anomaly":"latency"' 30 || die "no latency bundle after phase A"
+if [[ -n $PROM_PID ]]; then
+  sleep 3                                 # a few more scrapes after the slow commands
+  fetch http://127.0.0.1:9469/metrics >"$RESULTS/metrics.txt" || say "GET /metrics failed"
+  q='histogram_quantile(0.99, sum by (le, command, share) (rate(aod_smb_command_duration_seconds_bucket[1m])))'
+  fetch "http://127.0.0.1:9090/api/v1/query?query=$("$BUN" -e 'process.stdout.write(encodeURIComponent(process.argv[1]))' "$q")" >"$RESULTS/prom-p99.json" || say "Prometheus query failed"
+  kill -TERM "$PROM_PID"; wait "$PROM_PID" 2>/dev/null
+fi
 
 say "phase B: netem delay 1500ms, one stat"
 now_ns >"$RESULTS/phase-b.ns"
