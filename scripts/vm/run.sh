@@ -2,7 +2,7 @@
 # run.sh KERNEL SCENARIO [ARGS...] — boot one qemu VM, run a guest scenario.
 #
 #   KERNEL    "" / default / 6.1 / 6.12 / 6.1.0-56-amd64  (see prepare.sh)
-#   SCENARIO  name (00-smoke, 00-smoke.sh) under test/vm/scenarios/, or a path
+#   SCENARIO  name (01-check, 01-check.sh) under test/vm/scenarios/, or a path
 #             inside the repository
 #   ARGS      passed to the scenario (one per line in results/.vm/args)
 #

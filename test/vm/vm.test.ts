@@ -92,7 +92,8 @@ const CMD_FIELDS = { tid: [8, 4], sesid: [16, 8], cmd: [24, 2], mid: [32, 8] };
 
 // Per-scenario assertions on the results dir, after a zero exit code.
 const checks: Record<string, (dir: string) => void | Promise<void>> = {
-  "00-smoke": (dir) => {
+  "01-check": (dir) => {
+    // The harness's smoke test (lib/smoke.sh) ran first.
     expect(read(dir, "roundtrip").trim()).toBe("ok");
     expect(read(dir, "mount")).toMatch(/vers=3\.1\.1/);
     expect(read(dir, "cifs-stats")).toMatch(/^SMBs: *[1-9]/m);
@@ -103,8 +104,7 @@ const checks: Record<string, (dir: string) => void | Promise<void>> = {
     expect(enter).toMatchObject(CMD_FIELDS);
     expect(done).toMatchObject(CMD_FIELDS);
     expect(err).toMatchObject({ ...CMD_FIELDS, status: [40, 4], rc: [44, 4] });
-  },
-  "01-check": (dir) => {
+
     if (existsSync(join(dir, "check.missing"))) {
       const why = "dist/aod is not built (make build)";
       if (CI) throw new Error(`01-check: ${why}; CI=true requires it`);

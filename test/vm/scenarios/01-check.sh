@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# 01-check: run the built agent's preflight inside the VM, against a real
+# 01-check: the harness's smoke test (lib/smoke.sh), then the built agent's
+# preflight inside the VM, against a real
 # cifs mount: `/project/dist/aod check --json`. Output goes to the results dir
 # (check.json, check.stderr, check.rc); the test asserts on check.json.
 # Fails when aod check exits non-zero; writes check.missing (exit 0) when
@@ -7,6 +8,8 @@
 set -euo pipefail
 : "${RESULTS:=/results}" "${PROJECT:=/project}"
 AOD=$PROJECT/dist/aod
+
+bash "$(dirname "$0")/lib/smoke.sh"        # the VM itself first: cifs, the share, tracepoints, BTF
 
 if [[ ! -x $AOD ]]; then
   # Not built: nothing to run. The test decides whether that is acceptable

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# 00-smoke: the VM has what aod needs — cifs.ko, a mounted SMB3 share that
-# round-trips data, cifs tracepoints, /proc/fs/cifs/Stats, cifs BTF.
+# The harness's smoke test, run first by 01-check (one boot less than a
+# scenario of its own): the VM has what aod needs — cifs.ko, a mounted SMB3
+# share that round-trips data, cifs tracepoints, /proc/fs/cifs/Stats, cifs BTF.
 # Runs inside the guest (cwd = $RESULTS = /results); env from /run/vm/env.
 set -euo pipefail
 : "${RESULTS:=/results}" "${SMB_MNT:=/mnt/smb}"
