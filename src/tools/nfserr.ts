@@ -79,7 +79,7 @@ export const nfserr = defineTool<SmberrFilter, NfsPlan>({
     },
   ],
   check: {
-    name: "errors",
+    name: "NFS errors",
     run: (plan) => ({
       ok: !!(plan.v3err && plan.v4err),
       detail: `${hooked(plan) || "no NFS error tracepoint"}${plan.v4err ? "" : ` (${eventName("v4err")} appears when nfsv4 loads)`}`,

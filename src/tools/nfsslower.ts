@@ -93,7 +93,7 @@ export const nfsslower = defineTool<SmbslowerFilter, NfsPlan>({
     },
   ],
   check: {
-    name: "latency",
+    name: "NFS latency", // row names are keys in `aod check --json`: unique beside SMB's
     run: (plan) =>
       plan.latency
         ? { ok: true, detail: eventName("latency") }
