@@ -127,7 +127,13 @@ fi
 
 quiet=quiet; [[ "$V" == 1 ]] && quiet=""
 append="console=ttyS0 panic=-1 $quiet rdinit=/init VM_KVER=$kver VM_MODDIR=$dir/root VM_SCENARIO=$gscen VM_SETUP=${VM_SETUP:-1} VM_V=$V"
-if [[ $init == systemd ]]; then append+=" VM_INIT=systemd"; fi
+# Under systemd the guest stops a scenario 60 s before the watchdog kills the
+# VM, after saving what runs and the journal (.vm/hang-*, .vm/journal.log).
+if [[ $init == systemd ]]; then
+  append+=" VM_INIT=systemd"
+  guest_timeout=$((${VM_TIMEOUT:-600} - 60))
+  ((guest_timeout < 60)) || append+=" VM_GUEST_TIMEOUT=$guest_timeout"
+fi
 
 fs() { # id path tag ro
   local ro=""; [[ $4 == 1 ]] && ro=",readonly=on"
