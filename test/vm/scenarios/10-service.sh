@@ -151,7 +151,7 @@ for _ in $(seq 1 40); do rmmod cifs 2>"$RESULTS/rmmod.err" && break; sleep 0.25;
 
 # --- install -----------------------------------------------------------------------
 say "dpkg -i $(basename "$deb1")"
-dpkg -i "$deb1" </dev/null >"$RESULTS/dpkg-install.log" 2>&1 || { cat "$RESULTS/dpkg-install.log"; die "dpkg -i $deb1 failed"; }
+timeout 180 dpkg -i "$deb1" </dev/null >"$RESULTS/dpkg-install.log" 2>&1 || { cat "$RESULTS/dpkg-install.log"; die "dpkg -i $deb1 failed (124: timed out)"; }
 grep -q '^aod: ' "$RESULTS/dpkg-install.log" && { cat "$RESULTS/dpkg-install.log"; die "the maintainer scripts complained"; }
 systemctl is-enabled aod >"$RESULTS/is-enabled" 2>&1
 wait_active 30 || die "aod.service is not active after dpkg -i ($(prop ActiveState)/$(prop SubState))"
@@ -346,7 +346,7 @@ fi
 props before-upgrade
 sha256sum "$CONF" >"$RESULTS/config-before-upgrade.sha256"
 say "dpkg -i $(basename "$deb2")"
-dpkg -i "$deb2" </dev/null >"$RESULTS/dpkg-upgrade.log" 2>&1 || { cat "$RESULTS/dpkg-upgrade.log"; die "dpkg -i $deb2 (upgrade) failed"; }
+timeout 180 dpkg -i "$deb2" </dev/null >"$RESULTS/dpkg-upgrade.log" 2>&1 || { cat "$RESULTS/dpkg-upgrade.log"; die "dpkg -i $deb2 (upgrade) failed (124: timed out)"; }
 grep -q '^aod: ' "$RESULTS/dpkg-upgrade.log" && { cat "$RESULTS/dpkg-upgrade.log"; die "the maintainer scripts complained"; }
 dpkg-query -W -f '${Version}\n' aod >"$RESULTS/version-after-upgrade"
 sha256sum "$CONF" >"$RESULTS/config-after-upgrade.sha256"
@@ -362,7 +362,7 @@ ok upgrade
 
 # --- remove --------------------------------------------------------------------------
 say "dpkg -r aod"
-dpkg -r aod </dev/null >"$RESULTS/dpkg-remove.log" 2>&1 || { cat "$RESULTS/dpkg-remove.log"; die "dpkg -r aod failed"; }
+timeout 120 dpkg -r aod </dev/null >"$RESULTS/dpkg-remove.log" 2>&1 || { cat "$RESULTS/dpkg-remove.log"; ps axf >"$RESULTS/ps-at-failure"; die "dpkg -r aod failed (124: timed out)"; }
 systemctl is-active aod >"$RESULTS/is-active-remove" 2>&1
 props remove
 ls "$INSTANCES" >"$RESULTS/instances-after-remove"
