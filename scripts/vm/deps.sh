@@ -7,7 +7,8 @@
 set -euo pipefail
 
 PKGS=(qemu-system-x86 samba cifs-utils busybox-static kmod iproute2 cpio xz-utils zstd
-      nfs-kernel-server nfs-common rpcbind)
+      nfs-kernel-server nfs-common rpcbind
+      systemd)  # 10-service boots the host's systemd as the guest's PID 1 (images without it exist)
 
 log() { [[ "${V:-0}" == 1 ]] && echo "vm/deps: $*" >&2 || true; }
 die() { echo "vm/deps: ERROR: $*" >&2; exit 1; }
