@@ -1,14 +1,9 @@
-import { existsSync, rmSync, type Stats, statSync, writeSync } from "node:fs";
+import { existsSync, type Stats, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { defineCommand } from "citty";
-import { MANIFEST } from "../bundle/manifest";
-import { redactMembers } from "../bundle/redact";
-import { writeBundleFile, writeFileAtomic } from "../bundle/write";
+import { type RedactedCopy, RedactWriteError, redactBundleFile } from "../bundle/redact-file";
 import { AodError, errorCode, errorMessage, UsageError } from "../util/errors";
 import { bundleFileArg, bundlePath, configArg, examples, jsonArg, readBundleMembers } from "./_shared";
-
-/** zstd level of the copy (collection.zstd_level's default). */
-const LEVEL = 3;
 
 const statOrUndefined = (p: string): Stats | undefined => {
   try {
@@ -62,40 +57,20 @@ export default defineCommand({
     if (!existsSync(resolve(out, ".."))) throw new UsageError(`-o ${args.output}: no such directory`);
 
     const members = await readBundleMembers(path);
-    const r = redactMembers([...members].filter(([n]) => n !== MANIFEST).map(([name, bytes]) => ({ name, bytes })));
-    const map = {
-      note: "aod bundles redact: value -> token. This map undoes the redaction: keep it private, do not send it with the copy.",
-      bundle: resolve(path),
-      redacted: out,
-      tokens: Object.fromEntries(r.tokens.values),
-    };
-    // The map first: a copy is never left without its key. A failed copy takes its map along.
-    const failed = (p: string, e: unknown) =>
-      errorCode(e) === "EEXIST"
-        ? new UsageError(`${p} appeared meanwhile; not replaced (use --force)`)
-        : new AodError(`cannot write ${p}: ${errorMessage(e)}`, 1);
+    let copy: RedactedCopy;
     try {
-      await writeFileAtomic(tokensPath, (fd) => writeSync(fd, `${JSON.stringify(map, null, 2)}\n`), args.force);
+      copy = await redactBundleFile(resolve(path), out, tokensPath, args.force, members);
     } catch (e) {
-      throw failed(tokensPath, e);
+      if (!(e instanceof RedactWriteError)) throw e;
+      throw errorCode(e.cause) === "EEXIST"
+        ? new UsageError(`${e.path} appeared meanwhile; not replaced (use --force)`)
+        : new AodError(`cannot write ${e.path}: ${errorMessage(e.cause)}`, 1);
     }
-    let bytes: number;
-    try {
-      ({ bytes } = await writeBundleFile(
-        out,
-        r.members.map((m) => ({ name: m.name, data: m.bytes })),
-        LEVEL,
-        args.force,
-      ));
-    } catch (e) {
-      rmSync(tokensPath, { force: true });
-      throw failed(out, e);
-    }
-    const counts = r.tokens.summary();
+    const { bytes, replaced: counts } = copy;
     if (args.json)
       return console.log(
         JSON.stringify(
-          { file: path, output: out, bytes, tokens_file: tokensPath, members: r.members.length, replaced: counts },
+          { file: path, output: out, bytes, tokens_file: tokensPath, members: copy.members, replaced: counts },
           null,
           2,
         ),
@@ -103,7 +78,7 @@ export default defineCommand({
     const what = Object.entries(counts)
       .map(([k, n]) => `${n} ${k}${n === 1 ? "" : "s"}`)
       .join(", ");
-    console.log(`wrote ${out} (${r.members.length} members + manifest.json; replaced ${what})`);
+    console.log(`wrote ${out} (${copy.members} members + manifest.json; replaced ${what})`);
     console.log(`token map: ${tokensPath} (mode 0600; it undoes the redaction: keep it, do not send it)`);
   },
 });
