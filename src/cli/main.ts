@@ -26,6 +26,7 @@ export const main = defineCommand({
     monitor: () => import("./monitor").then((m) => m.default),
     disk: () => import("./disk").then((m) => m.default),
     compare: () => import("./compare").then((m) => m.default),
+    upload: () => import("./upload").then((m) => m.default),
     // Hidden (a leading "_" keeps a command out of the lists): tests, benchmarks, packaging.
     _loadgen: () => import("./_loadgen").then((m) => m.default),
     _unit: () => import("./_unit").then((m) => m.default),

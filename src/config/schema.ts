@@ -3,6 +3,7 @@
 // An anomaly type's own keys live in its spec (src/detect/types).
 // Every key has one home and a default, so a config moves between versions.
 import * as v from "valibot";
+import { UploadSchema } from "./upload";
 
 export const num = (min: number, exclusiveMin = false) =>
   v.pipe(v.number(), exclusiveMin ? v.gtValue(min) : v.minValue(min));
@@ -16,6 +17,7 @@ export const DEFAULTS = {
   cooldown_sec: 60,
   max_latency_ms: 1000,
   mode: "all",
+  state_dir: "/var/lib/aod",
 } as const;
 
 export const CollectionSchema = v.strictObject({
@@ -87,6 +89,14 @@ export const ConfigSchema = v.strictObject({
   ),
   collection: v.optional(CollectionSchema, {}),
   metrics: v.optional(v.nullable(MetricsSchema)),
+  // Bundles to object storage (src/upload): off unless the section is there.
+  // Its meaning (keys per target, URLs) is checked in ./upload.ts.
+  upload: v.optional(v.nullable(UploadSchema)),
+  // State that must survive restarts (upload state, verbose settings, host id salt).
+  state_dir: v.optional(
+    v.pipe(v.string(), v.startsWith("/", "an absolute path")),
+    () => process.env.AOD_STATE_DIR || DEFAULTS.state_dir,
+  ),
   custom_actions: v.optional(v.nullable(v.array(CustomActionSchema)), []),
 });
 

@@ -22,12 +22,13 @@ import {
   type Mode,
   type RuleBase,
 } from "./spec";
+import { checkUpload, type UploadConfig } from "./upload";
 
 export { type Path, pathString } from "./path";
 export { MODES, type Mode, type RuleBase } from "./spec";
 
 export type Config = Readonly<
-  Omit<RawConfig, "watcher" | "guardian" | "custom_actions" | "metrics"> & {
+  Omit<RawConfig, "watcher" | "guardian" | "custom_actions" | "metrics" | "upload"> & {
     /** `actions: null` in the file means none. */
     watcher: { actions: string[] };
     /** Each anomaly as the file would hold it, defaults filled (its type's fileShape). */
@@ -35,6 +36,8 @@ export type Config = Readonly<
     custom_actions: CustomAction[];
     /** The Prometheus exposition; absent (or `metrics:` with nothing under it): off. */
     metrics?: MetricsConfig;
+    /** Bundles to object storage; absent: off. */
+    upload?: UploadConfig;
     /** Derived from guardian.anomalies: what the detectors and kernel filters use. */
     rules: RuleBase[];
     /** Where the config came from (a path, or "embedded default"). */
@@ -146,6 +149,7 @@ export function validateConfig(
     });
   if (raw) checkActions(["watcher", "actions"], raw.watcher.actions);
   if (raw?.metrics) checkMetrics(raw.metrics, add, (w) => warnings.push(w));
+  if (raw?.upload) checkUpload(raw.upload, add, (w) => warnings.push(w));
 
   const anomalies: Record<string, Record<string, unknown>> = {};
   const rules: RuleBase[] = [];
@@ -165,13 +169,14 @@ export function validateConfig(
   }
 
   if (problems.length || !raw) return { problems };
-  const { metrics, ...rest } = raw;
+  const { metrics, upload, ...rest } = raw;
   const config = {
     ...rest,
     watcher: { actions: raw.watcher.actions ?? [] },
     guardian: { anomalies },
     custom_actions: customs,
     ...(metrics && { metrics }),
+    ...(upload && { upload }),
     rules,
     source,
     warnings,

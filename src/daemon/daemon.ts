@@ -15,6 +15,7 @@ import { removeLeftovers, runRetention } from "../retention/retention";
 import { toEventLine } from "../tools/registry";
 import type { EventSource } from "../tools/source";
 import { protocolsOf } from "../tools/sources";
+import type { Uploader } from "../upload/uploader";
 import { errorMessage } from "../util/errors";
 import { VERSION } from "../version";
 import { auditRestart } from "./audit";
@@ -25,9 +26,10 @@ import { Pipeline, type PipelineOptions } from "./pipeline";
 /**
  * Keys a reload cannot change in a running daemon (the output dir is locked
  * and cleaned at start; the recorder's instance is sized at start; metrics
- * listen and keep their share labels from the start).
+ * listen and keep their share labels from the start; the upload lane keeps
+ * its target and state database).
  */
-const RESTART_KEYS = ["aod_output_dir", "flight_recorder", "metrics"] as const;
+const RESTART_KEYS = ["aod_output_dir", "flight_recorder", "metrics", "upload", "state_dir"] as const;
 
 export interface DaemonOptions {
   config: Config;
@@ -43,6 +45,8 @@ export interface DaemonOptions {
   recorder?: FlightRecorder;
   /** The Prometheus exposition (`metrics:` configured): see the metrics section below. */
   metrics?: Metrics;
+  /** Bundles to object storage (`upload:` configured): fed each bundle, asked by retention. */
+  uploader?: Uploader;
   /** Reads the config again (SIGHUP, `systemctl reload aod`); throws with its problems when it is invalid. */
   reload?: () => Config;
 }
@@ -86,7 +90,8 @@ export class Daemon {
       this.startRecorder();
       await this.supervise("event source", () => source.start((b) => this.onBatch(b)));
       this.startRetentionTimer();
-      this.guard("retention", () => runRetention(this.batchesDir, config.cleanup));
+      this.guard("retention", () => this.retention());
+      this.startUpload();
       this.startMetrics();
       this.installSignals();
       this.logSummary();
@@ -162,7 +167,7 @@ export class Daemon {
   private startRetentionTimer(): void {
     clearInterval(this.retentionTimer);
     this.retentionTimer = setInterval(() => {
-      this.guard("retention", () => runRetention(this.batchesDir, this.opts.config.cleanup));
+      this.guard("retention", () => this.retention());
       this.pipeline.reportRepeats(); // cooldowns that ended without further events
     }, this.opts.config.cleanup.cleanup_interval_sec * 1000);
   }
@@ -260,6 +265,7 @@ export class Daemon {
       await this.pipeline?.collector.stop(this.opts.config.collection.stop_grace_sec * 1000);
       this.pipeline?.reportRepeats(true);
       this.recorder?.stop();
+      await this.stopUpload(); // after the collector: its last bundles are in the state for the next start
       this.lock?.release();
       log.info("stopped", { ...this.stats(), lost });
       this.done();
@@ -277,15 +283,57 @@ export class Daemon {
     pipeline: Pick<PipelineOptions, "onAnomaly">;
   } {
     const m = this.opts.metrics;
-    if (!m) return { collector: {}, pipeline: {} };
+    const u = this.opts.uploader;
     return {
-      collector: { onBundle: (_a, _path, bytes) => m.bundle(bytes) },
-      pipeline: { onAnomaly: (a) => m.anomaly(a) },
+      collector:
+        m || u
+          ? {
+              onBundle: (_a, path, bytes) => {
+                m?.bundle(bytes);
+                u?.enqueue(path);
+              },
+            }
+          : {},
+      pipeline: m ? { onAnomaly: (a) => m.anomaly(a) } : {},
     };
   }
 
   private startMetrics(): void {
-    this.opts.metrics?.start({ source: this.opts.source, collector: this.pipeline.collector });
+    const u = this.opts.uploader;
+    this.opts.metrics?.start({
+      source: this.opts.source,
+      collector: this.pipeline.collector,
+      ...(u && { upload: () => u.metrics() }),
+    });
+  }
+
+  // ---------------------------------------------------------------- upload
+  // The upload lane (src/upload): its own timers and network; the collector
+  // hands it each bundle, retention asks it what is not uploaded yet.
+
+  private startUpload(): void {
+    const u = this.opts.uploader;
+    if (!u) return;
+    try {
+      u.start();
+    } catch (e) {
+      log.error("upload: could not start; bundles stay local", { error: errorMessage(e) });
+      this.opts.uploader = undefined;
+    }
+  }
+
+  private async stopUpload(): Promise<void> {
+    try {
+      await this.opts.uploader?.stop();
+    } catch (e) {
+      log.error("stopping upload failed", { error: errorMessage(e) });
+    }
+  }
+
+  private retention(): void {
+    const u = this.opts.uploader;
+    const r = runRetention(this.batchesDir, this.opts.config.cleanup, Date.now(), u && ((f) => u.isPending(f)));
+    for (const d of r.deleted) if (d.pending) u?.abandon(d.file, `deleted by retention (${d.why})`);
   }
 
   private async stopMetrics(): Promise<void> {

@@ -68,6 +68,33 @@ IPAddressAllow=any\n`;
 }
 
 /**
+ * What `upload:` adds: outgoing connections to the storage service, a proxy
+ * or the instance metadata service, wherever they are (IPv4 and IPv6), and a
+ * state_dir other than the StateDirectory. Without upload, nothing.
+ */
+function uploadSandbox(
+  config: Config,
+  net: { paths: string; ip: string; families: string },
+): { paths: string; ip: string; families: string } {
+  if (!config.upload) return net;
+  const families = new Set(net.families.split(" ").filter(Boolean));
+  families.add("AF_INET");
+  families.add("AF_INET6");
+  const stateDir =
+    config.state_dir === "/var/lib/aod"
+      ? ""
+      : `# state_dir: upload.db and the host id's salt.\nReadWritePaths=${config.state_dir}\n`;
+  return {
+    paths: `${net.paths}${stateDir}`,
+    ip: `# upload (${config.upload.target}): the storage endpoint, HTTPS_PROXY and the instance metadata
+# service (169.254.169.254) may be anywhere. A proxy goes in a drop-in: systemctl edit aod,
+# [Service] Environment=HTTPS_PROXY=http://proxy:3128 NO_PROXY=169.254.169.254
+IPAddressAllow=any\n`,
+    families: ` ${[...families].join(" ")}`,
+  };
+}
+
+/**
  * The unit for a config. `aod install` writes it with its own paths; the
  * packages (scripts/package) ship it, from `aod _unit --packaged`, with the
  * binary at /usr/bin/aod.
@@ -79,7 +106,7 @@ export function unitText(
   installedBy: keyof typeof HEADER = "install",
 ): string {
   const stopSec = Math.ceil(config.collection.stop_grace_sec + 15);
-  const metrics = metricsSandbox(config);
+  const metrics = uploadSandbox(config, metricsSandbox(config));
   return `${HEADER[installedBy]}
 [Unit]
 Description=aod - always-on diagnostics for SMB/CIFS clients
@@ -105,7 +132,8 @@ Nice=5
 Environment=AOD_LOG_LEVEL=info
 RuntimeDirectory=aod
 RuntimeDirectoryMode=0755
-# /var/lib/aod: state that must survive a crash (cifs_verbose's and nfs_verbose's saved settings).
+# /var/lib/aod: state that must survive a crash (cifs_verbose's and nfs_verbose's saved settings,
+# upload.db: what was uploaded, and the salt of the host id in object keys).
 StateDirectory=aod
 StateDirectoryMode=0700
 
@@ -136,7 +164,7 @@ RestrictNamespaces=yes
 RestrictRealtime=yes
 RestrictSUIDSGID=yes
 LockPersonality=yes
-# AF_UNIX: syslog; AF_NETLINK: libbpf's feature probes and custom actions such as ss${metrics.families ? "; AF_INET/AF_INET6: metrics.listen" : ""}.
+# AF_UNIX: syslog; AF_NETLINK: libbpf's feature probes and custom actions such as ss${metrics.families ? `; AF_INET/AF_INET6: ${[config.metrics && "metrics.listen", config.upload && "upload"].filter(Boolean).join(", ")}` : ""}.
 RestrictAddressFamilies=AF_UNIX AF_NETLINK${metrics.families}
 SystemCallArchitectures=native
 # Not @debug (perf_event_open attaches tracepoints) nor @mount (tracefs).

@@ -7,6 +7,7 @@ import { release } from "node:os";
 import type { CommandHistogram, ShareHistogram } from "../tools/hist";
 import { TOOLS } from "../tools/registry";
 import type { EventSource } from "../tools/source";
+import type { UploadMetrics } from "../upload/uploader";
 import { VERSION } from "../version";
 import { coalesce, LE_VALUES } from "./buckets";
 import type { EventCounters } from "./counters";
@@ -23,6 +24,8 @@ export const ALL_SHARES = "all";
 export interface MetricsView {
   source: EventSource;
   collector: { readonly queued: number; readonly dropped: number };
+  /** The upload lane's numbers, when `upload:` is configured. */
+  upload?: () => UploadMetrics;
 }
 
 export interface CollectOptions {
@@ -123,6 +126,7 @@ export class MetricsCollector {
       { ...scalar("aod_bundle_bytes", "counter", "Bytes of the bundles written.", c.bundleBytes), unit: "bytes" },
       scalar("aod_collection_queue", "gauge", "Anomalies waiting for a collection slot.", view?.collector.queued ?? 0),
     );
+    if (view?.upload) out.push(...uploadFamilies(view.upload()));
     if (withProcess) out.push(...processFamilies());
     return out;
   }
@@ -196,4 +200,54 @@ const byLabels = ([a]: [string, number], [b]: [string, number]) => cmp(a, b);
 
 function scalar(name: string, type: "counter" | "gauge", help: string, value: number): ScalarFamily {
   return { name, type, help, samples: [{ labels: "", value }] };
+}
+
+const BREAKER_STATES = ["closed", "open", "half_open"] as const;
+
+/** The upload lane: results since start, the queue now, the breaker as a state set. */
+function uploadFamilies(u: UploadMetrics): Family[] {
+  const target = (extra: [string, string][] = []) => labelText([["target", u.target], ...extra]);
+  return [
+    {
+      name: "aod_uploads",
+      type: "counter",
+      help: "Bundles the upload lane finished since aod started, by result: uploaded (with its sidecar), failed (not retried), abandoned (deleted before it was uploaded).",
+      samples: (["uploaded", "failed", "abandoned"] as const).map((r) => ({
+        labels: target([["result", r]]),
+        value: u[r],
+      })),
+    },
+    {
+      name: "aod_upload_retries",
+      type: "counter",
+      help: "Upload attempts that failed and were scheduled again (network, 5xx, throttling).",
+      samples: [{ labels: target(), value: u.retries }],
+    },
+    {
+      name: "aod_upload_bytes",
+      type: "counter",
+      unit: "bytes",
+      help: "Bytes of the bundles uploaded since aod started.",
+      samples: [{ labels: target(), value: u.uploaded_bytes }],
+    },
+    {
+      name: "aod_upload_queue",
+      type: "gauge",
+      help: "Bundles waiting to be uploaded (queued, retrying or in flight).",
+      samples: [{ labels: target(), value: u.queued }],
+    },
+    {
+      name: "aod_upload_queue_bytes",
+      type: "gauge",
+      unit: "bytes",
+      help: "Bytes of the bundles waiting to be uploaded.",
+      samples: [{ labels: target(), value: u.queued_bytes }],
+    },
+    {
+      name: "aod_upload_breaker",
+      type: "gauge",
+      help: "The upload circuit breaker: 1 for its current state (open: the target refused access; uploads wait).",
+      samples: BREAKER_STATES.map((s) => ({ labels: target([["state", s]]), value: u.breaker === s ? 1 : 0 })),
+    },
+  ];
 }

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
 import { errorCode, errorMessage } from "../util/errors";
-import { type UploadFailure, UploadError } from "./target";
+import { UploadError, type UploadFailure } from "./target";
 
 export interface HttpOptions {
   /** PEM file of extra CA certificates to trust for this target. */

@@ -36,6 +36,27 @@ describe("retention plan", () => {
   });
 });
 
+describe("retention with bundles not uploaded yet", () => {
+  const cleanup = { cleanup_interval_sec: 60, max_log_age_days: 2, max_total_log_size_mb: 10 };
+  const pending =
+    (...ns: number[]) =>
+    (f: string) =>
+      ns.some((n) => f === `aod_quick_${n}.tar.zst`);
+  test("a pending bundle is kept up to twice max_log_age_days, then deleted as pending", () => {
+    const p = planRetention([bundle(1, 0.1, 49), bundle(2, 0.1, 97)], cleanup, now, pending(1, 2));
+    expect(p.delete.map((d) => [Number(d.b.ns), d.why, d.pending])).toEqual([[2, "age", true]]);
+  });
+  test("over the size cap uploaded bundles go first, pending ones only if still needed", () => {
+    // 12 MB > 9: down to 5 MB. 1 and 2 are pending (oldest), 3 and 4 uploaded.
+    const p = planRetention([bundle(1, 3), bundle(2, 3), bundle(3, 3), bundle(4, 3)], cleanup, now, pending(1, 2));
+    expect(p.delete.map((d) => [Number(d.b.ns), d.pending])).toEqual([
+      [3, false],
+      [4, false],
+      [1, true],
+    ]);
+  });
+});
+
 describe("retention on disk", () => {
   test("deletes only complete aod bundles; temporary files stay until start-up cleanup", () => {
     const dir = ensureOutputDir(tempDir());
