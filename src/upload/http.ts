@@ -108,6 +108,9 @@ export async function responseError(res: Response, doing: string): Promise<Uploa
   const s = res.status;
   let kind: UploadFailure;
   if (CLOCK.test(`${code} ${message ?? ""}`)) kind = "clock_skew";
+  else if (/^(ExpiredToken|InvalidToken|TokenRefreshRequired)$/.test(code ?? "")) kind = "auth";
+  // S3: a stalled (paced) body, or two conditional writes in flight: worth retrying.
+  else if (/^(RequestTimeout|ConditionalRequestConflict)$/.test(code ?? "")) kind = "server";
   else if (s === 401) kind = "auth";
   else if (s === 403)
     kind = /AuthorizationPermissionMismatch|AuthorizationFailure|AccessDenied|InsufficientAccountPermissions/i.test(
