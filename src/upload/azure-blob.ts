@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { errorCode, errorMessage } from "../util/errors";
-import { type HttpFetch, httpClient, responseError } from "./http";
+import { type HttpFetch, httpClient, responseError, transferTimeoutMs } from "./http";
 import { IMDS_ENDPOINT, ManagedIdentity } from "./imds";
 import { type PutOutcome, type PutRequest, UploadError, type UploadTarget } from "./target";
 
@@ -33,13 +33,6 @@ export interface AzureBlobOptions {
 /** 2021-08-06: supports OAuth (>= 2017-11-09), and Azurite 3.35 accepts it. */
 const API_VERSION = "2021-08-06";
 const MiB = 1024 * 1024;
-
-/**
- * Deadline of a request carrying n bytes: a minute for the answer plus the
- * bytes at 64 KiB/s, the slowest upload.max_mbps worth supporting (a paced
- * body takes as long as the cap says; the target cannot see the cap).
- */
-const transferTimeout = (n: number) => 60_000 + (n / 65536) * 1000;
 
 interface Credential {
   /** SAS query (without "?"), or empty. */
@@ -131,7 +124,7 @@ class AzureBlob implements UploadTarget {
       },
       body: body.paced(bytes),
       signal: req.signal,
-      timeoutMs: transferTimeout(body.size),
+      timeoutMs: transferTimeoutMs(body.size, body.bytesPerSec),
     });
     if (res.status === 201) {
       await res.arrayBuffer();
@@ -180,7 +173,7 @@ class AzureBlob implements UploadTarget {
         },
         body: body.paced(bytes),
         signal,
-        timeoutMs: transferTimeout(bytes.length),
+        timeoutMs: transferTimeoutMs(bytes.length, body.bytesPerSec),
       });
       if (res.status !== 201) throw await this.error(res, `put ${key} (block ${i})`);
       await res.arrayBuffer();

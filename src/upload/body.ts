@@ -64,6 +64,7 @@ export function bytesBody(bytes: Uint8Array, pacer: Pacer = new Pacer()): Upload
     size: bytes.length,
     sha256Hex: createHash("sha256").update(bytes).digest("hex"),
     md5Base64: createHash("md5").update(bytes).digest("base64"),
+    bytesPerSec: pacer.bytesPerSec,
     read: async (s, e) => bytes.subarray(s, e),
     paced: paceWith(pacer),
   };
@@ -92,6 +93,7 @@ export async function fileBody(path: string, pacer: Pacer = new Pacer()): Promis
       size,
       sha256Hex: sha.digest("hex"),
       md5Base64: md5.digest("base64"),
+      bytesPerSec: pacer.bytesPerSec,
       read: async (start, end) => {
         const f = await open(path, "r");
         try {

@@ -80,11 +80,20 @@ export function networkError(url: string, e: unknown, timedOutMs?: number): Uplo
   return new UploadError(`${where}: ${code || msg}`, "network");
 }
 
+/**
+ * How long a request carrying n body bytes may take: a minute, plus the
+ * bytes at the body's pace (the cap may be shared by up to 16 uploads at
+ * once) or, uncapped, at 64 KiB/s.
+ */
+export function transferTimeoutMs(n: number, bytesPerSec?: number): number {
+  return 60_000 + (bytesPerSec ? (16 * n) / bytesPerSec : n / 65536) * 1000;
+}
+
 /** A URL without its user info or query (SAS tokens and proxy passwords live there). */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
+    return `${u.protocol}//${u.host}${u.pathname === "/" ? "" : u.pathname}`;
   } catch {
     return "(an unparsable URL)";
   }
@@ -104,14 +113,18 @@ export async function responseError(res: Response, doing: string): Promise<Uploa
   } catch {}
   const code = res.headers.get("x-ms-error-code") ?? /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? undefined;
   const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1]?.split("\n")[0]?.trim();
-  const detail = [code, message].filter(Boolean).join(": ") || res.statusText;
+  // Azure puts the real cause of a 403 here ("Request date header too old", "Signature did not match").
+  const authDetail = /<AuthenticationErrorDetail>([^<]*)</.exec(text)?.[1]?.split("\n")[0]?.trim();
+  const detail = [code, message, authDetail].filter(Boolean).join(": ") || res.statusText;
   const s = res.status;
   let kind: UploadFailure;
-  if (CLOCK.test(`${code} ${message ?? ""}`)) kind = "clock_skew";
+  if (CLOCK.test(`${code} ${message ?? ""} ${authDetail ?? ""}`)) kind = "clock_skew";
   else if (/^(ExpiredToken|InvalidToken|TokenRefreshRequired)$/.test(code ?? "")) kind = "auth";
   // S3: a stalled (paced) body, or two conditional writes in flight: worth retrying.
   else if (/^(RequestTimeout|ConditionalRequestConflict)$/.test(code ?? "")) kind = "server";
   else if (s === 401) kind = "auth";
+  else if (s === 403 && /failed to authenticate/i.test(message ?? ""))
+    kind = "auth"; // Azurite says AuthorizationFailure for a bad SAS signature
   else if (s === 403)
     kind = /AuthorizationPermissionMismatch|AuthorizationFailure|AccessDenied|InsufficientAccountPermissions/i.test(
       code ?? "",

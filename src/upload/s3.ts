@@ -4,7 +4,7 @@
 // are signed with SigV4 by aws4 because Bun's S3 client cannot set
 // If-None-Match, metadata or checksum headers on a put.
 import aws4 from "aws4";
-import { type HttpFetch, httpClient, redactUrl, responseError } from "./http";
+import { type HttpFetch, httpClient, redactUrl, responseError, transferTimeoutMs } from "./http";
 import { type PutOutcome, type PutRequest, UploadError, type UploadTarget } from "./target";
 
 export type S3Options = {
@@ -17,9 +17,6 @@ export type S3Options = {
   credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   ca_file?: string;
 };
-
-/** What a paced upload may not drop below before its deadline expires: 32 KiB/s. */
-const MIN_RATE = 32 * 1024;
 
 /** One key or bucket segment as SigV4 canonicalizes it (RFC 3986, encoded once: S3 does not double-encode). */
 export function encodeSegment(s: string): string {
@@ -189,7 +186,7 @@ export function s3Target(opts: S3Options): UploadTarget {
       const res = await send("PUT", url, headers, {
         body: body.paced(bytes),
         signal,
-        timeoutMs: 60_000 + (body.size / MIN_RATE) * 1000,
+        timeoutMs: transferTimeoutMs(body.size, body.bytesPerSec),
       });
       if (res.ok) {
         await res.body?.cancel();

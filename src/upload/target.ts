@@ -9,6 +9,8 @@ export interface UploadBody {
   readonly sha256Hex: string;
   /** Of the whole object, base64 (Content-MD5). */
   readonly md5Base64: string;
+  /** The bandwidth cap its paced bodies go at (shared by the lane); undefined: none. */
+  readonly bytesPerSec?: number;
   /** Bytes [start, end) of the object (all of it, or one block of a large upload). */
   read(start: number, end: number): Promise<Uint8Array>;
   /**
