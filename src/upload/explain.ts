@@ -12,6 +12,8 @@ export function explain(e: UploadError, u: UploadConfig, step: ValidateStep): st
   const proxy = proxyFor(where);
   switch (e.failure) {
     case "identity":
+      if (/not reachable|not an Azure VM/.test(e.message))
+        return "no instance metadata service answers: this is not an Azure VM, or a firewall or the service's sandbox blocks 169.254.169.254 (use auth: sas off Azure)";
       return `no managed identity on this VM: assign one (az vm identity assign -g RG -n VM${u.client_id ? "; with client_id, that user-assigned identity must be attached to this VM" : ""}) and give it "Storage Blob Data Contributor" on the container, or use auth: sas`;
     case "network":
       return `cannot reach ${where}${proxy ? ` through the proxy ${proxy}` : ""}: check DNS, routes and firewalls${proxy ? "" : "; a host without direct internet access needs HTTPS_PROXY (and NO_PROXY for local names) in aod's environment"}`;
