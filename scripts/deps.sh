@@ -16,6 +16,8 @@ APT_PACKAGES+=(rpm)
 # test/metrics: promtool, and a real Prometheus the test starts on its own loopback
 # port; the package's own service is kept from starting (below).
 APT_PACKAGES+=(prometheus)
+# test/upload: a self-signed certificate for Azurite over HTTPS (its OAuth mode).
+APT_PACKAGES+=(openssl)
 # npm, for `npm ci` below: a fresh Debian 12 has neither node nor npm. Debian's
 # when there is no npm at all (a nodejs from elsewhere, e.g. NodeSource, has its own).
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
