@@ -1,3 +1,4 @@
+import { mkdirSync } from "node:fs";
 import { defineCommand } from "citty";
 import { bytesBody } from "../upload/body";
 import { explain, type ValidateStep } from "../upload/explain";
@@ -48,6 +49,7 @@ export default defineCommand({
     );
 
     const ns = BigInt(Date.now()) * 1_000_000n;
+    mkdirSync(config.state_dir, { recursive: true, mode: 0o700 }); // the host id's salt lives there
     const key = objectKey(upload.prefix, hostId(config.state_dir), Date.now(), `aod-validate-${ns}.txt`);
     const probe = new TextEncoder().encode(`aod upload validate probe ${new Date().toISOString()}\n`);
     const body = bytesBody(probe);

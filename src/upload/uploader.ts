@@ -314,19 +314,23 @@ export class Uploader {
       if (cfg.delete_after_upload) unlinkSync(path);
       return { file, key, result: outcome === "created" ? "uploaded" : "already", bytes: body.size };
     } catch (e) {
-      return this.failed(file, key, e, now);
+      return this.failed(path, key, e, now);
     }
   }
 
-  private failed(file: string, key: string | undefined, e: unknown, now: boolean): UploadOutcome {
+  private failed(path: string, key: string | undefined, e: unknown, now: boolean): UploadOutcome {
     const t = this.targetId;
-    const ue = e instanceof UploadError ? e : new UploadError(errorMessage(e), "client");
-    const row = this.state.get(t, file);
+    const file = basename(path);
     if (this.aborter.signal.aborted) {
-      // Stopping: it goes again at the next start.
-      this.state.postpone(t, file, 0);
+      // Stopping: the row stays "uploading" and goes again at the next start.
       return { file, key, result: "retry", error: "stopped" };
     }
+    if (!existsSync(path)) {
+      this.abandon(file, "deleted while it was being uploaded");
+      return { file, key, result: "missing" };
+    }
+    const ue = e instanceof UploadError ? e : new UploadError(errorMessage(e), "client");
+    const row = this.state.get(t, file);
     if (ue.breaks) {
       if (this.breaker !== "open") this.setBreaker("open", ue);
       this.breakerUntil = this.now() + this.opts.config.breaker_probe_sec * 1000;
