@@ -4,10 +4,11 @@
 // breaker, a 100-bundle backlog under the bandwidth cap — plus the CLI.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeBundle } from "../../src/bundle/write";
 import type { UploadConfig } from "../../src/config/upload";
+import { zstdDecompress } from "../../src/native/zstd";
 import { parseConfigText } from "../../src/registry";
 import { runRetention } from "../../src/retention/retention";
 import { makeTarget } from "../../src/upload/make-target";
@@ -274,6 +275,46 @@ upload:
       expect(third.stdout.toString()).toContain("nothing to upload");
     },
     60_000,
+  );
+
+  test.skipIf(!!needsBinary())(
+    "aod upload now FILE with redact and delete_after_upload: the redacted copy goes, the map stays, the original goes",
+    async () => {
+      const e = await setup();
+      mkdirSync(e.batches, { recursive: true, mode: 0o700 });
+      const { path } = await writeBundle(
+        e.batches,
+        BigInt(Date.UTC(2026, 11, 2, 12)) * 1_000_000n,
+        [
+          {
+            name: "anomaly.json",
+            data: '{"type":"latency","name":"slow","host":"fileserver01","triggers":[{"share":"\\\\fileserver01\\data"}]}\n',
+          },
+          { name: "mounts.log", data: "//fileserver01/data /mnt/data cifs rw,username=alice,addr=10.1.2.3 0 0\n" },
+        ],
+        1,
+      );
+      const name = path.split("/").pop()!;
+      const cfg = join(e.dir, "config.yaml");
+      writeFileSync(cfg, azureYaml(az, e, "  redact: true\n  delete_after_upload: true\n"), { mode: 0o600 });
+      const r = Bun.spawnSync([AOD, "upload", "now", name, "-c", cfg], { stdout: "pipe", stderr: "pipe" });
+      expect(r.stdout.toString()).toContain(`${name}: uploaded`);
+      expect(r.exitCode).toBe(0);
+      expect(existsSync(path)).toBe(false); // delete_after_upload
+      const key = (await az.listBlobs(e.container)).find((b) => b.endsWith(`/${name}`))!;
+      const blob = (await az.getBlob(e.container, key))!;
+      const side = JSON.parse(new TextDecoder().decode((await az.getBlob(e.container, `${key}.manifest.json`))!.bytes));
+      expect(side.redacted).toBe(true);
+      expect(side.sha256).toBe(sha(blob.bytes));
+      const text = new TextDecoder().decode(zstdDecompress(blob.bytes));
+      expect(text).not.toContain("fileserver01");
+      expect(text).not.toContain("10.1.2.3");
+      expect(text).not.toContain("alice");
+      const map = JSON.parse(readFileSync(join(e.state, "redacted", `${name}.tokens.json`), "utf8"));
+      expect(Object.keys(map.tokens)).toContain("fileserver01");
+      expect(existsSync(join(e.state, "redacted", name))).toBe(false); // the copy goes once uploaded
+    },
+    30_000,
   );
 
   test("403 opens the breaker with one warning; uploads wait, and go once access is fixed", async () => {
