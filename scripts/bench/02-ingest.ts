@@ -21,6 +21,8 @@ import {
   report,
   summarize,
   table,
+  threadCpu,
+  threadCpuDelta,
   threadSwitches,
 } from "./lib";
 
@@ -51,6 +53,8 @@ collection:
 const BEFORE_LAG_MS = 5;
 const readers = (rate: number) => (rate <= 100_000 ? [BEFORE_LAG_MS, undefined] : [undefined]);
 const cpuAt = new Map<string, string>();
+// Where the CPU goes, per thread (what ships, up to 100k/s): rate, thread, %, wakeups/s, µs per wakeup.
+const threads: string[][] = [];
 
 try {
   for (const rate of RATES)
@@ -70,6 +74,7 @@ try {
       let last = cpuSample(d.pid);
       const first = last;
       const sw0 = threadSwitches(d.pid);
+      const tc0 = threadCpu(d.pid);
       const timer = setInterval(() => {
         const s = cpuSample(d.pid);
         perSec.push(cpuPercent(last, s).pct);
@@ -82,6 +87,19 @@ try {
       const mem = memSample(d.pid);
       rssMax = Math.max(rssMax, mem.rssMB);
       const sw1 = threadSwitches(d.pid);
+      const tc1 = threadCpu(d.pid);
+      if (lag === undefined && rate <= 100_000) {
+        const rateLabel = rate >= 1e6 ? `${rate / 1e6}M` : `${rate / 1e3}k`;
+        for (const t of threadCpuDelta(tc0, tc1, g.seconds))
+          if (t.pct >= 0.005)
+            threads.push([
+              `${rateLabel}/s`,
+              t.thread,
+              num(t.pct, 3),
+              num(t.wakeupsPerSec),
+              Number.isNaN(t.usPerWakeup) ? "–" : num(t.usPerWakeup),
+            ]);
+      }
       const wakeups = ((sw1.get("Worker") ?? 0) - (sw0.get("Worker") ?? 0)) / g.seconds;
       const mainWakeups = ((sw1.get("aod") ?? 0) - (sw0.get("aod") ?? 0)) / g.seconds;
       await Bun.sleep(300); // the reader's last drain
@@ -160,5 +178,9 @@ rows.unshift({
 });
 const extra = `Per rate (${SECONDS} s each; a fresh daemon per rate; generated = getppid() calls × burst; lost = the ring's kernel-side drop count):
 
-${table(["rate asked", "achieved", "generated", "delivered", "lost (ring full)", "drops", "aod CPU % per second", "aod CPU % whole run", "aod RSS MB (before → max)", "waiter / main thread wakeups per s", "generator CPU %", "anomalies"], detail)}`;
+${table(["rate asked", "achieved", "generated", "delivered", "lost (ring full)", "drops", "aod CPU % per second", "aod CPU % whole run", "aod RSS MB (before → max)", "waiter / main thread wakeups per s", "generator CPU %", "anomalies"], detail)}
+
+Where aod's CPU goes per thread (as it ships; schedstat run time; a thread's wakeups are its voluntary switches). "aod" is the main thread (ring drains, detection); JITWorker, HeapHelper, "Heap Collector" and JSCWarmUp are JavaScriptCore's compiler and garbage collector; mi-scavenger is mimalloc returning freed memory; Worker is the ring waiter:
+
+${table(["rate", "thread", "% of one core", "wakeups/s", "µs per wakeup"], threads)}`;
 report("2. Sustained ingest", rows, extra, (performance.now() - t00) / 1000);

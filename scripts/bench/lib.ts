@@ -586,3 +586,57 @@ export function threadSwitches(pid: number): Map<string, number> {
   }
   return out;
 }
+
+/** CPU time (ns, from schedstat: exact, not clock ticks) and voluntary switches per thread name. */
+export function threadCpu(pid: number): Map<string, { ns: number; switches: number }> {
+  const out = new Map<string, { ns: number; switches: number }>();
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const comm = readFileSync(`/proc/${pid}/task/${t}/comm`, "utf8").trim();
+      const ns = Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[0]);
+      const n = Number(
+        readFileSync(`/proc/${pid}/task/${t}/status`, "utf8").match(/^voluntary_ctxt_switches:\s*(\d+)/m)?.[1],
+      );
+      const o = out.get(comm) ?? { ns: 0, switches: 0 };
+      out.set(comm, { ns: o.ns + ns, switches: o.switches + n });
+    } catch {}
+  }
+  return out;
+}
+
+/** Per thread name between two threadCpu() samples: % of one core and µs per wakeup. */
+export function threadCpuDelta(
+  a: Map<string, { ns: number; switches: number }>,
+  b: Map<string, { ns: number; switches: number }>,
+  seconds: number,
+): { thread: string; pct: number; wakeupsPerSec: number; usPerWakeup: number }[] {
+  const out = [];
+  for (const [thread, v] of b) {
+    const u = a.get(thread) ?? { ns: 0, switches: 0 };
+    const ns = v.ns - u.ns;
+    const sw = v.switches - u.switches;
+    if (ns <= 0) continue;
+    out.push({
+      thread,
+      pct: (ns / 1e9 / seconds) * 100,
+      wakeupsPerSec: sw / seconds,
+      usPerWakeup: sw ? ns / sw / 1000 : NaN,
+    });
+  }
+  return out.sort((x, y) => y.pct - x.pct);
+}
+
+export interface MemSplit {
+  rss: number;
+  anon: number;
+  file: number;
+}
+
+/** RSS in MB, split: anonymous pages, and the rest (file-backed and shared mappings, the BPF ring). */
+export function memSplit(pid: number): MemSplit {
+  const t = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(t)?.[1] ?? 0);
+  const rss = kb("Rss") / 1024;
+  const anon = kb("Anonymous") / 1024;
+  return { rss, anon, file: rss - anon };
+}
