@@ -3,7 +3,7 @@
 
 # Every bpf/<app>.bpf.c is an app.
 BPF_APPS   := $(patsubst bpf/%.bpf.c,%,$(wildcard bpf/*.bpf.c))
-TEST_BPF   := ringtest countbase
+TEST_BPF   := ringtest countbase bpfprof
 BUN        := ./node_modules/.bin/bun
 CLANG      ?= clang
 BPFTOOL    ?= bpftool
@@ -139,13 +139,24 @@ clean:
 # without aod, with `aod run` and with its flight recorder off, and aod's BPF
 # time per RPC (nfs-overhead.sh, ~5 min under TCG, VM_TIMEOUT 900 s; printed and
 # appended to BENCHMARKS.md unless AOD_BENCH_NO_RECORD=1). Results in
-# .cache/vm/results/bench/<name>/.
+# .cache/vm/results/bench/<name>/. BPF_COST_OLD=<git ref>: bpf-cost also
+# measures smbslower as of that commit in the same run (its bpf/ built to
+# build/test/old, programs renamed oldslower_*), for a before/after.
 BENCH_VM ?= bpf-cost nfs
+BPF_COST_OLD ?=
 BENCH_VM_RESULTS := .cache/vm/results/bench
 bench-vm: dist/aod $(TEST_OBJS) $(DEPS_STAMP)
 	$(Q)for b in $(BENCH_VM); do case $$b in bpf-cost | nfs) ;; *) echo "BENCH_VM: bpf-cost or nfs, not '$$b'" >&2; exit 2 ;; esac; done
 ifneq ($(filter bpf-cost,$(BENCH_VM)),)
 	$(call msg,VM,bench bpf-cost)
+	$(Q)rm -rf $(BUILD)/test/old $(BUILD)/test/oldslower.bpf.o
+ifneq ($(BPF_COST_OLD),)
+	$(call msg,BPF,$(BUILD)/test/oldslower.bpf.o ($(BPF_COST_OLD)))
+	$(Q)mkdir -p $(BUILD)/test/old && git archive $(BPF_COST_OLD) bpf | tar -x -C $(BUILD)/test/old
+	$(Q)sed -i 's/\bsmbslower_/oldslower_/g' $(BUILD)/test/old/bpf/smbslower.bpf.c
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $(BUILD)/test/old/bpf/smbslower.bpf.c -o $(BUILD)/test/oldslower.tmp.o
+	$(Q)$(BPFTOOL) gen object $(BUILD)/test/oldslower.bpf.o $(BUILD)/test/oldslower.tmp.o && rm -f $(BUILD)/test/oldslower.tmp.o
+endif
 	$(Q)VM_RESULTS=$(CURDIR)/$(BENCH_VM_RESULTS)/bpf-cost scripts/vm/run.sh "" scripts/bench/vm/bpf-cost.sh
 	$(Q)$(BUN) scripts/bench/vm/bpf-cost-report.ts $(BENCH_VM_RESULTS)/bpf-cost
 endif

@@ -102,40 +102,73 @@ static __always_inline void count(__u32 what)
 		*n += 1;
 }
 
-static __always_inline void start(__u64 conn, __u64 mid, __u64 session_id, __u32 tree_id, __u16 command, __u8 flags)
+/* Loads that cost no helper call where the verifier allows them: in the
+ * fentry programs the arguments are typed from BTF, so reading through them
+ * (direct = true) is a plain load the verifier checks and the JIT guards.
+ * The kprobe and tracepoint programs get untyped values: they read with
+ * bpf_probe_read_kernel (direct = false). Each load is volatile so that
+ * clang does not merge neighbours into one load that spans two fields (the
+ * verifier checks each load against one field). */
+#define LOAD_AT(T, p, off) (*(volatile const T *)((const __u8 *)(p) + (off)))
+
+static __always_inline void start(__u64 conn, __u64 mid, __u64 session_id, __u32 tree_id, __u16 command, __u8 flags,
+				  bool direct)
 {
-	__u64 id = bpf_get_current_pid_tgid();
 	struct smb_req_key k = { .conn = conn, .mid = mid };
 	struct smb_req r = {};
 
 	r.start_ns = bpf_ktime_get_ns();
 	r.session_id = session_id;
 	r.tree_id = tree_id;
-	r.pid = id >> 32;
-	r.tid = (__u32)id;
 	r.command = command;
 	r.flags = flags;
-	bpf_get_current_comm(r.comm, sizeof(r.comm));
+	if (direct) {
+		/* One helper call for the task instead of two (pid_tgid, comm):
+		 * pid, tgid and comm read straight from it. comm is always NUL
+		 * terminated in the kernel; the decoder stops at the NUL. */
+		struct task_struct *t = bpf_get_current_task_btf();
+		const __u64 *c = (const __u64 *)t->comm;
+		__u64 c0 = LOAD_AT(__u64, c, 0), c1 = LOAD_AT(__u64, c, 8);
+
+		r.pid = t->tgid;
+		r.tid = t->pid;
+		__builtin_memcpy(r.comm, &c0, 8);
+		__builtin_memcpy(r.comm + 8, &c1, 8);
+	} else {
+		__u64 id = bpf_get_current_pid_tgid();
+
+		r.pid = id >> 32;
+		r.tid = (__u32)id;
+		bpf_get_current_comm(r.comm, sizeof(r.comm));
+	}
 	bpf_map_update_elem(&inflight, &k, &r, BPF_ANY);
 	count(CNT_STARTS);
 }
 
-/* released: called from the release hook, where a missing start is the
- * normal case (the response already completed the request). */
-static __always_inline void finish(__u64 conn, __u64 mid, __u32 status, __s32 rc, bool released, bool status_known)
+/* Takes the request (conn, mid) out of `inflight` into *r: false when it is
+ * not there. The clock is read only then: most release-hook calls find
+ * nothing (the response completed the request already). */
+static __always_inline bool take(__u64 conn, __u64 mid, struct smb_req *r, __u64 *now)
 {
 	struct smb_req_key k = { .conn = conn, .mid = mid };
 	struct smb_req *p = bpf_map_lookup_elem(&inflight, &k);
-	struct smb_req r;
-	__u64 now = bpf_ktime_get_ns();
 
-	if (!p) {
-		if (!released)
-			count(CNT_NO_START);
-		return;
-	}
-	r = *p;
+	if (!p)
+		return false;
+	*now = bpf_ktime_get_ns();
+	*r = *p;
 	bpf_map_delete_elem(&inflight, &k);
+	return true;
+}
+
+/* A request taken out of `inflight`: count it in the histograms, remember it
+ * for smberr when it may get an error event later, report it when slow.
+ * released: completed by the release hook (no response). */
+static __always_inline void complete(const struct smb_req *rp, __u64 now, __u64 mid, __u32 status, __s32 rc,
+				     bool released, bool status_known)
+{
+	const struct smb_req r = *rp;
+
 	count(released ? CNT_RELEASED : CNT_DONE);
 
 	__u64 lat = now > r.start_ns ? now - r.start_ns : 0;
@@ -189,9 +222,22 @@ static __always_inline void finish(__u64 conn, __u64 mid, __u32 status, __s32 rc
 	count(CNT_EMITTED);
 }
 
+/* A response (dequeue hook or tracepoint): a missing start is counted. */
+static __always_inline void finish(__u64 conn, __u64 mid, __u32 status, __s32 rc, bool status_known)
+{
+	struct smb_req r;
+	__u64 now = 0;
+
+	if (!take(conn, mid, &r, &now)) {
+		count(CNT_NO_START);
+		return;
+	}
+	complete(&r, now, mid, status, rc, false, status_known);
+}
+
 /* ---- mid lifecycle: shared bodies ---- */
 
-static __always_inline void on_alloc(const void *shdr, const void *server)
+static __always_inline void on_alloc(const void *shdr, const void *server, bool direct)
 {
 	__u64 mid = 0, sesid = 0;
 	__u32 tree = 0, hflags = 0, next = 0;
@@ -200,56 +246,110 @@ static __always_inline void on_alloc(const void *shdr, const void *server)
 
 	if (!shdr || !server)
 		return;
-	/* The header's first 48 bytes in one read (one helper call, not six). */
-	__u8 h[SMB2_HDR_SESSIONID + 8];
-	if (bpf_probe_read_kernel(h, sizeof(h), shdr))
-		return;
-	__builtin_memcpy(&mid, h + SMB2_HDR_MESSAGEID, sizeof(mid));
-	__builtin_memcpy(&sesid, h + SMB2_HDR_SESSIONID, sizeof(sesid));
-	__builtin_memcpy(&cmd, h + SMB2_HDR_COMMAND, sizeof(cmd));
-	__builtin_memcpy(&hflags, h + SMB2_HDR_FLAGS, sizeof(hflags));
-	__builtin_memcpy(&next, h + SMB2_HDR_NEXTCOMMAND, sizeof(next));
-	if (!(hflags & SMB2_FLAGS_ASYNC_COMMAND))
-		__builtin_memcpy(&tree, h + SMB2_HDR_TREEID, sizeof(tree));
+	if (direct) {
+		/* shdr is a struct smb2_hdr * to the verifier: each load is one
+		 * header field. */
+		mid = LOAD_AT(__u64, shdr, SMB2_HDR_MESSAGEID);
+		sesid = LOAD_AT(__u64, shdr, SMB2_HDR_SESSIONID);
+		cmd = LOAD_AT(__u16, shdr, SMB2_HDR_COMMAND);
+		hflags = LOAD_AT(__u32, shdr, SMB2_HDR_FLAGS);
+		next = LOAD_AT(__u32, shdr, SMB2_HDR_NEXTCOMMAND);
+		if (!(hflags & SMB2_FLAGS_ASYNC_COMMAND))
+			tree = LOAD_AT(__u32, shdr, SMB2_HDR_TREEID);
+	} else {
+		/* The header's first 48 bytes in one read (one helper call, not six). */
+		__u8 h[SMB2_HDR_SESSIONID + 8];
+		if (bpf_probe_read_kernel(h, sizeof(h), shdr))
+			return;
+		__builtin_memcpy(&mid, h + SMB2_HDR_MESSAGEID, sizeof(mid));
+		__builtin_memcpy(&sesid, h + SMB2_HDR_SESSIONID, sizeof(sesid));
+		__builtin_memcpy(&cmd, h + SMB2_HDR_COMMAND, sizeof(cmd));
+		__builtin_memcpy(&hflags, h + SMB2_HDR_FLAGS, sizeof(hflags));
+		__builtin_memcpy(&next, h + SMB2_HDR_NEXTCOMMAND, sizeof(next));
+		if (!(hflags & SMB2_FLAGS_ASYNC_COMMAND))
+			__builtin_memcpy(&tree, h + SMB2_HDR_TREEID, sizeof(tree));
+	}
 	if (next || (hflags & SMB2_FLAGS_RELATED_OPERATIONS))
 		flags |= AOD_EV_COMPOUND;
-	start((__u64)server, mid, sesid, tree, cmd, flags);
+	start((__u64)server, mid, sesid, tree, cmd, flags, direct);
 }
 
-static __always_inline void on_dequeue(struct mid_q_entry___aod *m)
+static __always_inline void on_dequeue(struct mid_q_entry___aod *m, bool direct)
 {
+	__u64 conn, mid;
 	__u32 status = 0;
 	bool known = false;
 	void *resp;
 
 	if (!m)
 		return;
-	resp = BPF_CORE_READ(m, resp_buf);
+	if (direct) {
+		resp = m->resp_buf;
+		conn = (__u64)m->server;
+		mid = m->mid;
+	} else {
+		resp = BPF_CORE_READ(m, resp_buf);
+		conn = (__u64)BPF_CORE_READ(m, server);
+		mid = BPF_CORE_READ(m, mid);
+	}
+	/* resp_buf is a char * (not a struct): read with the helper either way. */
 	if (resp)
 		known = !bpf_probe_read_kernel(&status, sizeof(status), resp + SMB2_HDR_STATUS);
-	finish((__u64)BPF_CORE_READ(m, server), BPF_CORE_READ(m, mid), status, 0, false, known);
+	finish(conn, mid, status, 0, known);
 }
 
 /* A mid freed while still in `inflight` never got its response through
  * dequeue_mid: the connection was reconnected or torn down, the request was
  * cancelled or failed to go out, or an encrypted read was decrypted by a
- * worker. Its latency is start → release; the kernel counts it too. */
-static __always_inline void on_release(__u64 arg)
+ * worker. Its latency is start → release; the kernel counts it too. Most
+ * calls find nothing in `inflight`: the state is read only on a hit. */
+static __always_inline void on_release(__u64 arg, bool direct)
 {
 	struct mid_q_entry___aod *m;
+	struct smb_req r;
+	__u64 conn = 0, mid = 0, now = 0;
+	int state;
 
 	if (!arg)
 		return;
-	if (rel_mode == 2)
+	if (rel_mode == 2) {
+		/* &mid->refcount: a pointer the verifier cannot follow back to
+		 * the mid, so read with the helper; server and mid in one read
+		 * when they are neighbours (they are on 5.x .. 6.19). */
 		m = (void *)(arg - bpf_core_field_offset(struct mid_q_entry___aod, refcount));
-	else
+		if (bpf_core_field_offset(struct mid_q_entry___aod, mid) ==
+		    bpf_core_field_offset(struct mid_q_entry___aod, server) + 8) {
+			__u64 sm[2];
+			if (bpf_probe_read_kernel(sm, sizeof(sm),
+						  (void *)m + bpf_core_field_offset(struct mid_q_entry___aod, server)))
+				return;
+			conn = sm[0];
+			mid = sm[1];
+		} else {
+			conn = (__u64)BPF_CORE_READ(m, server);
+			mid = BPF_CORE_READ(m, mid);
+		}
+	} else {
 		m = (void *)arg;
-	int state = BPF_CORE_READ(m, mid_state);
+		if (direct) {
+			conn = (__u64)m->server;
+			mid = m->mid;
+		} else {
+			conn = (__u64)BPF_CORE_READ(m, server);
+			mid = BPF_CORE_READ(m, mid);
+		}
+	}
+	if (!take(conn, mid, &r, &now))
+		return;
+	if (direct && rel_mode != 2)
+		state = m->mid_state;
+	else
+		state = BPF_CORE_READ(m, mid_state);
 	__s32 rc = state == MID_RETRY_NEEDED	     ? -11  /* EAGAIN */
 		   : state == MID_SHUTDOWN	     ? -112 /* EHOSTDOWN */
 		   : state == MID_RESPONSE_MALFORMED ? -5   /* EIO */
 						     : 0;
-	finish((__u64)BPF_CORE_READ(m, server), BPF_CORE_READ(m, mid), 0, rc, true, true);
+	complete(&r, now, mid, 0, rc, true, true);
 }
 
 /* Picks argument idx (0 or 1). Both are loaded at constant offsets first and
@@ -267,14 +367,14 @@ static __always_inline void on_release(__u64 arg)
 SEC("fentry/smb2_mid_entry_alloc")
 int smbslower_alloc_fentry(__u64 *ctx)
 {
-	on_alloc(ARG_PICK(alloc_arg_shdr, ctx[0], ctx[1]), ARG_PICK(alloc_arg_server, ctx[0], ctx[1]));
+	on_alloc(ARG_PICK(alloc_arg_shdr, ctx[0], ctx[1]), ARG_PICK(alloc_arg_server, ctx[0], ctx[1]), true);
 	return 0;
 }
 
 SEC("fentry/dequeue_mid")
 int smbslower_done_fentry(__u64 *ctx)
 {
-	on_dequeue(ARG_PICK(done_arg_mid, ctx[0], ctx[1]));
+	on_dequeue(ARG_PICK(done_arg_mid, ctx[0], ctx[1]), true);
 	return 0;
 }
 
@@ -284,14 +384,14 @@ int smbslower_done_fentry(__u64 *ctx)
 SEC("fentry/__release_mid")
 int smbslower_release_fentry(__u64 *ctx)
 {
-	on_release(ctx[0]);
+	on_release(ctx[0], true);
 	return 0;
 }
 
 SEC("fentry/__release_mid")
 int smbslower_release1_fentry(__u64 *ctx)
 {
-	on_release(ctx[1]);
+	on_release(ctx[1], true);
 	return 0;
 }
 
@@ -301,14 +401,14 @@ SEC("kprobe/smb2_mid_entry_alloc")
 int smbslower_alloc_kprobe(struct pt_regs *ctx)
 {
 	on_alloc(ARG_PICK(alloc_arg_shdr, PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx)),
-		 ARG_PICK(alloc_arg_server, PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx)));
+		 ARG_PICK(alloc_arg_server, PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx)), false);
 	return 0;
 }
 
 SEC("kprobe/dequeue_mid")
 int smbslower_done_kprobe(struct pt_regs *ctx)
 {
-	on_dequeue(ARG_PICK(done_arg_mid, PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx)));
+	on_dequeue(ARG_PICK(done_arg_mid, PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx)), false);
 	return 0;
 }
 
@@ -316,7 +416,7 @@ int smbslower_done_kprobe(struct pt_regs *ctx)
 SEC("kprobe/__release_mid")
 int smbslower_release_kprobe(struct pt_regs *ctx)
 {
-	on_release((__u64)ARG_PICK(rel_arg, PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx)));
+	on_release((__u64)ARG_PICK(rel_arg, PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx)), false);
 	return 0;
 }
 
@@ -327,14 +427,14 @@ int smbslower_enter_tp(void *ctx)
 {
 	__u64 sesid = tp_u64(ctx, tp_off[TP_ENTER][TPF_SESID]);
 	start(sesid, tp_u64(ctx, tp_off[TP_ENTER][TPF_MID]), sesid, tp_u32(ctx, tp_off[TP_ENTER][TPF_TID]),
-	      tp_u16(ctx, tp_off[TP_ENTER][TPF_CMD]), 0);
+	      tp_u16(ctx, tp_off[TP_ENTER][TPF_CMD]), 0, false);
 	return 0;
 }
 
 SEC("tracepoint/cifs/smb3_cmd_done")
 int smbslower_done_tp(void *ctx)
 {
-	finish(tp_u64(ctx, tp_off[TP_DONE][TPF_SESID]), tp_u64(ctx, tp_off[TP_DONE][TPF_MID]), 0, 0, false, true);
+	finish(tp_u64(ctx, tp_off[TP_DONE][TPF_SESID]), tp_u64(ctx, tp_off[TP_DONE][TPF_MID]), 0, 0, true);
 	return 0;
 }
 
@@ -342,7 +442,7 @@ SEC("tracepoint/cifs/smb3_cmd_err")
 int smbslower_err_tp(void *ctx)
 {
 	finish(tp_u64(ctx, tp_off[TP_ERR][TPF_SESID]), tp_u64(ctx, tp_off[TP_ERR][TPF_MID]),
-	       tp_u32(ctx, tp_off[TP_ERR][TPF_STATUS]), (__s32)tp_u32(ctx, tp_off[TP_ERR][TPF_RC]), false, true);
+	       tp_u32(ctx, tp_off[TP_ERR][TPF_STATUS]), (__s32)tp_u32(ctx, tp_off[TP_ERR][TPF_RC]), true);
 	return 0;
 }
 

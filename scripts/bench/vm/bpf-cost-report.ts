@@ -1,6 +1,8 @@
 // Reads bpf-cost.sh's results (bpftool before/after, the kernel's command
 // count) and prints aod's BPF time per SMB command, per program and in total,
-// beside the count-only baseline on the same hooks.
+// beside the count-only baseline on the same hooks; with BPF_COST_OLD, the
+// older smbslower measured in the same run (oldslower_*); and the per-operation
+// profile (prof_*, each minus prof_empty).
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -17,7 +19,7 @@ const after = JSON.parse(read("progs-after.json")) as Prog[];
 const commands = Number(read("smbs-after")) - Number(read("smbs-before"));
 
 const rows = after
-  .filter((p) => /^(smbslower|smberr|smbconn|countbase)/.test(p.name ?? ""))
+  .filter((p) => /^(smbslower|smberr|smbconn|countbase|oldslower|prof_)/.test(p.name ?? ""))
   .map((p) => {
     const b = before.get(p.id);
     const ns = (p.run_time_ns ?? 0) - (b?.run_time_ns ?? 0);
@@ -30,9 +32,22 @@ const total = (re: RegExp) => rows.filter((r) => re.test(r.name)).reduce((a, r) 
 const aod = total(/^smb/);
 const base = total(/^countbase/);
 console.log(`kernel ${read("kernel").trim()}, ${commands} SMB commands in ${read("workload.seconds").trim()} s\n`);
+const old = total(/^oldslower/);
 console.log("| program | runs | µs per run | µs per SMB command |\n|---|---|---|---|");
-for (const r of rows.sort((a, b) => b.ns - a.ns))
+for (const r of rows.filter((r) => !r.name.startsWith("prof_")).sort((a, b) => b.ns - a.ns))
   console.log(`| ${r.name} | ${r.runs} | ${us(r.ns / r.runs)} | ${us(r.ns / commands)} |`);
 console.log(
   `\naod: ${us(aod / commands)} µs of BPF time per SMB command; count-only baseline on the same hooks: ${us(base / commands)} µs; ratio ${(aod / base).toFixed(1)}×`,
 );
+if (old)
+  console.log(
+    `older smbslower (oldslower_*, same run): ${us(old / commands)} µs per SMB command; ratio ${(old / base).toFixed(1)}×; now ${((1 - aod / old) * 100).toFixed(0)}% less`,
+  );
+const prof = rows.filter((r) => r.name.startsWith("prof_"));
+const empty = prof.find((r) => r.name === "prof_empty");
+if (prof.length && empty) {
+  const e = empty.ns / empty.runs;
+  console.log("\n| operation (prof_*, on dequeue_mid) | runs | µs per run | minus prof_empty |\n|---|---|---|---|");
+  for (const r of prof.sort((a, b) => b.ns / b.runs - a.ns / a.runs))
+    console.log(`| ${r.name} | ${r.runs} | ${us(r.ns / r.runs)} | ${us(r.ns / r.runs - e)} |`);
+}
