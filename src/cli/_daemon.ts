@@ -2,8 +2,8 @@
 // root check, the daemon with the event source the command builds, until it
 // stops. A module of the commands, not a command.
 
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { BATCHES, ensurePrivateDir } from "../bundle/output-dir";
 import type { DaemonOptions } from "../daemon/daemon";
 import { log } from "../log";
 import { loadConfig } from "../registry";
@@ -46,14 +46,13 @@ export async function runDaemon(
 
 /** The upload lane of `upload:`; a secret file that is missing or not root-only stops the start (exit 2). */
 async function makeUploader(config: Config) {
-  const [{ makeTarget }, { hostId }, { Uploader }, { BATCHES }] = await Promise.all([
+  const [{ makeTarget }, { hostId }, { Uploader }] = await Promise.all([
     import("../upload/make-target"),
     import("../upload/host-id"),
     import("../upload/uploader"),
-    import("../bundle/output-dir"),
   ]);
   try {
-    mkdirSync(config.state_dir, { recursive: true, mode: 0o700 });
+    ensurePrivateDir(config.state_dir, "state dir", "state_dir");
     return new Uploader({
       config: config.upload!,
       stateDir: config.state_dir,

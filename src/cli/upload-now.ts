@@ -1,8 +1,7 @@
-import { mkdirSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { defineCommand } from "citty";
 import { BUNDLE_RE } from "../bundle/names";
-import { BATCHES } from "../bundle/output-dir";
+import { BATCHES, ensurePrivateDir } from "../bundle/output-dir";
 import { hostId } from "../upload/host-id";
 import { makeTarget } from "../upload/make-target";
 import { Uploader } from "../upload/uploader";
@@ -32,7 +31,7 @@ export default defineCommand({
     }
     let up: Uploader;
     try {
-      mkdirSync(config.state_dir, { recursive: true, mode: 0o700 });
+      ensurePrivateDir(config.state_dir, "state dir", "state_dir");
       up = new Uploader({
         config: upload,
         stateDir: config.state_dir,

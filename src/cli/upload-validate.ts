@@ -1,5 +1,5 @@
-import { mkdirSync } from "node:fs";
 import { defineCommand } from "citty";
+import { ensurePrivateDir } from "../bundle/output-dir";
 import { bytesBody } from "../upload/body";
 import { explain, type ValidateStep } from "../upload/explain";
 import { hostId, objectKey } from "../upload/host-id";
@@ -49,7 +49,7 @@ export default defineCommand({
     );
 
     const ns = BigInt(Date.now()) * 1_000_000n;
-    mkdirSync(config.state_dir, { recursive: true, mode: 0o700 }); // the host id's salt lives there
+    ensurePrivateDir(config.state_dir, "state dir", "state_dir"); // the host id's salt lives there
     const key = objectKey(upload.prefix, hostId(config.state_dir), Date.now(), `aod-validate-${ns}.txt`);
     const probe = new TextEncoder().encode(`aod upload validate probe ${new Date().toISOString()}\n`);
     const body = bytesBody(probe);

@@ -7,10 +7,11 @@
 // warning when it opens, one line when it closes, a probe every
 // breaker_probe_sec). Uploads only ever await the network: detection and
 // collection never wait for them.
-import { existsSync, mkdirSync, unlinkSync } from "node:fs";
+import { existsSync, unlinkSync } from "node:fs";
 import { basename, join } from "node:path";
 import { MANIFEST, type Manifest, parseManifest } from "../bundle/manifest";
 import { BUNDLE_RE } from "../bundle/names";
+import { ensurePrivateDir } from "../bundle/output-dir";
 import { listBundles, readMembers } from "../bundle/read";
 import { redactBundleFile } from "../bundle/redact-file";
 import type { UploadConfig } from "../config/upload";
@@ -93,7 +94,7 @@ export class Uploader {
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
     this.pacer = Pacer.fromMbps(opts.config.max_mbps);
-    mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
+    ensurePrivateDir(opts.stateDir, "state dir", "state_dir");
     this.state = UploadState.open(opts.stateDir, { create: true });
     const saved = this.state.meta(this.targetId, "breaker") as BreakerState | undefined;
     if (saved === "open" || saved === "half_open") {
@@ -378,7 +379,7 @@ export class Uploader {
   /** The redacted copy (made once, kept until uploaded); its token map stays in the state dir. */
   private async redactedCopy(path: string): Promise<string> {
     const dir = join(this.opts.stateDir, "redacted");
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    ensurePrivateDir(dir, "state dir", "state_dir");
     const out = join(dir, basename(path));
     if (!existsSync(out)) await redactBundleFile(path, out, `${out}.tokens.json`, true);
     return out;

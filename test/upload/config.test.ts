@@ -127,3 +127,35 @@ describe("upload secrets", () => {
     expect(() => checkRootOnly(join(d, "none"), "upload.sas_token_file")).toThrow(/no such file/);
   });
 });
+
+describe("upload state dir", () => {
+  test("a symlinked or foreign-owned state_dir is refused; a new one is made 0700", async () => {
+    const { Uploader } = await import("../../src/upload/uploader");
+    const { symlinkSync, mkdirSync, statSync } = await import("node:fs");
+    const d = tempDir("aod-statedir-");
+    const target = {
+      kind: "s3" as const,
+      where: "x",
+      authenticate: async () => {},
+      put: async () => "created" as const,
+      get: async () => new Uint8Array(),
+    };
+    const config = parseConfigText(
+      "upload:\n  target: s3\n  endpoint: http://127.0.0.1:1\n  bucket: b\n  region: r\n",
+      "t.yaml",
+    ).upload!;
+    const make = (stateDir: string) =>
+      new Uploader({ config, stateDir, batchesDir: join(d, "b"), target, hostId: "h" });
+    const fresh = join(d, "fresh/state");
+    make(fresh).state.close();
+    expect(statSync(fresh).mode & 0o777).toBe(0o700);
+    mkdirSync(join(d, "real"));
+    symlinkSync(join(d, "real"), join(d, "link"));
+    expect(() => make(join(d, "link"))).toThrow(/refusing state dir .* symlink/);
+    if (isRoot) {
+      mkdirSync(join(d, "theirs"));
+      chownSync(join(d, "theirs"), 1000, 1000);
+      expect(() => make(join(d, "theirs"))).toThrow(/owned by uid 1000/);
+    }
+  });
+});
