@@ -9,7 +9,7 @@
 //   KERNELS="6.1 6.12" bun test test/vm   # several kernels
 //   V=1 bun test test/vm -t smoke         # stream the guest console
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { AnomalyJson } from "../../src/bundle/read";
@@ -823,7 +823,7 @@ checks["07-overhead"] = (dir) => {
 // Phases the scenario must run; reload and metrics run only when this aod has
 // them (ExecReload in the unit, a `metrics:` section validates).
 const SERVICE_PHASES = ["install", "attach", "config", "recorder", "bundle", "security", "upgrade", "remove"];
-const SERVICE_OPTIONAL = ["reload", "metrics"];
+const SERVICE_OPTIONAL = ["reload", "metrics", "upload"];
 /** The share as a Prometheus label value (backslashes escaped). */
 const promShare = SHARE.replace(/\\/g, "\\\\");
 
@@ -844,6 +844,187 @@ function sandboxOf(dir: string, step: string): Record<string, string> {
       .trim()
       .split("\n")
       .map((l) => l.split(" ") as [string, string]),
+  );
+}
+
+/** upload-blobs.json: what Azurite holds (test/vm/scenarios/lib/azurite.ts dump). */
+interface Blob {
+  name: string;
+  size: number;
+  sha256: string;
+  content_type: string | null;
+  metadata: Record<string, string>;
+  sidecar?: {
+    schema_version: number;
+    bundle: string;
+    key: string;
+    size: number;
+    sha256: string;
+    host_id: string;
+    detected_at: string;
+    redacted: boolean;
+    manifest: { members: unknown[] } | null;
+  };
+}
+/** upload-local.json: each local bundle, its sha256 and manifest.json, and `aod bundles verify --json`. */
+interface LocalBundle {
+  name: string;
+  sha256: string;
+  size: number;
+  verify: { ok: boolean; manifest: boolean; members: number };
+  manifest: { members: unknown[] };
+}
+
+/** 10-service's upload phase: the packaged service uploads every bundle to Azurite once, sidecars agree. */
+function checkServiceUpload(dir: string): void {
+  expect(read(dir, "upload-sas-stat").trim(), "/etc/aod/sas: root-only").toBe("600 root root");
+  // README's drop-in for the packaged unit, on its own.
+  expect(read(dir, "upload-dropin.conf")).toBe(
+    "[Service]\nRestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6\nIPAddressAllow=any\n",
+  );
+  const unit = Object.fromEntries(
+    read(dir, "upload-unit-props")
+      .trim()
+      .split("\n")
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  );
+  expect(unit.DropInPaths, "only README's drop-in").toBe("/etc/systemd/system/aod.service.d/upload.conf");
+  expect(unit.RestrictAddressFamilies?.split(" ").sort()).toEqual(["AF_INET", "AF_INET6", "AF_NETLINK", "AF_UNIX"]);
+  expect(unit.IPAddressDeny, "the packaged unit's deny stays").not.toBe("");
+
+  // aod upload validate: credentials, a probe written and read back.
+  const validate = read(dir, "upload-validate.txt");
+  expect(validate).toMatch(/^ok +credentials\n +SAS token from \/etc\/aod\/sas$/m);
+  expect(validate).toMatch(
+    /^ok +write http:\/\/127\.0\.0\.1:10000\/devstoreaccount1\/aod\/aod\/v1\/[0-9a-f]{64}\/\d{4}-\d\d-\d\d\/aod-validate-\d+\.txt$/m,
+  );
+  expect(validate).toContain("ok   read back: the same bytes");
+  expect(validate).toMatch(
+    /^upload to azure_blob .* works; bundles go under aod\/v1\/[0-9a-f]{64}\/\d{4}-\d\d-\d\d\/$/m,
+  );
+  expect(validate).not.toMatch(/^(FAIL|warn)/m);
+
+  // The local bundles: those of the bundle phase (there before upload was configured) and the snapshot.
+  const local = JSON.parse(read(dir, "upload-local.json")) as LocalBundle[];
+  const names = local.map((l) => l.name);
+  const before = read(dir, "upload-before.txt").trim().split("\n");
+  expect(before.length, "bundles before upload was configured").toBeGreaterThanOrEqual(1);
+  expect(names, "the earlier bundles are still here").toEqual(expect.arrayContaining(before));
+  const snapshot = read(dir, "upload-snapshot.path").trim().split("/").pop()!;
+  expect(names, "the snapshot bundle").toContain(snapshot);
+  expect(before).not.toContain(snapshot);
+
+  // upload status: every local bundle uploaded, nothing waiting, failed or abandoned, breaker closed.
+  const status = JSON.parse(read(dir, "upload-status.json"));
+  expect(status.configured_target).toBe("azure_blob");
+  expect(status.targets).toHaveLength(1);
+  const t = status.targets[0];
+  expect(t.target).toBe("azure_blob:http://127.0.0.1:10000/devstoreaccount1/aod");
+  expect(t.breaker).toBe("closed");
+  expect(t.last_error ?? null, "no upload error").toBeNull();
+  expect(t.last_success_at).toMatch(/^\d{4}-/);
+  expect(t.counts.uploaded).toEqual({ bundles: local.length, bytes: local.reduce((n, l) => n + l.size, 0) });
+  for (const s of ["queued", "uploading", "failed", "abandoned"]) expect(t.counts[s].bundles, `${s} bundles`).toBe(0);
+  expect(t.waiting).toEqual([]);
+
+  // Azurite: each local bundle once under aod/v1/<host id>/<UTC day of detection>/, beside its sidecar.
+  const blobs = JSON.parse(read(dir, "upload-blobs.json")) as Blob[];
+  const kinds = { bundle: [] as Blob[], sidecar: [] as Blob[], probe: [] as Blob[] };
+  for (const b of blobs) {
+    if (/\/aod_quick_\d+\.tar\.zst$/.test(b.name)) kinds.bundle.push(b);
+    else if (/\/aod_quick_\d+\.tar\.zst\.manifest\.json$/.test(b.name)) kinds.sidecar.push(b);
+    else if (/\/aod-validate-\d+\.txt$/.test(b.name)) kinds.probe.push(b);
+    else throw new Error(`unexpected blob ${b.name} in the container`);
+  }
+  expect(kinds.bundle.map((b) => b.name.split("/").pop()).sort(), "one blob per local bundle").toEqual(
+    [...names].sort(),
+  );
+  expect(kinds.sidecar).toHaveLength(local.length);
+  expect(kinds.probe.length, "validate's probe").toBeGreaterThanOrEqual(1);
+  const hostIds = new Set(blobs.map((b) => b.name.split("/")[2]));
+  expect(hostIds.size, "one host id in every key").toBe(1);
+  const hostId = [...hostIds][0]!;
+  expect(hostId).toMatch(/^[0-9a-f]{64}$/);
+  for (const l of local) {
+    const ns = BigInt(/^aod_quick_(\d+)\.tar\.zst$/.exec(l.name)![1]!);
+    const day = new Date(Number(ns / 1_000_000n)).toISOString().slice(0, 10);
+    const key = `aod/v1/${hostId}/${day}/${l.name}`;
+    const blob = kinds.bundle.find((b) => b.name === key);
+    expect(blob, `${key} in azurite`).toBeDefined();
+    expect(blob!.sha256, `${l.name}: the blob's sha256 is the local file's`).toBe(l.sha256);
+    expect(blob!.size).toBe(l.size);
+    expect(blob!.metadata.sha256, `${l.name}: x-ms-meta-sha256`).toBe(l.sha256);
+    expect(blob!.content_type).toBe("application/zstd");
+    const side = kinds.sidecar.find((b) => b.name === `${key}.manifest.json`);
+    expect(side, `${key}.manifest.json in azurite`).toBeDefined();
+    expect(side!.content_type).toBe("application/json");
+    expect(side!.metadata.bundle_sha256).toBe(l.sha256);
+    expect(side!.sidecar, `${l.name}: the sidecar is JSON`).toMatchObject({
+      schema_version: 1,
+      bundle: l.name,
+      key,
+      size: l.size,
+      sha256: l.sha256,
+      host_id: hostId,
+      redacted: false,
+    });
+    expect(side!.sidecar!.detected_at).toBe(new Date(Number(ns / 1_000_000n)).toISOString());
+    // The sidecar's manifest is the bundle's manifest.json, which `aod bundles verify` checks the members against.
+    expect(side!.sidecar!.manifest, `${l.name}: the sidecar's manifest`).toEqual(l.manifest);
+    expect(l.verify, `${l.name}: aod bundles verify`).toMatchObject({ ok: true, manifest: true });
+    expect(side!.sidecar!.manifest!.members).toHaveLength(l.verify.members);
+  }
+
+  // Azurite's access log: each bundle and sidecar PUT once (201), through the upgrade too; no refusals.
+  const requests = [...read(dir, "upload-azurite.log").matchAll(/"(\w+) (\S+) HTTP\/[\d.]+" (\d+)/g)].map((m) => ({
+    method: m[1]!,
+    path: m[2]!.split("?")[0]!,
+    status: Number(m[3]),
+  }));
+  for (const b of [...kinds.bundle, ...kinds.sidecar]) {
+    const puts = requests.filter((r) => r.method === "PUT" && r.path === `/devstoreaccount1/aod/${b.name}`);
+    expect(
+      puts.map((r) => r.status),
+      `${b.name}: PUT once`,
+    ).toEqual([201]);
+  }
+  expect(
+    requests.filter((r) => r.status >= 400),
+    "requests azurite refused",
+  ).toEqual([]);
+
+  // The service's journal: the lane started with the earlier bundles queued (the start-up rescan),
+  // one "uploaded bundle" per local bundle, no failure, no breaker.
+  const j = logLines(dir, "journal-upload.log");
+  const on = j.find((l) => l.msg === "upload on");
+  expect(on, "upload on").toBeDefined();
+  expect(on!.target).toBe(t.target);
+  expect(Number(on!.queued), "queued at start: the bundles written before upload was configured").toBe(before.length);
+  const uploaded = j.filter((l) => l.msg === "uploaded bundle");
+  expect(uploaded.map((l) => l.file).sort(), "each bundle uploaded once").toEqual([...names].sort());
+  for (const l of uploaded) expect(kinds.bundle.map((b) => b.name)).toContain(l.key as string);
+  for (const l of j)
+    expect(l.msg, "no upload failure, abandoned bundle or breaker").not.toMatch(
+      /upload breaker open|upload failed|bundle abandoned|already uploaded|rescan failed/,
+    );
+  if (existsSync(join(dir, "metrics-upload.txt"))) {
+    const m = read(dir, "metrics-upload.txt");
+    expect(m).toContain(`aod_uploads_total{target="azure_blob",result="uploaded"} ${uploaded.length}`);
+    expect(m).toContain(`aod_upload_breaker{target="azure_blob",state="closed"} 1`);
+    expect(m).toContain(`aod_upload_queue{target="azure_blob"} 0`);
+  }
+
+  // After the upgrade: the same state, nothing queued, nothing uploaded again.
+  const ju = logLines(dir, "journal-upgrade.log");
+  expect(ju.find((l) => l.msg === "upload on")?.queued, "the upgraded service's lane: nothing queued").toBe(0);
+  expect(ju.filter((l) => l.msg === "uploaded bundle")).toEqual([]);
+  const su = JSON.parse(read(dir, "upload-status-upgrade.json"));
+  expect(su.targets[0].counts.uploaded.bundles).toBe(local.length);
+
+  console.log(
+    `vm 10-service: uploaded ${local.length} bundles (${before.length} by the start-up rescan, the snapshot) to Azurite under aod/v1/${hostId.slice(0, 8)}…/; ` +
+      `sha256s of blob, sidecar and local file equal; ${kinds.probe.length} validate probe(s); ` +
+      `Azurite (${read(dir, "upload-azurite-js").trim()}) listened in ${read(dir, "upload-azurite-start-seconds").trim()} s`,
   );
 }
 
@@ -993,6 +1174,8 @@ checks["10-service"] = (dir) => {
     );
   }
 
+  if (phases.get("upload") === "ok") checkServiceUpload(dir);
+
   // upgrade: a newer version, the config kept, the service restarted.
   const [v1, v2] = read(dir, "versions")
     .trim()
@@ -1038,8 +1221,51 @@ const prerequisites: Record<string, () => void> = {
       );
     const built = r.stderr.toString().trim();
     if (built) console.log(built);
+    azuriteBundle();
   },
 };
+
+/**
+ * The upload phase's Azurite as one file (.cache/vm/azurite/blob.cjs): node loads
+ * the package's ~1,400 modules over 9p under TCG in 60-100 s, this in ~10 s.
+ * Rebuilt when the package changes; without it the scenario runs the package.
+ */
+function azuriteBundle(): void {
+  const main = join(ROOT, "node_modules/azurite/dist/src/blob/main.js");
+  const pkg = join(ROOT, "node_modules/azurite/package.json");
+  const out = join(ROOT, ".cache/vm/azurite/blob.cjs");
+  if (!existsSync(main) || (existsSync(out) && statSync(out).mtimeMs >= statSync(pkg).mtimeMs)) return;
+  // Sequelize's SQL drivers (Azurite's optional AZURITE_DB metadata store) stay external: not installed, not used.
+  const drivers = [
+    "pg",
+    "pg-hstore",
+    "pg-native",
+    "mysql2",
+    "mariadb",
+    "tedious",
+    "sqlite3",
+    "oracledb",
+    "ibm_db",
+    "snowflake-sdk",
+  ];
+  const r = Bun.spawnSync(
+    [
+      process.execPath,
+      "build",
+      main,
+      "--target=node",
+      "--format=cjs",
+      ...drivers.flatMap((d) => ["-e", d]),
+      "--outfile",
+      out,
+    ],
+    { cwd: ROOT, stdout: "pipe", stderr: "pipe" },
+  );
+  if (r.exitCode !== 0)
+    console.log(
+      `vm 10-service: bundling Azurite failed (the scenario runs the package, slower): ${r.stderr.toString().trim()}`,
+    );
+}
 
 // VM_NFS_COVERAGE_ONLY=1 (make test's second kernel): 09-nfs runs its coverage phase only.
 const scenarioArgs = (scenario: string) =>

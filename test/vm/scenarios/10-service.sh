@@ -30,12 +30,24 @@
 #             it is; the slow writes in its histograms), then, restarted with
 #             listen 127.0.0.1:9469, on that port (with the drop-in README
 #             gives when the unit keeps AF_INET out; kept for the upgrade)
+#   upload    only when the config takes an `upload:` section and node and
+#             Azurite (npm) are here: Azurite's blob server on 127.0.0.1:10000
+#             (container aod, a container SAS in /etc/aod/sas, 0600 root),
+#             `aod upload validate` ok, README's drop-in for the packaged unit
+#             (upload.conf: AF_INET, IPAddressAllow=any; metrics.conf moved
+#             aside meanwhile), restart: the start-up rescan uploads the
+#             bundle(s) of the bundle phase, then an `aod snapshot`; every
+#             local bundle uploaded once (upload status), in Azurite under the
+#             prefix with its sidecar (sha256s equal, the sidecar's manifest
+#             the bundle's manifest.json, as `aod bundles verify` checks), no
+#             breaker; Azurite and the upload config stay for the upgrade
 #   upgrade   dpkg -i a higher version of the same binary: the config is kept
 #             (a conffile), the service restarted (new MainPID, InvocationID,
 #             later ActiveEnterTimestamp), active, attached again (and
-#             /metrics served again when the metrics phase ran)
-#   remove    dpkg -r: stopped, the unit gone, the config kept, no tracefs
-#             instance left
+#             /metrics served again when the metrics phase ran; its upload
+#             lane starts with nothing queued when the upload phase ran)
+#   remove    dpkg -r (Azurite stopped first): stopped, the unit gone, the
+#             config kept, no tracefs instance left
 # sandbox-<step>: what the service's mount namespace (nsenter) lets it write
 # and read, after install (modules not loaded yet), after attach (loaded
 # after the service started) and after the config restart (loaded before).
@@ -43,7 +55,9 @@
 # versions, dpkg-*.log, dpkg.log, props-<step> (systemctl show),
 # journal-<step>.log (that invocation's journal), sandbox-<step>,
 # bundle-journal.json, bundles/, bundles.json, security.txt, marker,
-# metrics-*, reload-*.
+# metrics-*, reload-*, upload-* (upload-status.json, upload-validate.txt,
+# upload-blobs.json and upload-sidecars/ from Azurite, upload-local.json,
+# upload-azurite.log: its access log), journal-upload.log.
 set -uo pipefail
 : "${RESULTS:=/results}" "${PROJECT:=/project}" "${SMB_MNT:=/mnt/smb}" "${SMB_SHARE:=//127.0.0.1/share}"
 NAME=10-service
@@ -128,7 +142,6 @@ sandbox() {
     nsenter -t "$pid" -m -- sh -c 'if [ ! -e "$1" ]; then echo "$1 absent"; elif [ -d "$1" ] && ls "$1" >/dev/null 2>&1; then echo "$1 readable"; elif [ -s "$1" ] || [ -n "$(head -c 64 "$1" 2>/dev/null)" ]; then echo "$1 readable"; else echo "$1 empty"; fi' sh "$p"
   done >>"$RESULTS/sandbox-$1"
 }
-trap 'tc qdisc del dev lo root 2>/dev/null; true' EXIT
 
 # --- the machine ---------------------------------------------------------------
 cat /proc/1/comm >"$RESULTS/pid1"
@@ -141,6 +154,26 @@ deb2=$(find "$PKGS/upgrade" -name '*.deb' 2>/dev/null | head -n1)
 v1=$(dpkg-deb -f "$deb1" Version) v2=$(dpkg-deb -f "$deb2" Version)
 printf 'install %s\nupgrade %s\n' "$v1" "$v2" >"$RESULTS/versions"
 dpkg-query -W aod >/dev/null 2>&1 && die "aod is already installed in the VM's root (the host's dpkg database lists it)"
+
+# Azurite, the upload phase's Azure Blob: test/upload/azurite.ts's blob server
+# (node), bundled into one file by vm.test.ts (.cache/vm/azurite/blob.cjs): the
+# package's 1,400 modules take node 60-100 s to load over 9p under TCG, the
+# bundle 10 s. Without the bundle, the package as it is.
+BUN=$PROJECT/node_modules/.bin/bun
+AZ_JS=$PROJECT/.cache/vm/azurite/blob.cjs
+[[ -f $AZ_JS ]] || AZ_JS=$PROJECT/node_modules/azurite/dist/src/blob/main.js
+AZ_LIB=$PROJECT/test/vm/scenarios/lib/azurite.ts
+AZ_URL=http://127.0.0.1:10000/devstoreaccount1
+AZ_PID=""
+stop_azurite() {
+  [[ -n $AZ_PID ]] || return 0
+  kill -TERM "$AZ_PID" 2>/dev/null
+  for _ in $(seq 1 20); do kill -0 "$AZ_PID" 2>/dev/null || break; sleep 0.25; done
+  kill -KILL "$AZ_PID" 2>/dev/null
+  wait "$AZ_PID" 2>/dev/null
+  AZ_PID=""
+}
+trap 'tc qdisc del dev lo root 2>/dev/null; stop_azurite; true' EXIT
 
 # As on a real boot, the service starts before the shares mount: cifs (which
 # setup loaded for its mount) and sunrpc are not loaded when it starts.
@@ -342,6 +375,135 @@ else
   ok metrics
 fi
 
+# --- upload (when this aod takes an `upload:` section; node and Azurite here) ---------
+# Azurite's blob server in the guest (node, as test/upload/azurite.ts runs it), a
+# container SAS in a root-only file, README's drop-in for the packaged unit (alone:
+# the metrics drop-in is moved aside meanwhile), then the service uploads what was
+# there before (the start-up rescan) and a snapshot it is asked for. Azurite stays
+# up for the upgrade (which must upload nothing again) and stops before remove.
+DROPINS=/etc/systemd/system/aod.service.d
+# status_count STATE: bundles in that state for the target (upload status --json)
+status_count() { jq -r --arg s "$1" '[.targets[].counts[$s].bundles] | add // 0' "$RESULTS/upload-status.json"; }
+local_bundles() { find "$OUT/batches" -maxdepth 1 -name 'aod_quick_*.tar.zst' -printf '%f\n' | sort; }
+# wait_uploaded COUNT SECONDS: until COUNT "uploaded bundle" lines in the current
+# invocation's journal; fails at once when the upload breaker opens
+wait_uploaded() {
+  local end=$((SECONDS + $2))
+  while (($(journal | grep -c '"msg":"uploaded bundle"') < $1)); do
+    journal | grep -q 'upload breaker open' && { say "the upload breaker opened"; return 1; }
+    systemctl -q is-active aod || { say "aod.service is $(prop ActiveState) while waiting for uploads"; return 1; }
+    ((SECONDS < end)) || { say "timed out after $2 s waiting for $1 uploaded bundle(s)"; return 1; }
+    sleep 0.5
+  done
+}
+printf 'upload:\n  target: azure_blob\n  account_url: %s\n  container: aod\n  auth: sas\n  sas_token_file: /etc/aod/sas\n' \
+  "$AZ_URL" >"$RESULTS/upload-section.yaml"
+cat "$CONF" "$RESULTS/upload-section.yaml" >"$RESULTS/upload-probe.yaml"
+why=""
+if ! aod config validate "$RESULTS/upload-probe.yaml" >"$RESULTS/upload-config-validate" 2>&1; then
+  why="aod config validate rejects an upload section: $(grep -m1 -i upload "$RESULTS/upload-config-validate" | sed 's/^ *//')"
+elif ! command -v node >/dev/null; then
+  why="node is not installed (Azurite runs on Node)"
+elif [[ ! -f $AZ_JS ]]; then
+  why="npm package azurite is not installed in $PROJECT (npm ci)"
+elif [[ ! -x $BUN ]]; then
+  why="no $BUN (npm ci)"
+fi
+if [[ -n $why ]]; then
+  skip upload "$why"
+else
+  local_bundles >"$RESULTS/upload-before.txt"
+  [[ -s $RESULTS/upload-before.txt ]] || die "no bundle in $OUT/batches before upload is configured"
+  echo "${AZ_JS#"$PROJECT"/}" >"$RESULTS/upload-azurite-js"
+  az_t0=$SECONDS
+  node "$AZ_JS" --blobHost 127.0.0.1 --blobPort 10000 -l "$(mktemp -d /tmp/azurite.XXXXXX)" --disableTelemetry \
+    >"$RESULTS/upload-azurite.log" 2>&1 &
+  AZ_PID=$!
+  end=$((SECONDS + 150))
+  until grep -q 'successfully listens on' "$RESULTS/upload-azurite.log"; do
+    kill -0 "$AZ_PID" 2>/dev/null || die "azurite exited: $(tail -n 5 "$RESULTS/upload-azurite.log")"
+    ((SECONDS < end)) || die "azurite ($AZ_JS) did not listen within 150 s: $(tail -n 5 "$RESULTS/upload-azurite.log")"
+    sleep 0.25
+  done
+  echo $((SECONDS - az_t0)) >"$RESULTS/upload-azurite-start-seconds"
+  say "azurite ($(cat "$RESULTS/upload-azurite-js"), node $(node --version)) on 127.0.0.1:10000 in $((SECONDS - az_t0)) s; container aod"
+  "$BUN" "$AZ_LIB" create "$AZ_URL" aod >"$RESULTS/upload-azurite-create.err" 2>&1 || die "creating the container: $(cat "$RESULTS/upload-azurite-create.err")"
+  "$BUN" "$AZ_LIB" sas aod | install -m 600 -o root -g root /dev/stdin /etc/aod/sas || die "writing /etc/aod/sas failed"
+  [[ -s /etc/aod/sas ]] || die "/etc/aod/sas is empty"
+  stat -c '%a %U %G' /etc/aod/sas >"$RESULTS/upload-sas-stat"
+  cp "$RESULTS/upload-probe.yaml" "$CONF"
+  cp "$CONF" "$RESULTS/config-upload.yaml"
+  aod config validate "$CONF" >"$RESULTS/upload-config-validate" 2>&1 || die "aod config validate: $(cat "$RESULTS/upload-config-validate")"
+  # README's first step, as root, outside the service: it writes and reads back a probe object.
+  aod upload validate >"$RESULTS/upload-validate.txt" 2>&1 || die "aod upload validate failed: $(cat "$RESULTS/upload-validate.txt")"
+  say "  $(tail -n 1 "$RESULTS/upload-validate.txt")"
+  # README's drop-in for the packaged unit, on its own (no metrics.conf meanwhile).
+  mkdir -p "$DROPINS"
+  [[ -f $DROPINS/metrics.conf ]] && mv "$DROPINS/metrics.conf" /run/aod-vm-metrics.conf
+  printf '[Service]\nRestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6\nIPAddressAllow=any\n' >"$DROPINS/upload.conf"
+  cp "$DROPINS/upload.conf" "$RESULTS/upload-dropin.conf"
+  systemctl daemon-reload
+  say "upload to azurite (drop-in upload.conf): systemctl restart aod"
+  systemctl restart aod || die "systemctl restart aod (upload) failed"
+  wait_active 30 || die "aod.service is not active with upload configured"
+  wait_journal '"msg":"ready"' 90 || die "the service did not get ready with upload configured"
+  systemctl show aod -p DropInPaths -p RestrictAddressFamilies -p IPAddressAllow -p IPAddressDeny >"$RESULTS/upload-unit-props"
+  props upload
+  # The start-up rescan: the bundles written before upload was configured.
+  wait_uploaded "$(wc -l <"$RESULTS/upload-before.txt")" 60 ||
+    die "the service did not upload the $(wc -l <"$RESULTS/upload-before.txt") earlier bundle(s): $(journal | grep -i upload | tail -n 3)"
+  # A new one: a snapshot the running service collects.
+  timeout 150 aod snapshot --timeout 120 >"$RESULTS/upload-snapshot.path" 2>"$RESULTS/upload-snapshot.err" ||
+    die "aod snapshot failed: $(cat "$RESULTS/upload-snapshot.err")"
+  say "  snapshot $(cat "$RESULTS/upload-snapshot.path")"
+  # Until the state says every local bundle is uploaded (bundle and sidecar confirmed).
+  end=$((SECONDS + 60))
+  while :; do
+    aod upload status --json >"$RESULTS/upload-status.json" 2>"$RESULTS/upload-status.err" || die "aod upload status: $(cat "$RESULTS/upload-status.err")"
+    n=$(local_bundles | wc -l)
+    (($(status_count uploaded) == n && $(status_count queued) + $(status_count uploading) == 0)) && break
+    [[ $(jq -r '[.targets[].breaker] | join(" ")' "$RESULTS/upload-status.json") == closed ]] ||
+      die "the upload breaker is not closed: $(jq -c '.targets[] | {breaker, last_error}' "$RESULTS/upload-status.json")"
+    ((SECONDS < end)) || die "not every bundle uploaded within 60 s: $(jq -c '.targets[] | {counts, waiting, last_error}' "$RESULTS/upload-status.json")"
+    sleep 1
+  done
+  aod upload status >"$RESULTS/upload-status.txt" 2>&1
+  local_bundles >"$RESULTS/upload-local.txt"
+  # What Azurite holds: every blob, its sha256 and metadata; the sidecars themselves.
+  "$BUN" "$AZ_LIB" dump "$AZ_URL" aod "$RESULTS/upload-blobs.json" "$RESULTS/upload-sidecars" 2>"$RESULTS/upload-dump.err" ||
+    die "reading the blobs back: $(cat "$RESULTS/upload-dump.err")"
+  # Each local bundle: its sha256, its own manifest.json, `aod bundles verify`; beside the blob and its sidecar.
+  mkdir -p "$RESULTS/upload-local"
+  : >"$RESULTS/upload-local.jsonl"
+  while read -r name; do
+    f=$OUT/batches/$name
+    sha=$(sha256sum "$f" | cut -d' ' -f1)
+    zstd -dcq "$f" | tar -xO manifest.json >"$RESULTS/upload-local/$name.manifest.json" || die "no manifest.json in $name"
+    aod bundles verify "$f" --json </dev/null >"$RESULTS/upload-local/$name.verify.json" 2>&1 || die "aod bundles verify $name: $(cat "$RESULTS/upload-local/$name.verify.json")"
+    jq -n --arg name "$name" --arg sha "$sha" --argjson size "$(stat -c %s "$f")" \
+      --slurpfile verify "$RESULTS/upload-local/$name.verify.json" --slurpfile manifest "$RESULTS/upload-local/$name.manifest.json" \
+      '{name: $name, sha256: $sha, size: $size, verify: $verify[0], manifest: $manifest[0]}' >>"$RESULTS/upload-local.jsonl"
+    blob=$(jq -c --arg n "/$name" '[.[] | select(.name | endswith($n))]' "$RESULTS/upload-blobs.json")
+    side=$(jq -c --arg n "/$name.manifest.json" '[.[] | select(.name | endswith($n))]' "$RESULTS/upload-blobs.json")
+    [[ $(jq length <<<"$blob") == 1 && $(jq length <<<"$side") == 1 ]] || die "$name: $(jq length <<<"$blob") blob(s) and $(jq length <<<"$side") sidecar(s) in azurite, not 1 and 1"
+    [[ $(jq -r '.[0].sha256' <<<"$blob") == "$sha" ]] || die "$name: the blob's sha256 $(jq -r '.[0].sha256' <<<"$blob") is not the local file's $sha"
+    [[ $(jq -r '.[0].sidecar.sha256' <<<"$side") == "$sha" ]] || die "$name: the sidecar's sha256 $(jq -r '.[0].sidecar.sha256' <<<"$side") is not the local file's $sha"
+    [[ $(jq -S '.[0].sidecar.manifest' <<<"$side") == "$(jq -S . "$RESULTS/upload-local/$name.manifest.json")" ]] || die "$name: the sidecar's manifest is not the bundle's manifest.json"
+    [[ $(jq '.[0].sidecar.manifest.members | length' <<<"$side") == "$(jq .members "$RESULTS/upload-local/$name.verify.json")" ]] ||
+      die "$name: the sidecar lists $(jq '.[0].sidecar.manifest.members | length' <<<"$side") members, aod bundles verify checked $(jq .members "$RESULTS/upload-local/$name.verify.json")"
+  done <"$RESULTS/upload-local.txt"
+  jq -s . "$RESULTS/upload-local.jsonl" >"$RESULTS/upload-local.json"
+  if grep -qx 'metrics ok' "$PHASES"; then
+    scrape upload http://127.0.0.1:9469/metrics || die "no /metrics on 127.0.0.1:9469 with upload: $(cat "$RESULTS/metrics-upload.err")"
+  fi
+  save_journal upload
+  journal | grep -q 'upload breaker open' && die "the upload breaker opened: $(journal | grep 'upload breaker open' | head -n 1)"
+  # metrics.conf back for the upgrade (upload.conf, the upload section and Azurite stay).
+  [[ -f /run/aod-vm-metrics.conf ]] && mv /run/aod-vm-metrics.conf "$DROPINS/metrics.conf" && systemctl daemon-reload
+  say "  $(status_count uploaded) bundles uploaded: $(tr '\n' ' ' <"$RESULTS/upload-local.txt")"
+  ok upload
+fi
+
 # --- upgrade -------------------------------------------------------------------------
 props before-upgrade
 sha256sum "$CONF" >"$RESULTS/config-before-upgrade.sha256"
@@ -356,11 +518,17 @@ wait_journal 'attached smbslower via' 90 || die "the upgraded service did not at
 if grep -qx 'metrics ok' "$PHASES"; then
   scrape upgrade http://127.0.0.1:9469/metrics || die "no /metrics on 127.0.0.1:9469 after the upgrade: $(cat "$RESULTS/metrics-upgrade.err")"
 fi
+# The upgraded service keeps the upload state: its lane starts with nothing queued, nothing goes twice.
+if grep -qx 'upload ok' "$PHASES"; then
+  wait_journal '"msg":"upload on"' 30 || die "the upgraded service did not start its upload lane"
+  aod upload status --json >"$RESULTS/upload-status-upgrade.json" 2>&1 || die "aod upload status after the upgrade: $(cat "$RESULTS/upload-status-upgrade.json")"
+fi
 props upgrade
 save_journal upgrade
 ok upgrade
 
 # --- remove --------------------------------------------------------------------------
+stop_azurite
 say "dpkg -r aod"
 timeout 120 dpkg -r aod </dev/null >"$RESULTS/dpkg-remove.log" 2>&1 || { cat "$RESULTS/dpkg-remove.log"; ps axf >"$RESULTS/ps-at-failure"; die "dpkg -r aod failed (124: timed out)"; }
 systemctl is-active aod >"$RESULTS/is-active-remove" 2>&1
