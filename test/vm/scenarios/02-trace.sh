@@ -9,7 +9,9 @@
 #     text.*: the same in text form with --hist --interval 2
 #  3. rmmod cifs under `aod trace` with fentry (refused: pinned.*), then with
 #     kprobes: unloaded and loaded again, aod detaches and re-attaches (reload.*)
-# Writes debugdata (a /proc/fs/cifs/DebugData sample) and plan.json too.
+# Argument "layout" (make test's second kernel): phases 1 and 2 only (what
+# depends on the kernel's layouts); text output and 3 run on the first kernel.
+# Writes debugdata (a /proc/fs/cifs/DebugData sample), plan.json and mode too.
 # Runs inside the guest (cwd = $RESULTS); env from /run/vm/env.
 set -uo pipefail
 : "${RESULTS:=/results}" "${PROJECT:=/project}" "${SMB_MNT:=/mnt/smb}" "${SMB_SRV_DIR:=/srv/smb/share}"
@@ -23,6 +25,8 @@ else
 fi
 echo "${AOD[*]}" >"$RESULTS/aod-cmd"
 export AOD_LOG_LEVEL=info
+MODE=${1:-all}
+echo "$MODE" >"$RESULTS/mode"
 fail=0
 
 workload() {
@@ -122,6 +126,11 @@ wait $tp
 echo $? >"$RESULTS/trace.rc"
 echo "  rc=$(cat "$RESULTS/trace.rc") lines=$(wc -l <"$RESULTS/trace.jsonl")"
 tail -n 5 "$RESULTS/trace.stderr"
+
+if [ "$MODE" = layout ]; then
+  echo "trace: text output and module reload phases skipped (layout only: the first kernel runs them)"
+  exit $fail
+fi
 
 echo "trace: text output with --hist --interval 2"
 "${AOD[@]}" trace --min-ms 0 --hist --interval 2 --duration 6 >"$RESULTS/text.stdout" 2>"$RESULTS/text.stderr" &
