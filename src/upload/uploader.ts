@@ -374,6 +374,8 @@ export class Uploader {
         fix: "aod upload validate",
       });
     else if (s === "closed") log.info("upload breaker closed: uploads go again", { target: this.targetId });
+    // Probes repeat every breaker_probe_sec while access stays refused: debug, not a warning each time.
+    else log.debug(`upload breaker ${s}`, { target: this.targetId, error: why?.message });
   }
 
   /** The redacted copy (made once, kept until uploaded); its token map stays in the state dir. */
