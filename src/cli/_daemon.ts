@@ -1,13 +1,10 @@
 // The daemon start `aod run` and the hidden `aod _loadgen` share: config,
 // root check, the daemon with the event source the command builds, until it
 // stops. A module of the commands, not a command.
-
-import { join } from "node:path";
-import { BATCHES, ensurePrivateDir } from "../bundle/output-dir";
 import type { DaemonOptions } from "../daemon/daemon";
 import { log } from "../log";
 import { loadConfig } from "../registry";
-import { AodError, errorMessage } from "../util/errors";
+import { AodError } from "../util/errors";
 
 export type DaemonSource = Pick<DaemonOptions, "source" | "enrich" | "recorder">;
 type Config = DaemonOptions["config"];
@@ -29,7 +26,9 @@ export async function runDaemon(
   const metrics = config.metrics
     ? new (await import("../metrics/metrics")).Metrics(config.metrics, config.rules)
     : undefined;
-  const uploader = config.upload ? await makeUploader(config) : undefined;
+  const uploader = config.upload
+    ? (await import("../upload/make-target")).makeUploader(config, config.upload)
+    : undefined;
   const daemon = new Daemon({
     config,
     source,
@@ -42,25 +41,4 @@ export async function runDaemon(
   });
   await daemon.start();
   await daemon.finished;
-}
-
-/** The upload lane of `upload:`; a secret file that is missing or not root-only stops the start (exit 2). */
-async function makeUploader(config: Config) {
-  const [{ makeTarget }, { hostId }, { Uploader }] = await Promise.all([
-    import("../upload/make-target"),
-    import("../upload/host-id"),
-    import("../upload/uploader"),
-  ]);
-  try {
-    ensurePrivateDir(config.state_dir, "state dir", "state_dir");
-    return new Uploader({
-      config: config.upload!,
-      stateDir: config.state_dir,
-      batchesDir: join(config.aod_output_dir, BATCHES),
-      target: makeTarget(config.upload!),
-      hostId: hostId(config.state_dir),
-    });
-  } catch (e) {
-    throw new AodError(`upload: ${errorMessage(e)}`, 2);
-  }
 }

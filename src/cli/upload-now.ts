@@ -1,11 +1,8 @@
-import { basename, join, resolve } from "node:path";
+import { basename, resolve } from "node:path";
 import { defineCommand } from "citty";
 import { BUNDLE_RE } from "../bundle/names";
-import { BATCHES, ensurePrivateDir } from "../bundle/output-dir";
-import { hostId } from "../upload/host-id";
-import { makeTarget } from "../upload/make-target";
-import { Uploader } from "../upload/uploader";
-import { AodError, errorMessage, UsageError } from "../util/errors";
+import { makeUploader } from "../upload/make-target";
+import { AodError, UsageError } from "../util/errors";
 import { bundlePath, configArg, examples } from "./_shared";
 import { uploadConfig } from "./_upload";
 
@@ -29,19 +26,7 @@ export default defineCommand({
         throw new UsageError(`${args.file}: not an aod bundle name (aod_quick_<ns>.tar.zst)`);
       paths = [p];
     }
-    let up: Uploader;
-    try {
-      ensurePrivateDir(config.state_dir, "state dir", "state_dir");
-      up = new Uploader({
-        config: upload,
-        stateDir: config.state_dir,
-        batchesDir: join(config.aod_output_dir, BATCHES),
-        target: makeTarget(upload),
-        hostId: hostId(config.state_dir),
-      });
-    } catch (e) {
-      throw new AodError(`upload: ${errorMessage(e)}`, 2);
-    }
+    const up = makeUploader(config, upload);
     let done = 0;
     let bad = 0;
     try {

@@ -1,11 +1,34 @@
 // The target an `upload:` section names, with its secrets checked (root-only
-// files) before anything is sent.
+// files) before anything is sent, and the lane for a config.
+import { join } from "node:path";
+import { BATCHES } from "../bundle/output-dir";
 import type { UploadConfig } from "../config/upload";
 import { UPLOAD_DEFAULTS } from "../config/upload";
+import type { Config } from "../config/validate";
+import { AodError, errorMessage } from "../util/errors";
 import { azureBlobTarget } from "./azure-blob";
 import { checkRootOnly, s3Credentials } from "./credentials";
 import { s3Target } from "./s3";
 import type { UploadTarget } from "./target";
+import { Uploader } from "./uploader";
+
+/**
+ * The upload lane of a config with `upload:` (the daemon's, `aod upload now`'s).
+ * A state dir that is not ours or a secret file that is missing or not
+ * root-only is a config problem: AodError, exit 2.
+ */
+export function makeUploader(config: Config, upload: UploadConfig): Uploader {
+  try {
+    return new Uploader({
+      config: upload,
+      stateDir: config.state_dir,
+      batchesDir: join(config.aod_output_dir, BATCHES),
+      target: makeTarget(upload),
+    });
+  } catch (e) {
+    throw new AodError(`upload: ${errorMessage(e)}`, 2);
+  }
+}
 
 /** Throws UploadError (failure "auth") when a secret file is missing or not root-only. */
 export function makeTarget(u: UploadConfig, env: NodeJS.ProcessEnv = process.env): UploadTarget {

@@ -19,7 +19,7 @@ import { log } from "../log";
 import { errorMessage } from "../util/errors";
 import { VERSION } from "../version";
 import { bytesBody, fileBody, Pacer } from "./body";
-import { objectKey } from "./host-id";
+import { hostId, objectKey } from "./host-id";
 import { UploadState } from "./state";
 import { type UploadBody, UploadError, type UploadTarget } from "./target";
 
@@ -33,7 +33,8 @@ export interface UploaderOptions {
   stateDir: string;
   batchesDir: string;
   target: UploadTarget;
-  hostId: string;
+  /** The host's id in object keys; default: ./host-id.ts's, from the state dir's salt. */
+  hostId?: string;
   /** For tests: time and jitter. */
   now?: () => number;
   random?: () => number;
@@ -75,6 +76,7 @@ export interface UploadMetrics {
 
 export class Uploader {
   readonly targetId: string;
+  readonly hostId: string;
   readonly state: UploadState;
   readonly pacer: Pacer;
   private readonly inFlight = new Map<string, Promise<UploadOutcome>>();
@@ -95,6 +97,7 @@ export class Uploader {
     this.random = opts.random ?? Math.random;
     this.pacer = Pacer.fromMbps(opts.config.max_mbps);
     ensurePrivateDir(opts.stateDir, "state dir", "state_dir");
+    this.hostId = opts.hostId ?? hostId(opts.stateDir);
     this.state = UploadState.open(opts.stateDir, { create: true });
     const saved = this.state.meta(this.targetId, "breaker") as BreakerState | undefined;
     if (saved === "open" || saved === "half_open") {
@@ -282,7 +285,7 @@ export class Uploader {
       if (cfg.redact) copy = await this.redactedCopy(path);
       const source = copy ?? path;
       const body = await fileBody(source, this.pacer);
-      key = objectKey(cfg.prefix, this.opts.hostId, detectedMs(file, path), file);
+      key = objectKey(cfg.prefix, this.hostId, detectedMs(file, path), file);
       this.state.started(t, file, key, body.size, body.sha256Hex, this.now());
       const t0 = performance.now();
       const signal = this.aborter.signal;
@@ -290,15 +293,15 @@ export class Uploader {
         key,
         body,
         contentType: "application/zstd",
-        metadata: { sha256: body.sha256Hex, host_id: this.opts.hostId, aod_version: VERSION },
+        metadata: { sha256: body.sha256Hex, host_id: this.hostId, aod_version: VERSION },
         signal,
       });
-      const sidecar = await this.sidecar(source, file, key, body, cfg.redact);
+      const sidecar = bytesBody(await this.sidecar(source, file, key, body, cfg.redact), this.pacer);
       await this.opts.target.put({
         key: `${key}.manifest.json`,
-        body: bytesBody(sidecar, this.pacer),
+        body: sidecar,
         contentType: "application/json",
-        metadata: { sha256: bytesBody(sidecar).sha256Hex, bundle_sha256: body.sha256Hex },
+        metadata: { sha256: sidecar.sha256Hex, bundle_sha256: body.sha256Hex },
         signal,
       });
       this.state.uploaded(t, file, this.now());
@@ -410,7 +413,7 @@ export class Uploader {
       key,
       size: body.size,
       sha256: body.sha256Hex,
-      host_id: this.opts.hostId,
+      host_id: this.hostId,
       detected_at: new Date(detectedMs(file, source)).toISOString(),
       redacted,
       manifest,
