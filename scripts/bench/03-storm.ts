@@ -31,8 +31,9 @@ const t00 = performance.now();
 const rows: Row[] = [];
 const detail: string[][] = [];
 
-async function storm(cooldown: number) {
-  const d = await Daemon.start({
+/** A daemon whose rule turns each burst (20 events of 100 ms) into anomalies. */
+const stormDaemon = (cooldown: number) =>
+  Daemon.start({
     config: `watch_interval_sec: 5
 guardian:
   anomalies:
@@ -49,6 +50,9 @@ collection:
 `,
     set: { burst: 20, latency_ns: 100_000_000 },
   });
+
+async function storm(cooldown: number) {
+  const d = await stormDaemon(cooldown);
   await Bun.sleep(2000);
   const base = memSample(d.pid).rssMB;
   const watch = new ProcWatch(d.pid, 100);
@@ -151,23 +155,7 @@ for (const cooldown of [10, 0]) {
 // before and 10 s after each.
 const REPEAT_SEC = Math.min(SECONDS, 15);
 async function repeatedStorms(): Promise<{ base: MemSplit; after: MemSplit[] }> {
-  const d = await Daemon.start({
-    config: `watch_interval_sec: 5
-guardian:
-  anomalies:
-    slow:
-      type: Latency
-      acceptable_count: 10
-      default_threshold_ms: 20
-      cooldown_sec: 0
-      actions: [mounts, dmesg]
-collection:
-  max_concurrent: 4
-  queue_size: 16
-  stop_grace_sec: 2
-`,
-    set: { burst: 20, latency_ns: 100_000_000 },
-  });
+  const d = await stormDaemon(0);
   await Bun.sleep(2000);
   const base = memSplit(d.pid);
   const after: MemSplit[] = [];

@@ -5,17 +5,10 @@
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { unitText } from "../../src/install/unit";
-import { parseConfigText } from "../../src/registry";
 import { skipReason, tempDir } from "../helpers";
+import { addedLines, unitFor } from "../install/unit-for";
 
-const unit = (yaml: string) =>
-  unitText(parseConfigText(`aod_output_dir: /var/log/aod\n${yaml}`, "t"), "/etc/aod/config.yaml", "/bin/true");
-const base = unit("");
-const added = (u: string) => {
-  const before = new Set(base.split("\n"));
-  return u.split("\n").filter((l) => !before.has(l) && !l.startsWith("#"));
-};
+const base = unitFor("");
 
 function security(u: string): number {
   const f = join(tempDir(), "aod.service");
@@ -42,26 +35,26 @@ describe("unit with metrics", () => {
   });
 
   test("a loopback port: AF_INET and IPAddressAllow=localhost, nothing else", () => {
-    const u = unit("metrics:\n  listen: 127.0.0.1:9469\n");
-    expect(added(u)).toEqual(["IPAddressAllow=localhost", "RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET"]);
-    expect(unit('metrics:\n  listen: "[::1]:9469"\n')).toContain(
+    const u = unitFor("metrics:\n  listen: 127.0.0.1:9469\n");
+    expect(addedLines(u)).toEqual(["IPAddressAllow=localhost", "RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET"]);
+    expect(unitFor('metrics:\n  listen: "[::1]:9469"\n')).toContain(
       "RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET6\n",
     );
-    expect(unit("metrics:\n  listen: localhost:9469\n")).toContain("AF_NETLINK AF_INET AF_INET6\n");
+    expect(unitFor("metrics:\n  listen: localhost:9469\n")).toContain("AF_NETLINK AF_INET AF_INET6\n");
   });
 
   test("a non-loopback port: IPAddressAllow=any, with how to narrow it", () => {
-    const u = unit("metrics:\n  listen: 0.0.0.0:9469\n");
-    expect(added(u)).toEqual(["IPAddressAllow=any", "RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET"]);
+    const u = unitFor("metrics:\n  listen: 0.0.0.0:9469\n");
+    expect(addedLines(u)).toEqual(["IPAddressAllow=any", "RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET"]);
     expect(u).toContain("# systemctl edit aod: IPAddressAllow= (empty: reset) then IPAddressAllow=<your Prometheus>.");
   });
 
   test("a unix socket in /run/aod needs nothing; elsewhere, and the textfile, their directories writable", () => {
-    expect(unit("metrics:\n  listen: /run/aod/metrics.sock\n")).toBe(base);
-    const u = unit(
+    expect(unitFor("metrics:\n  listen: /run/aod/metrics.sock\n")).toBe(base);
+    const u = unitFor(
       "metrics:\n  listen: /run/aod-metrics/m.sock\n  textfile:\n    path: /var/lib/node_exporter/textfile_collector/aod.prom\n",
     );
-    expect(added(u)).toEqual(["ReadWritePaths=-/run/aod-metrics -/var/lib/node_exporter/textfile_collector"]);
+    expect(addedLines(u)).toEqual(["ReadWritePaths=-/run/aod-metrics -/var/lib/node_exporter/textfile_collector"]);
   });
 
   test("systemd-analyze verifies every variant, and security stays OK", () => {
@@ -74,7 +67,7 @@ describe("unit with metrics", () => {
     };
     const scores: Record<string, number> = {};
     for (const [name, yaml] of Object.entries(variants)) {
-      const u = unit(yaml);
+      const u = unitFor(yaml);
       expect(verify(u)).toBe("");
       scores[name] = security(u);
       expect(scores[name]).toBeLessThan(6);

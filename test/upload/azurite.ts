@@ -235,7 +235,8 @@ export async function startAzurite(opts: AzuriteOptions = {}): Promise<Azurite> 
   };
 }
 
-const unxml = (s: string) =>
+/** XML text with its five entities decoded (blob names in List Blobs). */
+export const unxml = (s: string) =>
   s
     .replace(/&lt;/g, "<")
     .replace(/&gt;/g, ">")

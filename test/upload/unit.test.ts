@@ -3,33 +3,25 @@
 // StateDirectory writable; nothing without upload. Still verifies and keeps
 // its exposure.
 import { expect, test } from "bun:test";
-import { unitText } from "../../src/install/unit";
-import { parseConfigText } from "../../src/registry";
+import { addedLines, unitFor } from "../install/unit-for";
 
 const UPLOAD =
   "upload:\n  target: azure_blob\n  account_url: https://a.blob.core.windows.net\n  container: c\n  auth: managed_identity\n";
-const unit = (yaml: string) =>
-  unitText(parseConfigText(`aod_output_dir: /var/log/aod\n${yaml}`, "t"), "/etc/aod/config.yaml", "/bin/true");
-const base = unit("");
-const added = (u: string) => {
-  const before = new Set(base.split("\n"));
-  return u.split("\n").filter((l) => !before.has(l) && !l.startsWith("#"));
-};
 
 test("upload: AF_INET, AF_INET6 and IPAddressAllow=any; the proxy drop-in is named", () => {
-  const u = unit(UPLOAD);
-  expect(added(u)).toEqual(["IPAddressAllow=any", "RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6"]);
+  const u = unitFor(UPLOAD);
+  expect(addedLines(u)).toEqual(["IPAddressAllow=any", "RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6"]);
   expect(u).toContain("# [Service] Environment=HTTPS_PROXY=http://proxy:3128 NO_PROXY=169.254.169.254");
   expect(u).toContain("AF_INET/AF_INET6: upload.");
 });
 
 test("upload with metrics on loopback: one allow line (any), the families once", () => {
-  const u = unit(`${UPLOAD}metrics:\n  listen: 127.0.0.1:9469\n`);
-  expect(added(u)).toEqual(["IPAddressAllow=any", "RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6"]);
+  const u = unitFor(`${UPLOAD}metrics:\n  listen: 127.0.0.1:9469\n`);
+  expect(addedLines(u)).toEqual(["IPAddressAllow=any", "RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6"]);
   expect(u).toContain("AF_INET/AF_INET6: metrics.listen, upload.");
 });
 
 test("a state_dir elsewhere is writable; the default is the StateDirectory", () => {
-  expect(unit(`state_dir: /var/lib/aod\n${UPLOAD}`)).not.toContain("ReadWritePaths=/var/lib/aod");
-  expect(added(unit(`state_dir: /srv/aod-state\n${UPLOAD}`))).toContain("ReadWritePaths=/srv/aod-state");
+  expect(unitFor(`state_dir: /var/lib/aod\n${UPLOAD}`)).not.toContain("ReadWritePaths=/var/lib/aod");
+  expect(addedLines(unitFor(`state_dir: /srv/aod-state\n${UPLOAD}`))).toContain("ReadWritePaths=/srv/aod-state");
 });

@@ -12,8 +12,10 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import type { Manifest } from "../../src/bundle/manifest";
 import type { AnomalyJson } from "../../src/bundle/read";
 import { NFS_FSTYPES, parseMountstats, rpcProgramVersion } from "../../src/host/nfs-mountstats";
+import type { Sidecar } from "../../src/upload/uploader";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const RUN = join(ROOT, "scripts/vm/run.sh");
@@ -864,17 +866,7 @@ interface Blob {
   sha256: string;
   content_type: string | null;
   metadata: Record<string, string>;
-  sidecar?: {
-    schema_version: number;
-    bundle: string;
-    key: string;
-    size: number;
-    sha256: string;
-    host_id: string;
-    detected_at: string;
-    redacted: boolean;
-    manifest: { members: unknown[] } | null;
-  };
+  sidecar?: Sidecar;
 }
 /** upload-local.json: each local bundle, its sha256 and manifest.json, and `aod bundles verify --json`. */
 interface LocalBundle {
@@ -882,7 +874,7 @@ interface LocalBundle {
   sha256: string;
   size: number;
   verify: { ok: boolean; manifest: boolean; members: number };
-  manifest: { members: unknown[] };
+  manifest: Manifest;
 }
 
 /** 10-service's upload phase: the packaged service uploads every bundle to Azurite once, sidecars agree. */

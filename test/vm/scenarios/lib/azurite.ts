@@ -11,7 +11,7 @@
 import { createHash, createHmac } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { ACCOUNT, ACCOUNT_KEY, makeSas } from "../../../upload/azurite";
+import { ACCOUNT, ACCOUNT_KEY, makeSas, unxml } from "../../../upload/azurite";
 
 const VERSION = "2021-08-06";
 
@@ -30,14 +30,6 @@ const call = (method: string, url: string, path: string, query = "") =>
     method,
     headers: { "x-ms-version": VERSION },
   });
-
-const unxml = (s: string) =>
-  s
-    .replace(/&lt;/g, "<")
-    .replace(/&gt;/g, ">")
-    .replace(/&quot;/g, '"')
-    .replace(/&apos;/g, "'")
-    .replace(/&amp;/g, "&");
 
 function fail(message: string): never {
   console.error(`azurite.ts: ${message}`);
