@@ -133,21 +133,25 @@ test: check lint test-unit test-vm test-vm-second
 clean:
 	rm -rf $(BUILD) dist
 
-# Benchmarks in the VM (scripts/bench/vm), both by default or BENCH_VM=bpf-cost
-# (BENCH_VM=nfs) for one. bpf-cost: BPF time per SMB command
-# (kernel.bpf_stats_enabled), beside a count-only baseline on the same hooks
-# (bpf-cost.sh; printed). nfs: the NFS workload on a v3 and a v4.1 mount
+# Benchmarks in the VM (scripts/bench/vm), all three by default or
+# BENCH_VM=bpf-cost (nfs, smb; "nfs smb") for some. bpf-cost: BPF time per SMB
+# command (kernel.bpf_stats_enabled), beside a count-only baseline on the same
+# hooks (bpf-cost.sh; printed). nfs: the NFS workload on a v3 and a v4.1 mount
 # without aod, with `aod run` and with its flight recorder off, and aod's BPF
-# time per RPC (nfs-overhead.sh, ~5 min under TCG, VM_TIMEOUT 900 s; printed and
-# appended to BENCHMARKS.md unless AOD_BENCH_NO_RECORD=1). Results in
+# time per RPC (nfs-overhead.sh, ~5 min under TCG, VM_TIMEOUT 900 s). smb: the
+# same three conditions on the cifs mount, >= 5000 SMB commands per run (small
+# files' create, stat, readdir, read, unlink and 64 MiB written and read
+# sequentially), the noise band of the runs without aod, aod's BPF time per
+# SMB command (smb-overhead.sh, VM_TIMEOUT 900 s). nfs and smb print and
+# append to BENCHMARKS.md unless AOD_BENCH_NO_RECORD=1. Results in
 # .cache/vm/results/bench/<name>/. BPF_COST_OLD=<git ref>: bpf-cost also
 # measures smbslower as of that commit in the same run (its bpf/ built to
 # build/test/old, programs renamed oldslower_*), for a before/after.
-BENCH_VM ?= bpf-cost nfs
+BENCH_VM ?= bpf-cost nfs smb
 BPF_COST_OLD ?=
 BENCH_VM_RESULTS := .cache/vm/results/bench
 bench-vm: dist/aod $(TEST_OBJS) $(DEPS_STAMP)
-	$(Q)for b in $(BENCH_VM); do case $$b in bpf-cost | nfs) ;; *) echo "BENCH_VM: bpf-cost or nfs, not '$$b'" >&2; exit 2 ;; esac; done
+	$(Q)for b in $(BENCH_VM); do case $$b in bpf-cost | nfs | smb) ;; *) echo "BENCH_VM: bpf-cost, nfs or smb, not '$$b'" >&2; exit 2 ;; esac; done
 ifneq ($(filter bpf-cost,$(BENCH_VM)),)
 	$(call msg,VM,bench bpf-cost)
 	$(Q)rm -rf $(BUILD)/test/old $(BUILD)/test/oldslower.bpf.o
@@ -165,6 +169,11 @@ ifneq ($(filter nfs,$(BENCH_VM)),)
 	$(call msg,VM,bench nfs-overhead)
 	$(Q)VM_RESULTS=$(CURDIR)/$(BENCH_VM_RESULTS)/nfs-overhead VM_TIMEOUT=$${VM_TIMEOUT:-900} scripts/vm/run.sh "" scripts/bench/vm/nfs-overhead.sh
 	$(Q)$(BUN) scripts/bench/vm/nfs-overhead-report.ts $(BENCH_VM_RESULTS)/nfs-overhead
+endif
+ifneq ($(filter smb,$(BENCH_VM)),)
+	$(call msg,VM,bench smb-overhead)
+	$(Q)VM_RESULTS=$(CURDIR)/$(BENCH_VM_RESULTS)/smb-overhead VM_TIMEOUT=$${VM_TIMEOUT:-900} scripts/vm/run.sh "" scripts/bench/vm/smb-overhead.sh
+	$(Q)$(BUN) scripts/bench/vm/smb-overhead-report.ts $(BENCH_VM_RESULTS)/smb-overhead
 endif
 
 # Benchmarks (scripts/bench): all scenarios, or BENCH=02 (BENCH=01,04) for some.
