@@ -44,14 +44,54 @@ struct smb_done {
 	char comm[AOD_TASK_COMM_LEN];
 };
 
-/* LRU: requests that never complete (reconnect, aborted mounts) are evicted
- * instead of filling the map. */
+/* Requests in flight: an array slot per (conn, mid), not a hash map. An array
+ * lookup is a few instructions the verifier inlines; a hash map update,
+ * lookup and delete per request were most of smbslower's cost. mids are
+ * sequential per connection, so slot_index() puts one connection's requests
+ * in consecutive slots: they share a slot only 16384 mids apart. A slot still
+ * holding a request when another takes it (a request that never completed, or
+ * two connections' mids meeting) loses the older one (counted as evicted; its
+ * completion counts as one without a start), as the LRU map evicted before.
+ *
+ * The slot stores its key, and `check`, a hash over the key and the request
+ * (0 = empty), so a completion never takes another request's start: a slot
+ * read while another CPU rewrites it does not match its hash and is dropped
+ * (counted as torn). That needs no atomic instruction (cmpxchg would need
+ * kernel 5.12; aod supports 5.8) and no lock (tracing programs cannot take a
+ * bpf_spin_lock). */
+#define SMB_INFLIGHT_SLOTS 16384
+
+struct smb_slot {
+	__u64 check;
+	struct smb_req_key key;
+	struct smb_req req;
+};
+
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct smb_req_key);
-	__type(value, struct smb_req);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SMB_INFLIGHT_SLOTS);
+	__type(key, __u32);
+	__type(value, struct smb_slot);
 } inflight SEC(".maps");
+
+static __always_inline __u32 slot_index(__u64 conn, __u64 mid)
+{
+	return (__u32)(mid + ((conn * 0x9E3779B97F4A7C15ULL) >> 40)) & (SMB_INFLIGHT_SLOTS - 1);
+}
+
+/* The slot's check: a hash over everything after the check word, never 0. */
+static __always_inline __u64 slot_check(const struct smb_slot *s)
+{
+	const __u64 *w = (const __u64 *)s;
+	__u64 h = 0x9E3779B97F4A7C15ULL;
+
+#pragma unroll
+	for (int i = 1; i < (int)(sizeof(*s) / 8); i++) {
+		h = (h ^ w[i]) * 0xBF58476D1CE4E5B9ULL;
+		h ^= h >> 29;
+	}
+	return h | 1;
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -86,6 +86,8 @@ enum {
 	CNT_NO_START = 2, /* completions without a start (started before attach, evicted, duplicate) */
 	CNT_EMITTED = 3,  /* latency events submitted */
 	CNT_RELEASED = 4, /* requests released without a response (reconnect, cancel, offloaded decrypt) */
+	CNT_EVICTED = 5,  /* starts that took a slot still holding another request (it never completed, or collided) */
+	CNT_TORN = 6,	  /* completions that found their slot being rewritten by another CPU: dropped */
 	CNT_MAX = 8,
 };
 struct {
@@ -111,17 +113,39 @@ static __always_inline void count(__u32 what)
  * verifier checks each load against one field). */
 #define LOAD_AT(T, p, off) (*(volatile const T *)((const __u8 *)(p) + (off)))
 
+/* A kernel pointer from BTF (the fentry programs' server) as the plain number
+ * the kprobe and tracepoint programs see: the verifier forbids arithmetic on
+ * it (slot_index() multiplies), but allows a privileged program to subtract
+ * one pointer from another (a number) and to store a pointer in a map value
+ * (read back, it is a number). So: p - &ptr_base + the address of ptr_base,
+ * which the first call stores in it. Inline, no helper call. */
+__u64 ptr_base = 0;
+
+static __always_inline __u64 ptr_value(const void *p)
+{
+	__u64 base = *(volatile __u64 *)&ptr_base;
+
+	if (!base) {
+		ptr_base = (__u64)&ptr_base;
+		base = *(volatile __u64 *)&ptr_base;
+	}
+	__u64 d = (__u64)p - (__u64)&ptr_base;
+	asm volatile("" : "+r"(d));
+	return d + base;
+}
+
 static __always_inline void start(__u64 conn, __u64 mid, __u64 session_id, __u32 tree_id, __u16 command, __u8 flags,
 				  bool direct)
 {
-	struct smb_req_key k = { .conn = conn, .mid = mid };
-	struct smb_req r = {};
+	__u32 idx = slot_index(conn, mid);
+	struct smb_slot s = { .key = { .conn = conn, .mid = mid } };
+	struct smb_req *r = &s.req;
 
-	r.start_ns = bpf_ktime_get_ns();
-	r.session_id = session_id;
-	r.tree_id = tree_id;
-	r.command = command;
-	r.flags = flags;
+	r->start_ns = bpf_ktime_get_ns();
+	r->session_id = session_id;
+	r->tree_id = tree_id;
+	r->command = command;
+	r->flags = flags;
 	if (direct) {
 		/* One helper call for the task instead of two (pid_tgid, comm):
 		 * pid, tgid and comm read straight from it. comm is always NUL
@@ -130,34 +154,52 @@ static __always_inline void start(__u64 conn, __u64 mid, __u64 session_id, __u32
 		const __u64 *c = (const __u64 *)t->comm;
 		__u64 c0 = LOAD_AT(__u64, c, 0), c1 = LOAD_AT(__u64, c, 8);
 
-		r.pid = t->tgid;
-		r.tid = t->pid;
-		__builtin_memcpy(r.comm, &c0, 8);
-		__builtin_memcpy(r.comm + 8, &c1, 8);
+		r->pid = t->tgid;
+		r->tid = t->pid;
+		__builtin_memcpy(r->comm, &c0, 8);
+		__builtin_memcpy(r->comm + 8, &c1, 8);
 	} else {
 		__u64 id = bpf_get_current_pid_tgid();
 
-		r.pid = id >> 32;
-		r.tid = (__u32)id;
-		bpf_get_current_comm(r.comm, sizeof(r.comm));
+		r->pid = id >> 32;
+		r->tid = (__u32)id;
+		bpf_get_current_comm(r->comm, sizeof(r->comm));
 	}
-	bpf_map_update_elem(&inflight, &k, &r, BPF_ANY);
+	s.check = slot_check(&s);
+
+	struct smb_slot *p = bpf_map_lookup_elem(&inflight, &idx);
+	if (!p)
+		return;
+	if (p->check)
+		count(CNT_EVICTED);
+	*p = s;
 	count(CNT_STARTS);
 }
 
 /* Takes the request (conn, mid) out of `inflight` into *r: false when it is
  * not there. The clock is read only then: most release-hook calls find
- * nothing (the response completed the request already). */
+ * nothing (the response completed the request already, and emptied the
+ * slot: one load). */
 static __always_inline bool take(__u64 conn, __u64 mid, struct smb_req *r, __u64 *now)
 {
-	struct smb_req_key k = { .conn = conn, .mid = mid };
-	struct smb_req *p = bpf_map_lookup_elem(&inflight, &k);
+	__u32 idx = slot_index(conn, mid);
+	struct smb_slot *p = bpf_map_lookup_elem(&inflight, &idx);
 
-	if (!p)
+	if (!p || !p->check || p->key.conn != conn || p->key.mid != mid)
 		return false;
+	struct smb_slot s = *p;
+	/* Another CPU rewrote the slot while it was read (the key is checked
+	 * again: the copy may be newer than the loads above). */
+	if (s.key.conn != conn || s.key.mid != mid || slot_check(&s) != s.check) {
+		count(CNT_TORN);
+		return false;
+	}
+	/* Emptied only if nobody took it over since the copy (a slot lost to a
+	 * racing start is counted when that request completes). */
+	if (p->check == s.check)
+		p->check = 0;
 	*now = bpf_ktime_get_ns();
-	*r = *p;
-	bpf_map_delete_elem(&inflight, &k);
+	*r = s.req;
 	return true;
 }
 
@@ -271,7 +313,7 @@ static __always_inline void on_alloc(const void *shdr, const void *server, bool 
 	}
 	if (next || (hflags & SMB2_FLAGS_RELATED_OPERATIONS))
 		flags |= AOD_EV_COMPOUND;
-	start((__u64)server, mid, sesid, tree, cmd, flags, direct);
+	start(direct ? ptr_value(server) : (__u64)server, mid, sesid, tree, cmd, flags, direct);
 }
 
 static __always_inline void on_dequeue(struct mid_q_entry___aod *m, bool direct)
@@ -285,7 +327,7 @@ static __always_inline void on_dequeue(struct mid_q_entry___aod *m, bool direct)
 		return;
 	if (direct) {
 		resp = m->resp_buf;
-		conn = (__u64)m->server;
+		conn = ptr_value(m->server);
 		mid = m->mid;
 	} else {
 		resp = BPF_CORE_READ(m, resp_buf);
@@ -332,7 +374,7 @@ static __always_inline void on_release(__u64 arg, bool direct)
 	} else {
 		m = (void *)arg;
 		if (direct) {
-			conn = (__u64)m->server;
+			conn = ptr_value(m->server);
 			mid = m->mid;
 		} else {
 			conn = (__u64)BPF_CORE_READ(m, server);

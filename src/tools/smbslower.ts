@@ -172,6 +172,10 @@ export interface SmbCounters {
   emitted: bigint;
   /** Completed by the release hook: freed without a response. */
   released: bigint;
+  /** Starts that took an in-flight slot still holding another request (never completed, or collided). */
+  evicted: bigint;
+  /** Completions whose slot another CPU was rewriting: dropped, never matched to the wrong start. */
+  torn: bigint;
 }
 
 /** How smbslower's hooks fired since attach (coverage diagnostics). */
@@ -179,5 +183,13 @@ export function smbCounters(obj: BpfObject): SmbCounters {
   const m = obj.map("counters");
   const cpus = numPossibleCpus();
   const at = (i: number) => readPercpuU64(m, i, cpus);
-  return { starts: at(0), done: at(1), noStart: at(2), emitted: at(3), released: at(4) };
+  return {
+    starts: at(0),
+    done: at(1),
+    noStart: at(2),
+    emitted: at(3),
+    released: at(4),
+    evicted: at(5),
+    torn: at(6),
+  };
 }

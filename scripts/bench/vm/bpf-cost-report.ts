@@ -3,7 +3,7 @@
 // beside the count-only baseline on the same hooks; with BPF_COST_OLD, the
 // older smbslower measured in the same run (oldslower_*); and the per-operation
 // profile (prof_*, each minus prof_empty).
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 interface Prog {
@@ -31,7 +31,10 @@ const us = (ns: number) => (ns / 1000).toFixed(2);
 const total = (re: RegExp) => rows.filter((r) => re.test(r.name)).reduce((a, r) => a + r.ns, 0);
 const aod = total(/^smb/);
 const base = total(/^countbase/);
-console.log(`kernel ${read("kernel").trim()}, ${commands} SMB commands in ${read("workload.seconds").trim()} s\n`);
+const clock = existsSync(join(dir, "clocksource")) ? `, clocksource ${read("clocksource").trim()}` : "";
+console.log(
+  `kernel ${read("kernel").trim()}${clock}, ${commands} SMB commands in ${read("workload.seconds").trim()} s\n`,
+);
 const old = total(/^oldslower/);
 console.log("| program | runs | µs per run | µs per SMB command |\n|---|---|---|---|");
 for (const r of rows.filter((r) => !r.name.startsWith("prof_")).sort((a, b) => b.ns - a.ns))

@@ -62,4 +62,8 @@ kill -TERM "$base"; wait "$base"
 stop_aod
 sysctl -qw kernel.bpf_stats_enabled=0
 uname -r >"$RESULTS/kernel"
+# The guest's clock: what each bpf_ktime_get_ns costs follows it (under TCG the
+# TSC is marked unstable and the guest reads the HPET, an emulated MMIO read).
+cs=/sys/devices/system/clocksource/clocksource0
+echo "$(cat $cs/current_clocksource) (available: $(cat $cs/available_clocksource))" >"$RESULTS/clocksource"
 exit 0
