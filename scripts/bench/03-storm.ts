@@ -51,9 +51,13 @@ collection:
     set: { burst: 20, latency_ns: 100_000_000 },
   });
 
+// "Before" is the settled daemon: 3 s after ready it gives back start-up's
+// garbage and code pages (src/daemon/settle.ts), as it does after collections.
+const SETTLED_MS = 6000;
+
 async function storm(cooldown: number) {
   const d = await stormDaemon(cooldown);
-  await Bun.sleep(2000);
+  await Bun.sleep(SETTLED_MS);
   const base = memSample(d.pid).rssMB;
   const watch = new ProcWatch(d.pid, 100);
   const t0 = performance.now();
@@ -156,7 +160,7 @@ for (const cooldown of [10, 0]) {
 const REPEAT_SEC = Math.min(SECONDS, 15);
 async function repeatedStorms(): Promise<{ base: MemSplit; after: MemSplit[] }> {
   const d = await stormDaemon(0);
-  await Bun.sleep(2000);
+  await Bun.sleep(SETTLED_MS);
   const base = memSplit(d.pid);
   const after: MemSplit[] = [];
   for (let i = 0; i < 3; i++) {

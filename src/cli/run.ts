@@ -12,17 +12,22 @@ export default defineCommand({
   args: configArg,
   async run({ args }) {
     await runDaemon("run", args.config, async (config) => {
-      const [{ sourceFor }, { toolFilters }, { enrichWithShares }, { flightRecorder }] = await Promise.all([
-        import("../tools/sources"),
-        import("../detect/types"),
-        import("../host/shares"),
-        import("../recorder/setup"),
-      ]);
+      const [{ sourceFor }, { toolFilters }, { enrichWithShares }, { flightRecorder }, { settleSoon }] =
+        await Promise.all([
+          import("../tools/sources"),
+          import("../detect/types"),
+          import("../host/shares"),
+          import("../recorder/setup"),
+          import("../daemon/settle"),
+        ]);
       const recorder = flightRecorder(config);
       // A protocol's events exist once its module is loaded: enable them at each attach.
       // Per-share latency histograms in the kernel only for metrics.
       const source = sourceFor(toolFilters(config), {
-        onAttached: (p) => recorder?.enableFor(p),
+        onAttached: (p) => {
+          recorder?.enableFor(p);
+          settleSoon(); // loading BPF ran code the steady state does not need
+        },
         shareHistograms: config.metrics !== undefined,
       });
       return { source, enrich: enrichWithShares, recorder };

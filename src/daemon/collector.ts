@@ -23,6 +23,8 @@ export interface CollectorHooks {
   onAlert?: (a: Anomaly) => void;
   /** Freezes the flight recorder at detection; the collection reads and releases it. */
   freeze?: () => FrozenTrace | undefined;
+  /** No collection running or queued any more. */
+  onIdle?: () => void;
 }
 
 export class Collector {
@@ -124,7 +126,10 @@ export class Collector {
         if (next) this.start(next);
         for (const w of this.slotWaiters.splice(0)) w();
         // Idle again after collecting: return the collections' buffers to the OS.
-        if (this.running === 0) Bun.gc(true);
+        if (this.running === 0) {
+          Bun.gc(true);
+          this.hooks.onIdle?.();
+        }
       });
     this.inFlight.add(p);
   }

@@ -22,6 +22,7 @@ import { auditRestart } from "./audit";
 import type { CollectorHooks } from "./collector";
 import { InstanceLock } from "./lock";
 import { Pipeline, type PipelineOptions } from "./pipeline";
+import { cancelSettle, noteEvents, settleSoon } from "./settle";
 
 /**
  * Keys a reload cannot change in a running daemon (the output dir is locked
@@ -83,6 +84,7 @@ export class Daemon {
           lostEvents: () => source.lost(),
           histograms: source.histograms ? () => source.histograms!() : undefined,
           freeze: () => this.recorder?.freeze(),
+          onIdle: () => settleSoon(),
           ...this.metricsHooks().collector,
         },
         ...this.metricsHooks().pipeline,
@@ -96,6 +98,7 @@ export class Daemon {
       this.installSignals();
       this.logSummary();
       this.opts.onReady?.();
+      settleSoon();
     } catch (e) {
       await this.stop("start-up failed");
       throw e;
@@ -123,6 +126,7 @@ export class Daemon {
   }
 
   private onBatch(b: EventBatch): void {
+    noteEvents();
     try {
       this.pipeline.observe(b);
       this.opts.metrics?.observe(b);
@@ -255,6 +259,7 @@ export class Daemon {
       process.off("SIGUSR1", this.onSnapshot);
       process.off("SIGHUP", this.onReload);
       clearInterval(this.retentionTimer);
+      cancelSettle();
       await this.stopMetrics(); // scrapes read the source's maps: before they go
       const lost = this.opts.source.lost(); // read before the maps go away with the source
       try {

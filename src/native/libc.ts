@@ -15,6 +15,7 @@ const libc = nativeSymbols(
       returns: FFIType.ptr,
     },
     munmap: { args: [FFIType.ptr, FFIType.u64], returns: FFIType.i32 },
+    madvise: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
     vsnprintf: { args: [FFIType.ptr, FFIType.u64, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
     epoll_create1: { args: [FFIType.i32], returns: FFIType.i32 },
     epoll_ctl: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },

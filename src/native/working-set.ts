@@ -1,0 +1,83 @@
+// Gives back the resident pages of code aod no longer runs. Most of an idle
+// daemon's RSS is the executable's own pages (Bun's native code, aod's
+// bytecode) touched once while starting or collecting: config parsing, BTF,
+// libbpf's loader, compression, archives. They are clean file pages, so
+// unmapping them costs nothing: the page cache keeps them, and what runs again
+// maps them back with a minor fault. This is what the kernel does under memory
+// pressure, done at the two moments aod knows it is idle (after start, after a
+// collection), so RSS shows the daemon's working set.
+//
+// Read-only file mappings with no private (copy-on-write) page are dropped
+// with MADV_DONTNEED (a later touch is a minor fault from the page cache).
+// Every other file mapping (the executable's data, relocated RELRO pages) goes
+// through MADV_PAGEOUT: reclaim never loses a page's contents (a written page
+// stays, or goes to swap), where MADV_DONTNEED would drop a private page's
+// writes. Anonymous memory is the garbage collector's business.
+import type { Pointer } from "bun:ffi";
+import { readFileSync } from "node:fs";
+import { libc } from "./libc";
+
+const MADV_DONTNEED = 4;
+const MADV_PAGEOUT = 21; // Linux 5.4; older kernels refuse it (EINVAL) and keep the pages
+
+export interface TrimResult {
+  /** Mappings given back. */
+  mappings: number;
+  /** Resident bytes they held. */
+  bytes: number;
+}
+
+interface Mapping {
+  start: bigint;
+  end: bigint;
+  /** Backed by a file (not anonymous memory, a stack or the vdso), private. */
+  file: boolean;
+  writable: boolean;
+  rssKb: number;
+  anonKb: number;
+}
+
+/** Parses /proc/self/smaps: each mapping with what a trim needs to know. */
+export function parseSmaps(text: string): Mapping[] {
+  const out: Mapping[] = [];
+  let cur: Mapping | undefined;
+  for (const line of text.split("\n")) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+    if (head) {
+      const [, s, e, perms, inode, path] = head;
+      cur = {
+        start: BigInt(`0x${s}`),
+        end: BigInt(`0x${e}`),
+        file: perms![3] === "p" && inode !== "0" && !!path && !path.startsWith("["),
+        writable: perms![1] === "w",
+        rssKb: 0,
+        anonKb: 0,
+      };
+      out.push(cur);
+      continue;
+    }
+    if (!cur) continue;
+    const f = /^(Rss|Anonymous):\s+(\d+) kB/.exec(line);
+    if (f) cur[f[1] === "Rss" ? "rssKb" : "anonKb"] = Number(f[2]);
+  }
+  return out;
+}
+
+/** Gives back the resident pages of private file mappings (see above). */
+export function trimWorkingSet(): TrimResult {
+  const r: TrimResult = { mappings: 0, bytes: 0 };
+  let text: string;
+  try {
+    text = readFileSync("/proc/self/smaps", "utf8");
+  } catch {
+    return r; // no procfs: nothing to do
+  }
+  for (const m of parseSmaps(text)) {
+    if (!m.file || m.rssKb === 0) continue;
+    const advice = m.writable || m.anonKb > 0 ? MADV_PAGEOUT : MADV_DONTNEED;
+    if (libc.madvise(Number(m.start) as unknown as Pointer, m.end - m.start, advice) !== 0) continue;
+    r.mappings++;
+    r.bytes += m.rssKb * 1024;
+  }
+  return r;
+}
