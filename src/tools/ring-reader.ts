@@ -2,9 +2,9 @@
 // records from JS: no libbpf callback per event (measured: the cheapest way),
 // no copies but the one into the batch.
 //
-// Waiting costs nothing when idle: a small Worker blocks in epoll_wait() on the
-// map fd (and an eventfd that close() writes) and posts one message when data
-// is there. The main thread drains the ring and hands batches on; while data
+// Waiting costs nothing when idle: a waiter thread (ring-waiter.ts) blocks in
+// epoll_wait() on the map fd and calls back once when data is there. The main
+// thread drains the ring and hands batches on; while data
 // keeps coming it polls itself and re-arms the waiter only once a poll finds
 // nothing (measured: wakeups, not events, are what costs CPU). The first
 // record after a quiet spell is read at once (the waiter), and so is a burst;
@@ -12,11 +12,16 @@
 // `maxLagMs` as long as each interval fills less than 1/8 of the ring, so a
 // steady trickle costs ~25 wakeups per second instead of 1000/lagMs, and a
 // fast stream keeps the short interval (no drops).
+//
+// The data area is mapped once, not twice as the kernel allows (the second
+// mapping makes records contiguous across the end): it is resident in full,
+// so the mirror would double its RSS. The rare record that wraps is copied.
 import { type Pointer, toArrayBuffer } from "bun:ffi";
 import { EVENT_SIZE, EventBatch, MAX_TAIL } from "../format/event";
 import { NativeError } from "../native/errors";
 import type { BpfMap } from "../native/libbpf";
 import { errno, libc } from "../native/libc";
+import { openRingWaiter, type RingWaiter } from "./ring-waiter";
 
 const PROT_READ = 1;
 const PROT_WRITE = 2;
@@ -24,35 +29,6 @@ const MAP_SHARED = 1;
 const BUSY = 0x80000000;
 const DISCARD = 0x40000000;
 const HDR = 8;
-
-// The waiter runs in its own thread; it only knows the fd and a shared flag.
-const WAITER_SOURCE = `
-import { dlopen, FFIType } from "bun:ffi";
-const { symbols: c } = dlopen("libc.so.6", {
-  epoll_create1: { args: [FFIType.i32], returns: FFIType.i32 },
-  epoll_ctl: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
-  epoll_wait: { args: [FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-  close: { args: [FFIType.i32], returns: FFIType.i32 },
-});
-self.onmessage = ({ data: { fd, stopFd, flag } }) => {
-  const state = new Int32Array(flag); // [0] 1 = armed, 0 = wait, 2 = stop
-  const ep = c.epoll_create1(0x80000 /* EPOLL_CLOEXEC */);
-  for (const f of [fd, stopFd]) {
-    const ev = new Uint8Array(12); new DataView(ev.buffer).setUint32(0, 1 /* EPOLLIN */, true);
-    c.epoll_ctl(ep, 1 /* EPOLL_CTL_ADD */, f, ev);
-  }
-  const out = new Uint8Array(12 * 4);
-  for (;;) {
-    Atomics.wait(state, 0, 0);
-    if (Atomics.load(state, 0) === 2) break;
-    // No timeout: close() wakes us through the eventfd.
-    if (c.epoll_wait(ep, out, 4, -1) > 0 && Atomics.compareExchange(state, 0, 1, 0) === 1) postMessage(1);
-    if (Atomics.load(state, 0) === 2) break;
-  }
-  c.close(ep);
-  postMessage(0);
-};
-`;
 
 export interface RingReaderOptions {
   /** Records per batch handed to onBatch. */
@@ -74,9 +50,10 @@ export class RingReader {
   private readonly pageSize: number;
   private readonly size: number;
   private readonly batch: EventBatch;
-  private worker?: Worker;
-  private flag?: Int32Array;
-  private stopFd = -1;
+  /** A record that wraps around the end of the data area, made contiguous. */
+  private readonly wrapped = new Uint8Array(EVENT_SIZE + MAX_TAIL);
+  private readonly wrappedView = new DataView(this.wrapped.buffer);
+  private waiter?: RingWaiter;
   private closed = false;
   private rearmTimer?: ReturnType<typeof setTimeout>;
   private lag = 0;
@@ -99,15 +76,8 @@ export class RingReader {
     const cons = libc.mmap(null, BigInt(this.pageSize), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0n);
     if (!cons || (cons as unknown as number) === -1)
       throw new NativeError(`mmap consumer page of ${map.name}`, errno());
-    // Producer page, then the data area mapped twice so records never wrap.
-    const prod = libc.mmap(
-      null,
-      BigInt(this.pageSize + 2 * this.size),
-      PROT_READ,
-      MAP_SHARED,
-      fd,
-      BigInt(this.pageSize),
-    );
+    // Producer page, then the data area (once: see above).
+    const prod = libc.mmap(null, BigInt(this.pageSize + this.size), PROT_READ, MAP_SHARED, fd, BigInt(this.pageSize));
     if (!prod || (prod as unknown as number) === -1) {
       libc.munmap(cons, BigInt(this.pageSize));
       throw new NativeError(`mmap data of ${map.name}`, errno());
@@ -116,7 +86,7 @@ export class RingReader {
     this.producerPtr = prod;
     this.consumerPos = new BigUint64Array(toArrayBuffer(cons, 0, 8));
     this.producerPos = new BigUint64Array(toArrayBuffer(prod, 0, 8));
-    const dataBuf = toArrayBuffer(prod, this.pageSize, 2 * this.size);
+    const dataBuf = toArrayBuffer(prod, this.pageSize, this.size);
     this.data = new Uint8Array(dataBuf);
     this.dataView = new DataView(dataBuf);
     this.batch = new EventBatch(opts.batchSize ?? 4096);
@@ -134,11 +104,21 @@ export class RingReader {
       if (len & BUSY) break; // reserved, not yet submitted
       const size = len & ~(BUSY | DISCARD);
       if (!(len & DISCARD)) {
-        if (size === EVENT_SIZE) {
-          b.push(this.dataView, this.data, off + HDR);
-          if (b.count === b.capacity) this.flush();
-        } else if (size > EVENT_SIZE && size <= EVENT_SIZE + MAX_TAIL) {
-          b.pushWithTail(this.dataView, this.data, off + HDR, size);
+        if (size >= EVENT_SIZE && size <= EVENT_SIZE + MAX_TAIL) {
+          // The 8-byte header never wraps (records are 8-aligned); the body may.
+          let view = this.dataView;
+          let bytes = this.data;
+          let at = off + HDR;
+          if (at + size > this.size) {
+            const first = this.size - at;
+            this.wrapped.set(this.data.subarray(at), 0);
+            this.wrapped.set(this.data.subarray(0, size - first), first);
+            view = this.wrappedView;
+            bytes = this.wrapped;
+            at = 0;
+          }
+          if (size === EVENT_SIZE) b.push(view, bytes, at);
+          else b.pushWithTail(view, bytes, at, size);
           if (b.count === b.capacity) this.flush();
         } else this.malformed++;
         n++;
@@ -162,17 +142,10 @@ export class RingReader {
 
   /** Starts waiting for data in the background; batches arrive through onBatch. */
   start(): void {
-    if (this.worker) return;
-    const sab = new SharedArrayBuffer(4);
-    this.flag = new Int32Array(sab);
-    const url = URL.createObjectURL(new Blob([WAITER_SOURCE], { type: "application/typescript" }));
-    this.worker = new Worker(url, { smol: true } as WorkerOptions);
-    this.worker.onmessage = ({ data }) => {
-      if (data === 1 && !this.closed) this.pump();
-    };
-    this.stopFd = libc.eventfd(0, 0x80000 /* EFD_CLOEXEC */);
-    if (this.stopFd < 0) throw new NativeError("eventfd", errno());
-    this.worker.postMessage({ fd: this.map.fd, stopFd: this.stopFd, flag: sab });
+    if (this.waiter) return;
+    this.waiter = openRingWaiter(this.map.fd, () => {
+      if (!this.closed) this.pump();
+    });
     this.drain();
     this.arm();
   }
@@ -200,9 +173,7 @@ export class RingReader {
   }
 
   private arm(): void {
-    if (this.closed || !this.flag) return;
-    Atomics.store(this.flag, 0, 1);
-    Atomics.notify(this.flag, 0);
+    if (!this.closed) this.waiter?.arm();
   }
 
   /** Stops the waiter, drains what is left, unmaps the ring. */
@@ -210,22 +181,9 @@ export class RingReader {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.rearmTimer);
-    if (this.worker && this.flag) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const done = new Promise<void>((resolve) => {
-        this.worker!.onmessage = ({ data }) => data === 0 && resolve();
-        timer = setTimeout(resolve, 1000); // a stuck waiter must not hold up exit
-      });
-      Atomics.store(this.flag, 0, 2);
-      Atomics.notify(this.flag, 0);
-      libc.eventfd_write(this.stopFd, 1n);
-      await done;
-      clearTimeout(timer);
-      this.worker.terminate();
-      libc.close(this.stopFd);
-    }
+    await this.waiter?.close();
     this.drain();
-    libc.munmap(this.producerPtr, BigInt(this.pageSize + 2 * this.size));
+    libc.munmap(this.producerPtr, BigInt(this.pageSize + this.size));
     libc.munmap(this.consumerPtr, BigInt(this.pageSize));
   }
 }

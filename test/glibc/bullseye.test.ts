@@ -109,7 +109,7 @@ describe(`dist/aod on Debian ${SUITE} (glibc ${GLIBC})`, () => {
     const by = Object.fromEntries(checks.map((c) => [c.name, c]));
     console.log(
       checks
-        .filter((c) => /glibc|embedded|BPF/.test(c.name))
+        .filter((c) => /glibc|embedded|BPF|waiter/.test(c.name))
         .map((c) => `  ${c.name}: ${c.status} ${c.detail}`)
         .join("\n"),
     );
@@ -118,6 +118,12 @@ describe(`dist/aod on Debian ${SUITE} (glibc ${GLIBC})`, () => {
     expect(by["libbpf (embedded)"]!.detail).toMatch(/^v1\./);
     expect(by["libzstd (embedded)"]!.status).toBe("ok");
     expect(by["libzstd (embedded)"]!.detail).toMatch(/^1\.\d+\.\d+$/);
+    // The C ring waiter links nothing: no libc.so (libc6-dev) in there, pthread_create in libpthread.so.0.
+    expect(by["ring waiter"]).toEqual({
+      name: "ring waiter",
+      status: "ok",
+      detail: expect.stringContaining("native thread"),
+    });
   });
 
   test("config validate on the prototype's config", () => {
