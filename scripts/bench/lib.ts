@@ -216,6 +216,8 @@ export interface DaemonOptions {
    */
   isolate?: boolean;
   readyTimeoutMs?: number;
+  /** `aod run` on the config alone (real tools; no load generator) instead of `aod _loadgen`. */
+  run?: boolean;
 }
 
 export class Daemon {
@@ -254,18 +256,20 @@ export class Daemon {
     const set = Object.entries(opts.set ?? {})
       .map(([k, v]) => `${k}=${v}`)
       .join(",");
-    let argv = [
-      AOD,
-      "_loadgen",
-      "--config",
-      cfg,
-      "--loadgen",
-      LOADGEN,
-      "--loadgen-pid",
-      String(opts.loadgenPid ?? process.pid),
-      ...(set ? ["--loadgen-set", set] : []),
-      ...(opts.readerMaxLagMs !== undefined ? ["--reader-max-lag", String(opts.readerMaxLagMs)] : []),
-    ];
+    let argv = opts.run
+      ? [AOD, "run", "--config", cfg]
+      : [
+          AOD,
+          "_loadgen",
+          "--config",
+          cfg,
+          "--loadgen",
+          LOADGEN,
+          "--loadgen-pid",
+          String(opts.loadgenPid ?? process.pid),
+          ...(set ? ["--loadgen-set", set] : []),
+          ...(opts.readerMaxLagMs !== undefined ? ["--reader-max-lag", String(opts.readerMaxLagMs)] : []),
+        ];
     if (opts.isolate ?? true)
       argv = [
         "unshare",
