@@ -45,6 +45,7 @@ interface Facts {
   samba: string;
   hooks: Record<string, string>;
   guest_seconds: number;
+  idle_after_stop?: number;
 }
 /** /proc/fs/cifs/Stats at one step boundary: commands per SMB2 command id, and the shares' "SMBs:" sum. */
 interface Snap {
@@ -59,6 +60,8 @@ interface Run {
   round: number;
   seconds: number;
   cpuTicks: number;
+  /** Seconds from the last aod's exit to this run's start (-1: no aod had run yet). */
+  sinceStop: number;
   snaps: Snap[];
 }
 
@@ -93,13 +96,14 @@ const runs: Run[] = read("runs.tsv")
   .split("\n")
   .filter(Boolean)
   .map((l) => {
-    const [label, aod, seconds, ticks] = l.split("\t");
+    const [label, aod, seconds, ticks, since] = l.split("\t");
     return {
       label: label!,
       aod: Number(aod) as Cond,
       round: Number(/-(\d+)$/.exec(label!)?.[1] ?? 0),
       seconds: Number(seconds),
       cpuTicks: Number(ticks),
+      sinceStop: Number(since ?? NaN),
       snaps: snaps(label!),
     };
   });
@@ -253,11 +257,33 @@ const phaseRows = phaseHead!
     stepCmds(i, (d) => d.per[ID("SMB2_READ")]!),
     stepCmds(i, (d) => d.per[ID("SMB2_WRITE")]!),
   ]);
+// Every run in the order run, with the steps that differ most, and how long after the last aod's exit it began.
+const condName = ["without", "with", "recorder off"];
+const phaseOf = (label: string, step: string) =>
+  phaseLines.find((l) => l[0] === label)?.[phaseHead!.indexOf(step)] ?? "–";
+const runRows = runs.map((r) => [
+  r.label,
+  condName[r.aod]!,
+  num(r.seconds),
+  ...["create+write", "big-write", "read-small", "read-big", "delete"].map((st) => phaseOf(r.label, st)),
+  String(whole(r).total),
+  r.sinceStop < 0 ? "none yet" : num(r.sinceStop),
+]);
+const released = existsSync(join(dir, "released.tsv"))
+  ? summarize(
+      read("released.tsv")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => Number(l.split("\t")[1])),
+    )
+  : undefined;
 const extra = `${table(["program", "runs", "ns per run", "ns per SMB command"], progRows)}
 
 ${table(["step (median)", "without (s)", "with (s)", "recorder off (s)", "SMB commands", "of which READ", "WRITE"], phaseRows)}
 
-${facts.pairs} rounds (without, with, with recorder off; the order rotated each round; each run after a 30-file untimed one and 1 s idle) on the VM's cifs mount of a Samba on the guest's loopback (${facts.samba || "smbd"}, SMB ${vers}, cache=${cache}): ${facts.files} files × ${facts.file_kib} KiB over ${facts.dirs} directories created and written (bash redirections), ${facts.big_mib} MiB written sequentially (dd, 1 MiB writes), sync, drop caches, \`[[ -f ]]\` of each small file, a glob of each directory, \`read\` of each small file, the ${facts.big_mib} MiB read back (dd), \`rm -r\`. The time is the sum of the steps; /proc/fs/cifs/Stats is read between steps, outside them. aod (${facts.aod.endsWith("dist/aod") ? "dist/aod" : "its sources under bun"}) attached smbslower via ${facts.hooks.smbslower || "?"}; \`kernel.bpf_stats_enabled=1\` during the runs with aod (a clock read before and after each program run, in the measured time too). Guest wall time ${facts.guest_seconds} s. Noise band "consecutive": median |Δ| between the runs without aod of consecutive rounds ÷ their median; "range": (max − min) ÷ median of the same runs.`;
+${table(["run", "aod", "s", "create+write", "big-write", "read-small", "read-big", "delete", "SMB commands", "s since the last aod exited"], runRows)}
+
+${facts.pairs} rounds (without, with, with recorder off; the order rotated each round; each run after a 30-file untimed one and 1 s idle) on the VM's cifs mount of a Samba on the guest's loopback (${facts.samba || "smbd"}, SMB ${vers}, cache=${cache}): ${facts.files} files × ${facts.file_kib} KiB over ${facts.dirs} directories created and written (bash redirections), ${facts.big_mib} MiB written sequentially (dd, 1 MiB writes), sync, drop caches, \`[[ -f ]]\` of each small file, a glob of each directory, \`read\` of each small file, the ${facts.big_mib} MiB read back (dd), \`rm -r\`. The time is the sum of the steps; /proc/fs/cifs/Stats is read between steps, outside them. aod (${facts.aod.endsWith("dist/aod") ? "dist/aod" : "its sources under bun"}) attached smbslower via ${facts.hooks.smbslower || "?"}; \`kernel.bpf_stats_enabled=1\` during the runs with aod (a clock read before and after each program run, in the measured time too). After each aod exit the script waits until its BPF programs have left the kernel (${released ? mmm(released, "s") : "?"}) and then ${facts.idle_after_stop ?? "?"} s more. Guest wall time ${facts.guest_seconds} s. Noise band "consecutive": median |Δ| between the runs without aod of consecutive rounds ÷ their median; "range": (max − min) ÷ median of the same runs.`;
 report(
   `SMB overhead (VM: guest kernel ${facts.kernel}, ${accel}, ${facts.vcpus} vCPU; \`make bench-vm BENCH_VM=smb\`)`,
   rows,

@@ -28,7 +28,9 @@
 #
 # Writes (cwd = $RESULTS): aod-cmd, config.yaml, config-norec.yaml,
 # aod-<label>.log, runs.tsv (label, aod: 0 without, 1 with, 2 with recorder
-# off, seconds, aod CPU ticks: utime + stime, dead threads too), phases.tsv
+# off, seconds, aod CPU ticks: utime + stime, dead threads too, seconds from
+# the last aod's exit to the run's start), released.tsv (how long each aod's
+# BPF programs took to leave the kernel after it exited), phases.tsv
 # (seconds per step), cifs-stats-<label> (/proc/fs/cifs/Stats at each step
 # boundary, separated by "@@ <step>" lines), progs-<label>-{before,after}.json,
 # smb-overhead.json (the run's facts).
@@ -40,6 +42,8 @@ PAIRS=${2:-5}                             # (without, with, with recorder off) r
 BIG_MB=${3:-64}                           # the sequential file, MiB
 DIRS=${4:-6}                              # directories the small files are spread over
 SMALL_KB=4                                # size of each small file
+IDLE_AFTER_STOP=10                        # seconds idle after aod's programs are gone
+STOPPED=""                                # $EPOCHREALTIME when the last aod exited
 
 # shellcheck source=SCRIPTDIR/../../../test/vm/scenarios/lib/aod.sh
 source "$PROJECT/test/vm/scenarios/lib/aod.sh"
@@ -92,9 +96,10 @@ workload() {
 cpu_ticks() { local s; s=$(<"/proc/$1/stat") && s=${s##*) } && read -r -a s <<<"$s" && echo $((s[11] + s[12])); }
 # timed LABEL AOD(0|1|2): a small untimed run, then one timed run (bpftool around it with aod), a runs.tsv line
 timed() {
-  local c0=0 c1=0 i ms sum=0 line=$1
+  local c0=0 c1=0 i ms sum=0 line=$1 since
   FILES=30 BIG_MB=1 workload "$1-settle" || die "workload $1-settle failed"
   sleep 1                                 # every run starts alike: the same code paths just run, a second idle
+  since=$(awk -v a="$STOPPED" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", a ? b - a : -1}')
   if (($2)); then bpftool prog show -j >"$RESULTS/progs-$1-before.json"; c0=$(cpu_ticks "$AOD_PID"); fi
   workload "$1" || die "workload $1 failed"
   if (($2)); then c1=$(cpu_ticks "$AOD_PID"); bpftool prog show -j >"$RESULTS/progs-$1-after.json"; fi
@@ -103,23 +108,30 @@ timed() {
     ms=$(((10#${E[i]/./} - 10#${B[i]/./} + 500) / 1000)); sum=$((sum + ms)); printf -v line '%s\t%d.%03d' "$line" $((ms / 1000)) $((ms % 1000))
   done
   echo "$line" >>"$RESULTS/phases.tsv"
-  printf '%s\t%s\t%d.%03d\t%s\n' "$1" "$2" $((sum / 1000)) $((sum % 1000)) $((c1 - c0)) | tee -a "$RESULTS/runs.tsv"
+  printf '%s\t%s\t%d.%03d\t%s\t%s\n' "$1" "$2" $((sum / 1000)) $((sum % 1000)) $((c1 - c0)) "$since" | tee -a "$RESULTS/runs.tsv"
 }
 # timed_aod LABEL AOD(1|2) CONF: aod run attached (bpf stats on) for one timed run
 timed_aod() {
-  local log=$RESULTS/aod-$1.log saved=$CONF
+  local log=$RESULTS/aod-$1.log saved=$CONF i
   echo 1 >/proc/sys/kernel/bpf_stats_enabled || die "kernel.bpf_stats_enabled cannot be set"
   CONF=$3; start_aod "$log"; CONF=$saved
   wait_log "$log" '"msg":"ready"' 90 || die "aod run ($1) did not get ready"
   wait_log "$log" 'attached smbslower via' 10 || die "aod ($1) is ready but did not attach the SMB tools"
   timed "$1" "$2"
   stop_aod
+  STOPPED=$EPOCHREALTIME
   echo 0 >/proc/sys/kernel/bpf_stats_enabled
+  # aod's teardown must not run into the next run: wait until its programs have left the
+  # kernel (their release is deferred), then IDLE_AFTER_STOP seconds more
+  for ((i = 0; i < 100; i++)); do [[ $(bpftool prog show) =~ \ name\ (smb|nfs) ]] || break; sleep 0.2; done
+  printf '%s\t%s\n' "$1" "$(awk -v a="$STOPPED" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b - a}')" >>"$RESULTS/released.tsv"
+  sleep "$IDLE_AFTER_STOP"
   [[ $(<"$RESULTS/aod.rc") == 0 ]] || die "aod run ($1) exited $(<"$RESULTS/aod.rc")"
 }
 
 (IFS=$'\t'; echo "label	${STEPS[*]}") >"$RESULTS/phases.tsv"
 : >"$RESULTS/runs.tsv"
+: >"$RESULTS/released.tsv"
 say "warm-up"
 workload warm || die "warm-up workload failed"
 [[ ${AOD[0]} == */dist/aod ]] && cat "${AOD[0]}" >/dev/null   # the binary in the guest's page cache (it comes over 9p)
@@ -140,10 +152,10 @@ jq -n --argjson files "$FILES" --argjson kib "$SMALL_KB" --argjson dirs "$DIRS" 
   --argjson pairs "$PAIRS" --arg kernel "$(uname -r)" --arg mount "$(<"$RESULTS/mount")" \
   --argjson vcpus "$(nproc)" --arg cpu "$(grep -m1 '^model name' /proc/cpuinfo | sed 's/.*: *//')" \
   --argjson hz "$(getconf CLK_TCK)" --arg aod "$(<"$RESULTS/aod-cmd")" --arg smb_hooks "$(hooks smbslower)" \
-  --arg samba "$(smbd -V 2>/dev/null)" --argjson guest_s "$SECONDS" \
+  --arg samba "$(smbd -V 2>/dev/null)" --argjson guest_s "$SECONDS" --argjson idle "$IDLE_AFTER_STOP" \
   '{files: $files, file_kib: $kib, dirs: $dirs, big_mib: $big, pairs: $pairs, kernel: $kernel, mount: $mount,
     vcpus: $vcpus, guest_cpu: $cpu, clk_tck: $hz, aod: $aod, samba: $samba, hooks: {smbslower: $smb_hooks},
-    guest_seconds: $guest_s}' \
+    guest_seconds: $guest_s, idle_after_stop: $idle}' \
   >"$RESULTS/smb-overhead.json" || die "cannot write smb-overhead.json"
 cat "$RESULTS/smb-overhead.json"
 exit 0
