@@ -204,6 +204,12 @@ modprobe sunrpc || die "modprobe sunrpc failed"
 wait_journal 'attached smbslower via' 30 || die "the service did not attach the SMB tools"
 journal | grep -o 'cifs: attached smbslower via [a-z_]*' | head -n1 >"$RESULTS/attached"
 say "  $(cat "$RESULTS/attached")"
+# The ring waiter is a native thread compiled at start: the sandbox must allow it (else a Worker, ~8 MB more).
+journal | grep -q 'native ring waiter unavailable' && die "the service fell back to a Worker ring waiter: $(journal | grep -m1 'native ring waiter')"
+# Idle RSS attached to a real cifs, no traffic (issue 18): after the daemon settled (3 s after the attach).
+sleep 6
+awk '/^VmRSS:/ {print $2}' "/proc/$(prop MainPID)/status" >"$RESULTS/idle-rss-kb"
+say "  idle RSS attached, no traffic: $(($(cat "$RESULTS/idle-rss-kb") / 1024)) MiB"
 save_journal attach
 sandbox late
 ok attach
