@@ -1062,6 +1062,11 @@ checks["10-service"] = (dir) => {
   // attach: the running service attached when the module came.
   expect(read(dir, "attached").trim()).toMatch(/^cifs: attached smbslower via (fentry|kprobe|tracepoint)$/);
   expect(logLines(dir, "journal-attach.log").some((l) => /^cifs: attached smbslower via /.test(l.msg))).toBe(true);
+  // Idle RSS of the service attached to real cifs (issue 18's 38 MB), with the native ring waiter.
+  const idleMiB = Number(read(dir, "idle-rss-kb").trim()) / 1024;
+  console.log(`vm 10-service: idle RSS attached, no traffic: ${idleMiB.toFixed(1)} MiB`);
+  expect(idleMiB).toBeGreaterThan(0);
+  expect(logLines(dir, "journal-attach.log").some((l) => l.msg.includes("native ring waiter unavailable"))).toBe(false);
 
   // config: edit + restart is a new process.
   const pConfig = props(dir, "config");
