@@ -44,6 +44,7 @@ struct libc {
 	void *(*calloc)(unsigned long, unsigned long);
 	int (*pthread_create)(pthread_t *, void *, void *(*)(void *), void *);
 	int (*pthread_detach)(pthread_t);
+	void (*free)(void *);
 };
 
 struct waiter {
@@ -58,17 +59,21 @@ static void *loop(void *p) {
 	unsigned long long v;
 	char evs[48];
 	for (;;) {
-		if (w->c.read(w->armfd, &v, 8) != 8)
-			continue;
+		long r = w->c.read(w->armfd, &v, 8);
 		if (w->stop)
 			break;
+		if (r != 8)
+			continue; /* EINTR */
 		int n = w->c.epoll_wait(w->ep, evs, 4, -1);
 		if (w->stop)
 			break;
 		if (n > 0)
 			w->notify(1);
 	}
-	w->notify(0);
+	void (*notify)(int) = w->notify;
+	void (*release)(void *) = w->c.free;
+	release(w);
+	notify(0); /* last: JS closes the fds and the callback once this arrives */
 	return 0;
 }
 
@@ -81,8 +86,10 @@ void *aod_waiter_start(int ep, int armfd, void *notify, struct libc *c) {
 	w->armfd = armfd;
 	w->notify = notify;
 	w->c = *c;
-	if (w->c.pthread_create(&t, 0, loop, w))
+	if (w->c.pthread_create(&t, 0, loop, w)) {
+		w->c.free(w);
 		return 0;
+	}
 	w->c.pthread_detach(t);
 	return w;
 }
@@ -97,6 +104,7 @@ const LIBC_FNS = [
     read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
     epoll_wait: { args: [FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
     calloc: { args: [FFIType.u64, FFIType.u64], returns: FFIType.ptr },
+    free: { args: [FFIType.ptr], returns: FFIType.void },
   }).symbols,
   dlopen("libpthread.so.0", {
     pthread_create: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
@@ -104,10 +112,10 @@ const LIBC_FNS = [
   }).symbols,
 ] as const;
 
-/** struct libc for the C waiter: the five pointers in its order. */
+/** struct libc for the C waiter: the pointers in its order. */
 function libcTable(): BigUint64Array {
   const [c, pt] = LIBC_FNS;
-  const fns = [c.read, c.epoll_wait, c.calloc, pt.pthread_create, pt.pthread_detach];
+  const fns = [c.read, c.epoll_wait, c.calloc, pt.pthread_create, pt.pthread_detach, c.free];
   return new BigUint64Array(fns.map((f) => BigInt((f as unknown as { ptr: number }).ptr)));
 }
 
@@ -211,8 +219,13 @@ function nativeWaiter(lib: NativeWaiterLib, ringFd: number, onReady: () => void)
       lib.aod_waiter_stop(w);
       libc.eventfd_write(armFd, 1n);
       libc.eventfd_write(stopFd, 1n);
-      // The thread may still call back until it said it exits: keep the callback then.
-      if (await promise) cb.close();
+      // Until the thread said it exits it may still use the fds and call back: a stuck
+      // one keeps them (a leak, not a crash or a read from a reused fd).
+      if (!(await promise)) {
+        log.warn("the ring waiter thread did not exit within 1 s; leaving it");
+        return;
+      }
+      cb.close();
       for (const fd of [ep, stopFd, armFd]) libc.close(fd);
     },
   };

@@ -4,7 +4,7 @@
 // thread and the Worker fallback).
 import { dlopen, FFIType } from "bun:ffi";
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SMB2_COMMAND_COUNT } from "../../src/format/smb2-commands";
 import { libc as libcFd } from "../../src/native/libc";
@@ -75,6 +75,8 @@ describe.each(["thread", "worker"] as const)("the %s ring waiter", (kind) => {
     process.env.AOD_RING_WAITER = kind === "worker" ? "worker" : "";
     const fd = libcFd.eventfd(0, 0x80000);
     let calls = 0;
+    const threads = () => Number(/Threads:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"))?.[1]);
+    const before = threads();
     const w = openRingWaiter(fd, () => calls++);
     try {
       expect(w.kind).toBe(kind);
@@ -94,6 +96,10 @@ describe.each(["thread", "worker"] as const)("the %s ring waiter", (kind) => {
       await w.close();
       expect(performance.now() - t0).toBeLessThan(900); // exited, not timed out
       libcFd.close(fd);
+      if (kind === "thread") {
+        for (let t = 0; t < 50 && threads() > before; t++) await Bun.sleep(10);
+        expect(threads()).toBeLessThanOrEqual(before); // the thread is gone (Bun's pool threads come and go)
+      }
     }
   });
 });
