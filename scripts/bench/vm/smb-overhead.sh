@@ -32,17 +32,18 @@
 # the last aod's exit to the run's start), released.tsv (how long each aod's
 # BPF programs took to leave the kernel after it exited), phases.tsv
 # (seconds per step), cifs-stats-<label> (/proc/fs/cifs/Stats at each step
-# boundary, separated by "@@ <step>" lines), progs-<label>-{before,after}.json,
+# boundary, separated by "@@ <step>" lines), vmstat-<label>-{before,after}
+# (/proc/vmstat around each run), progs-<label>-{before,after}.json,
 # smb-overhead.json (the run's facts).
 set -uo pipefail
 : "${RESULTS:=/results}" "${PROJECT:=/project}" "${SMB_MNT:=/mnt/smb}"
 NAME=smb-overhead
-FILES=${1:-300}                           # small files per run
+FILES=${1:-320}                           # small files per run (~5500 SMB commands with the rest)
 PAIRS=${2:-5}                             # (without, with, with recorder off) rounds
 BIG_MB=${3:-64}                           # the sequential file, MiB
 DIRS=${4:-6}                              # directories the small files are spread over
 SMALL_KB=4                                # size of each small file
-IDLE_AFTER_STOP=10                        # seconds idle after aod's programs are gone
+IDLE_AFTER_STOP=3                         # seconds idle after aod's programs are gone
 STOPPED=""                                # $EPOCHREALTIME when the last aod exited
 
 # shellcheck source=SCRIPTDIR/../../../test/vm/scenarios/lib/aod.sh
@@ -96,12 +97,15 @@ workload() {
 cpu_ticks() { local s; s=$(<"/proc/$1/stat") && s=${s##*) } && read -r -a s <<<"$s" && echo $((s[11] + s[12])); }
 # timed LABEL AOD(0|1|2): a small untimed run, then one timed run (bpftool around it with aod), a runs.tsv line
 timed() {
-  local c0=0 c1=0 i ms sum=0 line=$1 since
+  local c0=0 c1=0 i ms sum=0 line=$1 since v0 v1
   FILES=30 BIG_MB=1 workload "$1-settle" || die "workload $1-settle failed"
   sleep 1                                 # every run starts alike: the same code paths just run, a second idle
   since=$(awk -v a="$STOPPED" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", a ? b - a : -1}')
   if (($2)); then bpftool prog show -j >"$RESULTS/progs-$1-before.json"; c0=$(cpu_ticks "$AOD_PID"); fi
+  read -r -d '' v0 </proc/vmstat
   workload "$1" || die "workload $1 failed"
+  read -r -d '' v1 </proc/vmstat
+  printf '%s\n' "$v0" >"$RESULTS/vmstat-$1-before"; printf '%s\n' "$v1" >"$RESULTS/vmstat-$1-after"
   if (($2)); then c1=$(cpu_ticks "$AOD_PID"); bpftool prog show -j >"$RESULTS/progs-$1-after.json"; fi
   { printf '@@ start\n%s\n' "${S[0]}"; for ((i = 1; i < ${#S[@]}; i++)); do printf '@@ %s\n%s\n' "${STEPS[i - 1]}" "${S[i]}"; done; } >"$RESULTS/cifs-stats-$1"
   for ((i = 0; i < ${#E[@]}; i++)); do   # $EPOCHREALTIME is seconds.microseconds
