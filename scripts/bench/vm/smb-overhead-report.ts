@@ -257,6 +257,32 @@ const phaseRows = phaseHead!
     stepCmds(i, (d) => d.per[ID("SMB2_READ")]!),
     stepCmds(i, (d) => d.per[ID("SMB2_WRITE")]!),
   ]);
+// The small files' steps and the big file's apart: medians per condition, per-round with vs without, the band.
+const stepSecs = (label: string, steps: string[]) => {
+  const l = phaseLines.find((x) => x[0] === label);
+  return l ? sum(steps.map((st) => Number(l[phaseHead!.indexOf(st)]))) : NaN;
+};
+const part = (name: string, steps: string[]): Row => {
+  const t = (r: Run) => stepSecs(r.label, steps);
+  const med = (c: Cond) => summarize(of(c).map(t)).median;
+  const d = summarize(
+    of(1).flatMap((r) => {
+      const w = wo.find((o) => o.round === r.round);
+      return w ? [t(r) / t(w) - 1] : [];
+    }),
+  );
+  const band = summarize(wo.slice(1).map((r, i) => Math.abs(t(r) - t(wo[i]!)))).median / med(0);
+  return {
+    metric: `${name} (${steps.join(", ")}): without / with / recorder off, medians`,
+    result: `${num(med(0))} / ${num(med(1))} / ${num(med(2))} s`,
+    note: `with vs without per round ${pmm(d)}; consecutive band ${pctAbs(band)}`,
+  };
+};
+rows.push(
+  part("small files' steps", ["create+write", "stat", "readdir", "read-small", "delete"]),
+  part("big file's steps", ["big-write", "sync", "drop_caches", "read-big"]),
+);
+
 // Every run in the order run, with the steps that differ most, and how long after the last aod's exit it began.
 const condName = ["without", "with", "recorder off"];
 const phaseOf = (label: string, step: string) =>
