@@ -93,12 +93,76 @@ static __always_inline __u64 slot_check(const struct smb_slot *s)
 	return h | 1;
 }
 
+/* Requests that completed recently and may still get an error event: an
+ * array slot per (session, mid) like `inflight` (an LRU hash update per
+ * completion cost as much as the rest of the completion), the newest in its
+ * slot. The check covers the key and the request but not err_seen, which
+ * smberr sets in place. */
+#define SMB_RECENT_SLOTS 4096
+
+struct smb_recent_slot {
+	__u64 check;
+	struct smb_done_key key;
+	struct smb_done done;
+};
+_Static_assert(__builtin_offsetof(struct smb_recent_slot, done.err_seen) == 5 * 8 + 4, "recent_check() skips err_seen");
+
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, struct smb_done_key);
-	__type(value, struct smb_done);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SMB_RECENT_SLOTS);
+	__type(key, __u32);
+	__type(value, struct smb_recent_slot);
 } recent SEC(".maps");
+
+static __always_inline __u64 recent_check(const struct smb_recent_slot *s)
+{
+	const __u64 *w = (const __u64 *)s;
+	__u64 h = 0x9E3779B97F4A7C15ULL;
+
+#pragma unroll
+	for (int i = 1; i < (int)(sizeof(*s) / 8); i++) {
+		/* word 5 is tid and err_seen: err_seen left out */
+		__u64 x = i == 5 ? w[i] & 0xffffffffULL : w[i];
+
+		h = (h ^ x) * 0xBF58476D1CE4E5B9ULL;
+		h ^= h >> 29;
+	}
+	return h | 1;
+}
+
+static __always_inline __u32 recent_index(__u64 session_id, __u64 mid)
+{
+	return (__u32)(mid + ((session_id * 0x9E3779B97F4A7C15ULL) >> 40)) & (SMB_RECENT_SLOTS - 1);
+}
+
+/* smbslower: remember a completed request for smberr. */
+static __always_inline void recent_put(__u64 session_id, __u64 mid, const struct smb_done *d)
+{
+	__u32 idx = recent_index(session_id, mid);
+	struct smb_recent_slot s = { .key = { .session_id = session_id, .mid = mid }, .done = *d };
+
+	s.done.err_seen = 0;
+	s.check = recent_check(&s);
+	struct smb_recent_slot *p = bpf_map_lookup_elem(&recent, &idx);
+	if (p)
+		*p = s;
+}
+
+/* smberr: the completed request (session, mid) into *out, and its slot (for
+ * err_seen); NULL when it is not there or its slot is being rewritten. */
+static __always_inline struct smb_recent_slot *recent_find(__u64 session_id, __u64 mid, struct smb_done *out)
+{
+	__u32 idx = recent_index(session_id, mid);
+	struct smb_recent_slot *p = bpf_map_lookup_elem(&recent, &idx);
+
+	if (!p || !p->check || p->key.session_id != session_id || p->key.mid != mid)
+		return NULL;
+	struct smb_recent_slot s = *p;
+	if (s.key.session_id != session_id || s.key.mid != mid || recent_check(&s) != s.check)
+		return NULL;
+	*out = s.done;
+	return p;
+}
 
 /* The fields of an event that describe the request and its outcome; the
  * issuer (tree, pid, tid, comm) comes from one of the event_issuer_* helpers

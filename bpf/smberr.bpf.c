@@ -127,8 +127,9 @@ int smberr_cmd_err(void *ctx)
 	if (!errno_tracked(rc))
 		return 0;
 
-	struct smb_done_key dk = { .session_id = sesid, .mid = mid };
-	struct smb_done *d = bpf_map_lookup_elem(&recent, &dk);
+	struct smb_done done;
+	struct smb_recent_slot *slot = recent_find(sesid, mid, &done);
+	struct smb_done *d = slot ? &done : NULL;
 	__u64 id = bpf_get_current_pid_tgid();
 	if (local_errno(rc)) {
 		/* A server status that maps to a connection errno: the operation's
@@ -137,10 +138,11 @@ int smberr_cmd_err(void *ctx)
 		struct thread_err te = { .time_ns = bpf_ktime_get_ns(), .rc = rc };
 		bpf_map_update_elem(&thread_err, &tid, &te, BPF_ANY);
 	}
-	if (d) {
-		if (d->err_seen)
-			return 0; /* reported already */
-		d->err_seen = 1;  /* racy by design: at worst a rare duplicate */
+	/* err_seen in place, unless the slot went to another request since */
+	if (slot && slot->key.session_id == sesid && slot->key.mid == mid) {
+		if (slot->done.err_seen)
+			return 0;	 /* reported already */
+		slot->done.err_seen = 1; /* racy by design: at worst a rare duplicate */
 	}
 	__u32 pid = d ? d->pid : id >> 32;
 	if (filter_tgid && pid != filter_tgid)

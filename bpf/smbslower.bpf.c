@@ -219,10 +219,9 @@ static __always_inline void complete(const struct smb_req *rp, __u64 now, __u64 
 	 * local failure, or part of a compound (whose status the dequeue hook may
 	 * not see). Most requests are neither: they skip the LRU update. */
 	if (status || rc || (r.flags & AOD_EV_COMPOUND) || !status_known) {
-		struct smb_done_key dk = { .session_id = r.session_id, .mid = mid };
 		struct smb_done d = { .latency_ns = lat, .tree_id = r.tree_id, .pid = r.pid, .tid = r.tid };
 		__builtin_memcpy(d.comm, r.comm, sizeof(d.comm));
-		bpf_map_update_elem(&recent, &dk, &d, BPF_ANY);
+		recent_put(r.session_id, mid, &d);
 	}
 	if (filter_tgid && r.pid != filter_tgid)
 		return;

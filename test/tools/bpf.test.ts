@@ -93,14 +93,15 @@ describe("smbslower / smberr objects", () => {
       for (const m of SHARED_MAPS) err.map(m).reuse(slower.map(m));
       err.load();
       expect(err.map("events").maxEntries).toBe(1 << 16);
-      // One `recent` map seen through both objects.
-      const key = new BigUint64Array([0x1234n, 42n]);
-      const val = new Uint8Array(48);
-      new DataView(val.buffer).setUint32(12, 4242, true); // smb_done.pid
+      // One `recent` map seen through both objects (an array of struct
+      // smb_recent_slot: check, key, smb_done).
+      const key = new Uint32Array([7]);
+      const val = new Uint8Array(64);
+      new DataView(val.buffer).setUint32(36, 4242, true); // done.pid
       slower.map("recent").update(key, val);
-      const back = new Uint8Array(48);
+      const back = new Uint8Array(64);
       expect(err.map("recent").lookup(key, back)).toBe(true);
-      expect(new DataView(back.buffer).getUint32(12, true)).toBe(4242);
+      expect(new DataView(back.buffer).getUint32(36, true)).toBe(4242);
       // Thresholds: one u64 per SMB2 command.
       slower.map("thresholds").update(new Uint32Array([9]), new BigUint64Array([50_000_000n]));
     } finally {
