@@ -2,7 +2,7 @@
 // this very process's file pages without harm to what runs next.
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { parseSmaps, trimWorkingSet } from "../../src/native/working-set";
+import { networkDevices, parseSmaps, trimWorkingSet } from "../../src/native/working-set";
 
 const SMAPS = `00200000-01a39000 r--p 00000000 fe:00 5308698                            /usr/bin/aod
 Rss:                1856 kB
@@ -29,6 +29,7 @@ const rssFileKb = () => Number(/RssFile:\s+(\d+)/.exec(readFileSync("/proc/self/
 describe("working set", () => {
   test("only private file mappings are candidates; writable ones and ones with private pages are told apart", () => {
     const m = parseSmaps(SMAPS);
+    expect(m[1]!.dev).toBe("fe:00");
     expect(m.map((x) => [x.file, x.writable, x.rssKb, x.anonKb])).toEqual([
       [true, false, 1856, 0],
       [true, false, 12392, 0],
@@ -37,6 +38,17 @@ describe("working set", () => {
       [false, false, 4, 0], // a shared mapping (the BPF ring): never
       [false, true, 40, 40], // the stack: never
     ]);
+  });
+
+  test("files on network file systems are left alone (a hung server must not hang aod)", () => {
+    const mountinfo = [
+      "22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw",
+      "40 22 0:52 / /mnt/smb rw,relatime shared:20 - cifs //srv/share rw,vers=3.1.1",
+      "41 22 0:53 / /mnt/nfs rw,relatime shared:21 - nfs4 srv:/export rw,vers=4.1",
+      "42 22 0:54 / /mnt/ssh rw,relatime shared:22 - fuse.sshfs u@h:/ rw",
+      "43 22 0:55 / /project rw,relatime shared:23 - 9p project rw",
+    ].join("\n");
+    expect([...networkDevices(mountinfo)]).toEqual(["00:34", "00:35", "00:36"]);
   });
 
   test("trimming this process gives back file pages, and code still runs afterwards", () => {
