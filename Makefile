@@ -142,7 +142,7 @@ clean:
 # same three conditions on the cifs mount, >= 5000 SMB commands per run (small
 # files' create, stat, readdir, read, unlink and 64 MiB written and read
 # sequentially), the noise band of the runs without aod, aod's BPF time per
-# SMB command (smb-overhead.sh, VM_TIMEOUT 900 s). nfs and smb print and
+# SMB command (smb-overhead.sh, ~10 min under TCG, VM_TIMEOUT 900 s). nfs and smb print and
 # append to BENCHMARKS.md unless AOD_BENCH_NO_RECORD=1. Results in
 # .cache/vm/results/bench/<name>/. BPF_COST_OLD=<git ref>: bpf-cost also
 # measures smbslower as of that commit in the same run (its bpf/ built to
