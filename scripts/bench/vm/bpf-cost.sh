@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench-vm`: aod's BPF cost per SMB command on a real cifs client
-# (issue 18, goal 4). With kernel.bpf_stats_enabled=1, `aod run` (fentry
-# hooks) and a count-only baseline on the same hooks (countbase.ts) stay
+# (issue 18, goal 4). With kernel.bpf_stats_enabled=1, `aod run` (fentry, metrics
+# on for the per-share histogram) and a count-only baseline on the same hooks (countbase.ts) stay
 # attached while a workload of >= 5000 SMB commands runs; bpftool's
 # run_time_ns/run_cnt per program before and after, and the kernel's own
 # command count (/proc/fs/cifs/Stats "SMBs"), go to the results dir for
@@ -29,6 +29,10 @@ guardian:
       mode: trackonly
       track_codes: [EIO]
       actions: []
+# Metrics on: smbslower then also keeps the per-share latency histogram (the
+# goal counts it), on a unix socket nobody scrapes.
+metrics:
+  listen: /run/aod-bpf-cost-metrics.sock
 YAML
 smbs() { awk '/^SMBs:/ {s += $2} END {print s + 0}' /proc/fs/cifs/Stats; }
 
