@@ -1,11 +1,10 @@
 // Gives back the resident pages of code aod no longer runs. Most of an idle
 // daemon's RSS is the executable's own pages (Bun's native code, aod's
 // bytecode) touched once while starting or collecting: config parsing, BTF,
-// libbpf's loader, compression, archives. They are clean file pages, so
-// unmapping them costs nothing: the page cache keeps them, and what runs again
-// maps them back with a minor fault. This is what the kernel does under memory
-// pressure, done at the two moments aod knows it is idle (after start, after a
-// collection), so RSS shows the daemon's working set.
+// libbpf's loader, compression, archives. Most are clean file pages, so
+// unmapping them costs little: what runs again maps them back with a fault.
+// This is what the kernel does under memory pressure, done when aod knows it
+// has gone quiet (daemon/settle.ts), so RSS shows the daemon's working set.
 //
 // Read-only file mappings with no private (copy-on-write) page are dropped
 // with MADV_DONTNEED (a later touch is a minor fault from the page cache).
