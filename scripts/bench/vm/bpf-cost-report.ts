@@ -35,6 +35,10 @@ const clock = existsSync(join(dir, "clocksource")) ? `, clocksource ${read("cloc
 console.log(
   `kernel ${read("kernel").trim()}${clock}, ${commands} SMB commands in ${read("workload.seconds").trim()} s; aod with metrics on (the per-share histogram counted)\n`,
 );
+if (existsSync(join(dir, "idle-rss-kb")))
+  console.log(
+    `idle RSS of aod run attached to this cifs mount, no traffic, metrics off: ${(Number(read("idle-rss-kb")) / 1024).toFixed(1)} MiB (${read("idle-waiter").trim()} ring waiter; issue 18 goal 1: ≤ 38 MB)\n`,
+  );
 const old = total(/^oldslower/);
 console.log("| program | runs | µs per run | µs per SMB command |\n|---|---|---|---|");
 for (const r of rows.filter((r) => !r.name.startsWith("prof_")).sort((a, b) => b.ns - a.ns))

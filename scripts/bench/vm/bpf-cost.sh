@@ -5,7 +5,8 @@
 # attached while a workload of >= 5000 SMB commands runs; bpftool's
 # run_time_ns/run_cnt per program before and after, and the kernel's own
 # command count (/proc/fs/cifs/Stats "SMBs"), go to the results dir for
-# bpf-cost-report.ts.
+# bpf-cost-report.ts. Before that, an `aod run` without metrics attaches alone
+# and, settled and idle, gives its RSS (issue 18 goal 1 in the VM).
 set -uo pipefail
 : "${RESULTS:=/results}" "${PROJECT:=/project}" "${SMB_MNT:=/mnt/smb}"
 NAME=bpf-cost
@@ -35,6 +36,21 @@ metrics:
   listen: /run/aod-bpf-cost-metrics.sock
 YAML
 smbs() { awk '/^SMBs:/ {s += $2} END {print s + 0}' /proc/fs/cifs/Stats; }
+
+# First, goal 1 in the VM: the idle RSS of `aod run` attached to this real cifs
+# mount, no traffic, metrics off (resource goals are measured so), after the
+# daemon settled (3 s after the attach).
+CONF_BPF=$CONF
+CONF=$CONF_BPF.idle
+sed '/^# Metrics on/,$d' "$CONF_BPF" >"$CONF"
+start_aod "$RESULTS/aod-idle.log"
+wait_log "$RESULTS/aod-idle.log" 'attached smbslower via' 90 || die "aod run (idle) did not attach"
+sleep 6
+awk '/^VmRSS:/ {print $2}' "/proc/$AOD_PID/status" >"$RESULTS/idle-rss-kb"
+grep -q 'native ring waiter unavailable' "$RESULTS/aod-idle.log" && echo worker >"$RESULTS/idle-waiter" || echo thread >"$RESULTS/idle-waiter"
+stop_aod
+say "idle RSS attached, no traffic: $(($(cat "$RESULTS/idle-rss-kb") / 1024)) MiB ($(cat "$RESULTS/idle-waiter") waiter)"
+CONF=$CONF_BPF
 
 sysctl -qw kernel.bpf_stats_enabled=1 || die "kernel.bpf_stats_enabled cannot be set"
 LOG=$RESULTS/aod.log
