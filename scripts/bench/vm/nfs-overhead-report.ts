@@ -3,17 +3,12 @@
 // time without aod, with it and with its flight recorder off, the RPCs per run
 // (the kernel's own count) and aod's BPF time per RPC; then appends the table
 // to BENCHMARKS.md under a dated heading (AOD_BENCH_NO_RECORD=1: print only).
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { nfsMountstats, rpcProgramVersion } from "../../../src/host/nfs-mountstats";
 import { mmm, num, type Row, report, summarize, table } from "../lib";
+import { aodStopped, bpfRunTime, hasBpfStats } from "./overhead-lib";
 
-interface Prog {
-  id: number;
-  name?: string;
-  run_time_ns?: number;
-  run_cnt?: number;
-}
 interface Facts {
   files: number;
   file_kib: number;
@@ -88,18 +83,12 @@ const byVersion = [...new Set(runs.flatMap((r) => [...r.rpcs.keys()]))]
   .join(", ");
 
 // BPF run time (kernel.bpf_stats_enabled) of aod's NFS programs over every run with aod, per program name.
-const withRuns = runs.filter((r) => r.aod && existsSync(join(dir, `progs-${r.label}-after.json`)));
-const bpf = new Map<string, { ns: number; runs: number }>();
-for (const r of withRuns) {
-  const before = new Map((JSON.parse(read(`progs-${r.label}-before.json`)) as Prog[]).map((p) => [p.id, p]));
-  for (const p of JSON.parse(read(`progs-${r.label}-after.json`)) as Prog[]) {
-    if (!/^nfs/.test(p.name ?? "")) continue;
-    const acc = bpf.get(p.name!) ?? { ns: 0, runs: 0 };
-    acc.ns += (p.run_time_ns ?? 0) - (before.get(p.id)?.run_time_ns ?? 0);
-    acc.runs += (p.run_cnt ?? 0) - (before.get(p.id)?.run_cnt ?? 0);
-    bpf.set(p.name!, acc);
-  }
-}
+const withRuns = runs.filter((r) => r.aod && hasBpfStats(dir, r.label));
+const bpf = bpfRunTime(
+  dir,
+  withRuns.map((r) => r.label),
+  /^nfs/,
+);
 const withRpcs = sum(withRuns.map((r) => sum(r.rpcs.values())));
 const perRpc = (ns: number) => num(ns / withRpcs);
 const bpfTotal = sum([...bpf.values()].map((b) => b.ns));
@@ -110,13 +99,7 @@ progRows.push(["**all NFS programs**", String(sum([...bpf.values()].map((b) => b
 
 // aod itself: CPU during the recorder-on runs, and what its "stopped" lines counted.
 const aodCpu = sum(of(1).map((r) => r.cpuTicks)) / facts.clk_tck;
-const stopped = readdirSync(dir)
-  .filter((f) => /^aod-.*\.log$/.test(f))
-  .flatMap((f) => read(f).split("\n"))
-  .filter((l) => l.includes('"msg":"stopped"'))
-  .map((l) => JSON.parse(l) as { events?: number; anomalies?: number });
-const events = sum(stopped.map((s) => s.events ?? 0));
-const anomalies = sum(stopped.map((s) => s.anomalies ?? 0));
+const { events, anomalies } = aodStopped(dir);
 
 const accel = /\bTCG\b/.test(facts.guest_cpu) ? "qemu TCG" : `qemu (guest CPU "${facts.guest_cpu}")`;
 const rows: Row[] = [

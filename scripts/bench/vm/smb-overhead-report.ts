@@ -18,18 +18,13 @@
 // the host over the rounds cancels), with their min and max as its spread, and
 // the ratio of the medians beside it. "Within noise" when |median difference|
 // is at most the consecutive band.
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SMB2_COMMANDS } from "../../../src/format/smb2-commands";
 import { parseCmdStats } from "../../../src/host/cifs-stats";
 import { atLeast, atMost, mmm, num, type Row, report, summarize, table } from "../lib";
+import { aodStopped, bpfRunTime, hasBpfStats } from "./overhead-lib";
 
-interface Prog {
-  id: number;
-  name?: string;
-  run_time_ns?: number;
-  run_cnt?: number;
-}
 interface Facts {
   files: number;
   file_kib: number;
@@ -143,18 +138,12 @@ const cmdMix = SMB2_COMMANDS.map((name, i) => [name, summarize(runs.map((r) => w
   .join(", ");
 
 // BPF run time (kernel.bpf_stats_enabled) of aod's programs over every run with aod, per program name.
-const withRuns = runs.filter((r) => r.aod && existsSync(join(dir, `progs-${r.label}-after.json`)));
-const bpf = new Map<string, { ns: number; runs: number }>();
-for (const r of withRuns) {
-  const before = new Map((JSON.parse(read(`progs-${r.label}-before.json`)) as Prog[]).map((p) => [p.id, p]));
-  for (const p of JSON.parse(read(`progs-${r.label}-after.json`)) as Prog[]) {
-    if (!/^(smb|nfs)/.test(p.name ?? "")) continue;
-    const acc = bpf.get(p.name!) ?? { ns: 0, runs: 0 };
-    acc.ns += (p.run_time_ns ?? 0) - (before.get(p.id)?.run_time_ns ?? 0);
-    acc.runs += (p.run_cnt ?? 0) - (before.get(p.id)?.run_cnt ?? 0);
-    bpf.set(p.name!, acc);
-  }
-}
+const withRuns = runs.filter((r) => r.aod && hasBpfStats(dir, r.label));
+const bpf = bpfRunTime(
+  dir,
+  withRuns.map((r) => r.label),
+  /^(smb|nfs)/,
+);
 for (const [name, b] of bpf) if (!b.runs) bpf.delete(name);
 const withCmds = sum(withRuns.map((r) => whole(r).total));
 const perCmd = (ns: number) => num(ns / withCmds);
@@ -171,13 +160,7 @@ const cpu = (c: Cond) => {
   const s = sum(rs.map((r) => r.seconds));
   return `${num(cpuS)} s over ${num(s)} s (${num((cpuS / s) * 100)} % of a core)`;
 };
-const stopped = readdirSync(dir)
-  .filter((f) => /^aod-.*\.log$/.test(f))
-  .flatMap((f) => read(f).split("\n"))
-  .filter((l) => l.includes('"msg":"stopped"'))
-  .map((l) => JSON.parse(l) as { events?: number; anomalies?: number });
-const events = sum(stopped.map((s) => s.events ?? 0));
-const anomalies = sum(stopped.map((s) => s.anomalies ?? 0));
+const { events, anomalies } = aodStopped(dir);
 
 const accel = /\bTCG\b/.test(facts.guest_cpu) ? "qemu TCG" : `qemu (guest CPU "${facts.guest_cpu}")`;
 const cache = /\bcache=(\w+)/.exec(facts.mount)?.[1] ?? "?";
