@@ -24,3 +24,6 @@ export function nativeSymbols<T extends Record<string, FFIFunction>>(lib: Librar
   // The one narrowing: same functions, `bigint` dropped from pointer results (see PointerResult).
   return lib.symbols as unknown as NativeSymbols<T>;
 }
+
+/** The address of a bound function, for native code that calls it (bun:ffi sets `ptr` on each symbol). */
+export const symbolAddress = (f: unknown): bigint => BigInt((f as { ptr: number }).ptr);

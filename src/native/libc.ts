@@ -15,6 +15,9 @@ const libc = nativeSymbols(
       returns: FFIType.ptr,
     },
     munmap: { args: [FFIType.ptr, FFIType.u64], returns: FFIType.i32 },
+    read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
+    calloc: { args: [FFIType.u64, FFIType.u64], returns: FFIType.ptr },
+    free: { args: [FFIType.ptr], returns: FFIType.void },
     madvise: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
     vsnprintf: { args: [FFIType.ptr, FFIType.u64, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
     epoll_create1: { args: [FFIType.i32], returns: FFIType.i32 },
@@ -31,7 +34,17 @@ const libc = nativeSymbols(
   }),
 );
 
-export { libc };
+// The ring waiter's thread (src/tools/ring-waiter.ts) is started from native code:
+// pthread's functions from libpthread.so.0, where glibc before 2.34 has them
+// (later ones resolve them through it to libc).
+const pthread = nativeSymbols(
+  dlopen("libpthread.so.0", {
+    pthread_create: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+    pthread_detach: { args: [FFIType.u64], returns: FFIType.i32 },
+  }),
+);
+
+export { libc, pthread };
 
 /** errno of the last failed libc/libbpf call on this thread (read right after it). */
 export function errno(): number {

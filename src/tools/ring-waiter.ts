@@ -12,13 +12,14 @@
 // in epoll_wait on the ring (level-triggered: readable while records are
 // unread) and an eventfd that close() writes; when the ring is readable it
 // calls onReady() and waits to be armed again.
-import { cc, dlopen, FFIType, JSCallback, type Pointer } from "bun:ffi";
+import { cc, JSCallback, type Pointer } from "bun:ffi";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { log } from "../log";
 import { NativeError } from "../native/errors";
-import { errno, libc } from "../native/libc";
+import { symbolAddress } from "../native/ffi";
+import { errno, libc, pthread } from "../native/libc";
 import { errorMessage } from "../util/errors";
 
 export interface RingWaiter {
@@ -97,26 +98,10 @@ void *aod_waiter_start(int ep, int armfd, void *notify, struct libc *c) {
 void aod_waiter_stop(struct waiter *w) { w->stop = 1; }
 `;
 
-// The functions the C waiter calls. pthread's from libpthread.so.0: glibc
-// before 2.34 has them only there, and later ones resolve them through it.
-const LIBC_FNS = [
-  dlopen("libc.so.6", {
-    read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
-    epoll_wait: { args: [FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-    calloc: { args: [FFIType.u64, FFIType.u64], returns: FFIType.ptr },
-    free: { args: [FFIType.ptr], returns: FFIType.void },
-  }).symbols,
-  dlopen("libpthread.so.0", {
-    pthread_create: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
-    pthread_detach: { args: [FFIType.u64], returns: FFIType.i32 },
-  }).symbols,
-] as const;
-
-/** struct libc for the C waiter: the pointers in its order. */
+/** struct libc for the C waiter: the addresses of the functions it calls, in its order. */
 function libcTable(): BigUint64Array {
-  const [c, pt] = LIBC_FNS;
-  const fns = [c.read, c.epoll_wait, c.calloc, pt.pthread_create, pt.pthread_detach, c.free];
-  return new BigUint64Array(fns.map((f) => BigInt((f as unknown as { ptr: number }).ptr)));
+  const fns = [libc.read, libc.epoll_wait, libc.calloc, pthread.pthread_create, pthread.pthread_detach, libc.free];
+  return new BigUint64Array(fns.map(symbolAddress));
 }
 
 interface NativeWaiterLib {
