@@ -47,7 +47,7 @@ struct smb_done {
 /* Requests in flight: an array slot per (conn, mid), not a hash map. An array
  * lookup is a few instructions the verifier inlines; a hash map update,
  * lookup and delete per request were most of smbslower's cost. mids are
- * sequential per connection, so slot_index() puts one connection's requests
+ * sequential per connection, so slot_of() puts one connection's requests
  * in consecutive slots: they share a slot only 16384 mids apart. A slot still
  * holding a request when another takes it (a request that never completed, or
  * two connections' mids meeting) loses the older one (counted as evicted; its
@@ -74,23 +74,32 @@ struct {
 	__type(value, struct smb_slot);
 } inflight SEC(".maps");
 
-static __always_inline __u32 slot_index(__u64 conn, __u64 mid)
+/* The slot of (owner, mid) among `slots` (a power of two): one owner's
+ * sequential mids in consecutive slots, owners spread apart. */
+static __always_inline __u32 slot_of(__u64 owner, __u64 mid, __u32 slots)
 {
-	return (__u32)(mid + ((conn * 0x9E3779B97F4A7C15ULL) >> 40)) & (SMB_INFLIGHT_SLOTS - 1);
+	return (__u32)(mid + ((owner * 0x9E3779B97F4A7C15ULL) >> 40)) & (slots - 1);
 }
 
-/* The slot's check: a hash over everything after the check word, never 0. */
-static __always_inline __u64 slot_check(const struct smb_slot *s)
+/* A slot's check: a hash over the `words` 64-bit words after the check word,
+ * never 0; word `partial` (if any) counts only its low 32 bits. */
+static __always_inline __u64 words_check(const __u64 *w, int words, int partial)
 {
-	const __u64 *w = (const __u64 *)s;
 	__u64 h = 0x9E3779B97F4A7C15ULL;
 
 #pragma unroll
-	for (int i = 1; i < (int)(sizeof(*s) / 8); i++) {
-		h = (h ^ w[i]) * 0xBF58476D1CE4E5B9ULL;
+	for (int i = 1; i <= words; i++) {
+		__u64 x = i == partial ? w[i] & 0xffffffffULL : w[i];
+
+		h = (h ^ x) * 0xBF58476D1CE4E5B9ULL;
 		h ^= h >> 29;
 	}
 	return h | 1;
+}
+
+static __always_inline __u64 slot_check(const struct smb_slot *s)
+{
+	return words_check((const __u64 *)s, sizeof(*s) / 8 - 1, 0);
 }
 
 /* Requests that completed recently and may still get an error event: an
@@ -114,31 +123,16 @@ struct {
 	__type(value, struct smb_recent_slot);
 } recent SEC(".maps");
 
+/* word 5 is tid and err_seen: err_seen left out */
 static __always_inline __u64 recent_check(const struct smb_recent_slot *s)
 {
-	const __u64 *w = (const __u64 *)s;
-	__u64 h = 0x9E3779B97F4A7C15ULL;
-
-#pragma unroll
-	for (int i = 1; i < (int)(sizeof(*s) / 8); i++) {
-		/* word 5 is tid and err_seen: err_seen left out */
-		__u64 x = i == 5 ? w[i] & 0xffffffffULL : w[i];
-
-		h = (h ^ x) * 0xBF58476D1CE4E5B9ULL;
-		h ^= h >> 29;
-	}
-	return h | 1;
-}
-
-static __always_inline __u32 recent_index(__u64 session_id, __u64 mid)
-{
-	return (__u32)(mid + ((session_id * 0x9E3779B97F4A7C15ULL) >> 40)) & (SMB_RECENT_SLOTS - 1);
+	return words_check((const __u64 *)s, sizeof(*s) / 8 - 1, 5);
 }
 
 /* smbslower: remember a completed request for smberr. */
 static __always_inline void recent_put(__u64 session_id, __u64 mid, const struct smb_done *d)
 {
-	__u32 idx = recent_index(session_id, mid);
+	__u32 idx = slot_of(session_id, mid, SMB_RECENT_SLOTS);
 	struct smb_recent_slot s = { .key = { .session_id = session_id, .mid = mid }, .done = *d };
 
 	s.done.err_seen = 0;
@@ -152,7 +146,7 @@ static __always_inline void recent_put(__u64 session_id, __u64 mid, const struct
  * err_seen); NULL when it is not there or its slot is being rewritten. */
 static __always_inline struct smb_recent_slot *recent_find(__u64 session_id, __u64 mid, struct smb_done *out)
 {
-	__u32 idx = recent_index(session_id, mid);
+	__u32 idx = slot_of(session_id, mid, SMB_RECENT_SLOTS);
 	struct smb_recent_slot *p = bpf_map_lookup_elem(&recent, &idx);
 
 	if (!p || !p->check || p->key.session_id != session_id || p->key.mid != mid)

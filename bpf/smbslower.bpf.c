@@ -115,7 +115,7 @@ static __always_inline void count(__u32 what)
 
 /* A kernel pointer from BTF (the fentry programs' server) as the plain number
  * the kprobe and tracepoint programs see: the verifier forbids arithmetic on
- * it (slot_index() multiplies), but allows a privileged program to subtract
+ * it (slot_of() multiplies), but allows a privileged program to subtract
  * one pointer from another (a number) and to store a pointer in a map value
  * (read back, it is a number). So: p - &ptr_base + the address of ptr_base,
  * which the first call stores in it. Inline, no helper call. */
@@ -137,7 +137,7 @@ static __always_inline __u64 ptr_value(const void *p)
 static __always_inline void start(__u64 conn, __u64 mid, __u64 session_id, __u32 tree_id, __u16 command, __u8 flags,
 				  bool direct)
 {
-	__u32 idx = slot_index(conn, mid);
+	__u32 idx = slot_of(conn, mid, SMB_INFLIGHT_SLOTS);
 	struct smb_slot s = { .key = { .conn = conn, .mid = mid } };
 	struct smb_req *r = &s.req;
 
@@ -182,7 +182,7 @@ static __always_inline void start(__u64 conn, __u64 mid, __u64 session_id, __u32
  * slot: one load). */
 static __always_inline bool take(__u64 conn, __u64 mid, struct smb_req *r, __u64 *now)
 {
-	__u32 idx = slot_index(conn, mid);
+	__u32 idx = slot_of(conn, mid, SMB_INFLIGHT_SLOTS);
 	struct smb_slot *p = bpf_map_lookup_elem(&inflight, &idx);
 
 	if (!p || !p->check || p->key.conn != conn || p->key.mid != mid)
