@@ -32,6 +32,8 @@ KB=64                                     # size of each file
 
 # shellcheck source=SCRIPTDIR/../../../test/vm/scenarios/lib/aod.sh
 source "$PROJECT/test/vm/scenarios/lib/aod.sh"
+# shellcheck source=SCRIPTDIR/rounds.sh
+source "$PROJECT/scripts/bench/vm/rounds.sh"
 
 say "nfs-setup"
 bash "$PROJECT/scripts/vm/guest/nfs-setup.sh" >"$RESULTS/nfs-setup.out" 2>&1 || die "nfs-setup failed: $(tail -n 15 "$RESULTS/nfs-setup.out")"
@@ -103,22 +105,10 @@ timed_aod() {
 
 printf 'label\tcreate+write\tsync\tdrop_caches\tread\tls\tstat\tdelete\n' >"$RESULTS/phases.tsv"
 : >"$RESULTS/runs.tsv"
-say "warm-up"
-workload warm || die "warm-up workload failed"
-[[ ${AOD[0]} == */dist/aod ]] && cat "${AOD[0]}" >/dev/null   # the binary in the guest's page cache (it comes over 9p)
+warm_up
 say "$PAIRS rounds (without, with, with recorder off) of $FILES files of $KB KiB per mount"
-for ((p = 1; p <= PAIRS; p++)); do
-  order=(0 1 2 0 1)
-  for a in "${order[@]:(p - 1) % 3:3}"; do
-    case $a in
-      0) timed "without-$p" 0 ;;
-      1) timed_aod "with-$p" 1 "$CONF" ;;
-      2) timed_aod "with-norec-$p" 2 "$CONF_NOREC" ;;
-    esac
-  done
-done
+rotated_rounds "$PAIRS"
 
-hooks() { grep -ho "$1 via [^;\"]*" "$RESULTS/aod-with-1.log" | head -1 | sed 's/.* via //'; }
 jq -n --argjson files "$FILES" --argjson kib "$KB" --argjson pairs "$PAIRS" --arg kernel "$(uname -r)" \
   --argjson vcpus "$(nproc)" --arg cpu "$(grep -m1 '^model name' /proc/cpuinfo | sed 's/.*: *//')" \
   --argjson hz "$(getconf CLK_TCK)" --arg aod "$(<"$RESULTS/aod-cmd")" --arg nfs_hooks "$(hooks nfsslower)" \

@@ -48,6 +48,8 @@ STOPPED=""                                # $EPOCHREALTIME when the last aod exi
 
 # shellcheck source=SCRIPTDIR/../../../test/vm/scenarios/lib/aod.sh
 source "$PROJECT/test/vm/scenarios/lib/aod.sh"
+# shellcheck source=SCRIPTDIR/rounds.sh
+source "$PROJECT/scripts/bench/vm/rounds.sh"
 
 mountpoint -q "$SMB_MNT" || die "$SMB_MNT is not mounted"
 grep -qs "SMB3 CMD" /proc/fs/cifs/Stats || die "/proc/fs/cifs/Stats lacks the per-command table (CONFIG_CIFS_STATS2)"
@@ -136,22 +138,10 @@ timed_aod() {
 (IFS=$'\t'; echo "label	${STEPS[*]}") >"$RESULTS/phases.tsv"
 : >"$RESULTS/runs.tsv"
 : >"$RESULTS/released.tsv"
-say "warm-up"
-workload warm || die "warm-up workload failed"
-[[ ${AOD[0]} == */dist/aod ]] && cat "${AOD[0]}" >/dev/null   # the binary in the guest's page cache (it comes over 9p)
+warm_up
 say "$PAIRS rounds (without, with, with recorder off) of $FILES files of $SMALL_KB KiB in $DIRS directories and $BIG_MB MiB sequential"
-for ((p = 1; p <= PAIRS; p++)); do
-  order=(0 1 2 0 1)
-  for a in "${order[@]:(p - 1) % 3:3}"; do
-    case $a in
-      0) timed "without-$p" 0 ;;
-      1) timed_aod "with-$p" 1 "$CONF" ;;
-      2) timed_aod "with-norec-$p" 2 "$CONF_NOREC" ;;
-    esac
-  done
-done
+rotated_rounds "$PAIRS"
 
-hooks() { grep -ho "$1 via [^;\"]*" "$RESULTS/aod-with-1.log" | head -1 | sed 's/.* via //'; }
 jq -n --argjson files "$FILES" --argjson kib "$SMALL_KB" --argjson dirs "$DIRS" --argjson big "$BIG_MB" \
   --argjson pairs "$PAIRS" --arg kernel "$(uname -r)" --arg mount "$(<"$RESULTS/mount")" \
   --argjson vcpus "$(nproc)" --arg cpu "$(grep -m1 '^model name' /proc/cpuinfo | sed 's/.*: *//')" \
